@@ -1,0 +1,18 @@
+//! Domain types and pure decisions of backstop.
+//!
+//! Nothing in this crate does I/O: it knows revisions, their lifecycle, digests,
+//! the rollback-target rule and the audit-chain hash, and nothing of HTTP, SQL or
+//! processes. Adapters (store, server, drivers) depend on it, never the reverse.
+
+pub mod audit;
+pub mod digest;
+pub mod name;
+pub mod operation;
+pub mod revision;
+pub mod rollback;
+
+pub use digest::Digest;
+pub use name::AppName;
+pub use operation::{OperationKind, OperationState};
+pub use revision::{Revision, RevisionStatus};
+pub use rollback::{RollbackRefusal, RollbackTarget};

@@ -1,0 +1,72 @@
+//! State store of backstop: the ledger of revisions, the operations journal,
+//! instance records for crash recovery, the audit chain, and the
+//! content-addressed artifact store.
+//!
+//! The control plane talks to state only through the [`Store`] trait, so a
+//! shared PostgreSQL store can stand beside the embedded SQLite one.
+
+pub mod artifacts;
+mod model;
+mod sqlite;
+
+pub use model::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, Step};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use backstop_core::audit::AuditEntry;
+use backstop_core::{AppName, Revision};
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("operation {} ({}) is already running on {}", .running.id, .running.kind, .running.app)]
+    Busy { running: Box<Operation> },
+    #[error("app `{app}` is not registered")]
+    UnknownApp { app: String },
+    #[error("revision {revision} of `{app}` does not exist")]
+    UnknownRevision { app: String, revision: u64 },
+    #[error("state database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("state database holds an unreadable value in {what}: {value}")]
+    Corrupt { what: &'static str, value: String },
+    #[error("state database at {path} was written by a newer backstop (schema {found}, this one knows {known})")]
+    NewerSchema { path: String, found: i64, known: i64 },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An app as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppRecord {
+    pub name: AppName,
+    pub live_revision: Option<u64>,
+}
+
+/// Everything the control plane persists. Each method is atomic; `apply`
+/// applies a batch of changes in one transaction, so a crash never leaves
+/// half of a state transition written.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ensure_app(&self, app: &AppName) -> Result<()>;
+    async fn apps(&self) -> Result<Vec<AppRecord>>;
+    async fn app(&self, app: &AppName) -> Result<AppRecord>;
+
+    async fn revisions(&self, app: &AppName) -> Result<Vec<Revision>>;
+    async fn revision(&self, app: &AppName, revision: u64) -> Result<Revision>;
+    /// Record a new revision with the next number, in status `deploying`.
+    async fn create_revision(&self, new: NewRevision) -> Result<Revision>;
+
+    /// Start an operation; refused with [`StoreError::Busy`] while another
+    /// operation on the same app is running.
+    async fn begin_operation(&self, new: NewOperation) -> Result<Operation>;
+    async fn operation(&self, id: u64) -> Result<Option<Operation>>;
+    async fn operations(&self, app: &AppName, limit: usize) -> Result<Vec<Operation>>;
+    async fn running_operations(&self) -> Result<Vec<Operation>>;
+
+    async fn instances(&self, app: &AppName) -> Result<Vec<InstanceRecord>>;
+    async fn all_instances(&self) -> Result<Vec<InstanceRecord>>;
+
+    async fn apply(&self, app: &AppName, changes: Vec<Change>) -> Result<()>;
+
+    async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+}

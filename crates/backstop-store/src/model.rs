@@ -1,0 +1,130 @@
+//! Records the store reads and the changes it applies.
+
+use backstop_core::{Digest, OperationKind, OperationState, RevisionStatus};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A revision about to be recorded; the store assigns its number.
+#[derive(Debug, Clone)]
+pub struct NewRevision {
+    pub app: backstop_core::AppName,
+    pub version: String,
+    pub digest: Digest,
+    pub change_cause: String,
+    pub git_commit: Option<String>,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOperation {
+    pub app: backstop_core::AppName,
+    pub kind: OperationKind,
+    pub actor: String,
+    pub target_revision: Option<u64>,
+    pub from_revision: Option<u64>,
+}
+
+/// One journaled operation with its steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub id: u64,
+    pub app: String,
+    pub kind: OperationKind,
+    pub state: OperationState,
+    pub actor: String,
+    pub target_revision: Option<u64>,
+    pub from_revision: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+impl Operation {
+    pub fn has_step(&self, name: &str) -> bool {
+        self.steps.iter().any(|s| s.step == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub detail: Option<String>,
+}
+
+/// What an instance is doing for its app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceRole {
+    /// Started, not yet serving (health check in progress).
+    Starting,
+    /// Receiving the app's traffic.
+    Serving,
+    /// Kept running after traffic left it, so rollback is a pointer swap.
+    Warm,
+}
+
+impl InstanceRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceRole::Starting => "starting",
+            InstanceRole::Serving => "serving",
+            InstanceRole::Warm => "warm",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<InstanceRole> {
+        match s {
+            "starting" => Some(InstanceRole::Starting),
+            "serving" => Some(InstanceRole::Serving),
+            "warm" => Some(InstanceRole::Warm),
+            _ => None,
+        }
+    }
+}
+
+/// A running process of one revision, recorded so that a restarted control
+/// plane can re-adopt it (pid plus start time guards against pid reuse).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceRecord {
+    pub app: String,
+    pub revision: u64,
+    pub pid: u32,
+    pub start_time: u64,
+    pub port: u16,
+    pub role: InstanceRole,
+    pub warm_until: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub detail: serde_json::Value,
+}
+
+/// One state change. A batch of them is applied atomically by `Store::apply`.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Set a revision's lifecycle status (and why).
+    Status { revision: u64, status: RevisionStatus, reason: Option<String> },
+    /// Point the app's traffic at a revision (or at nothing); stamps `live_since`.
+    Live { revision: Option<u64> },
+    /// Set or clear the end of a revision's soak.
+    SoakUntil { revision: u64, until: Option<DateTime<Utc>> },
+    /// Mark a revision known-good now.
+    KnownGood { revision: u64 },
+    /// Insert or replace the instance record of a revision.
+    PutInstance(InstanceRecord),
+    RemoveInstance { revision: u64 },
+    /// Append a step to an operation's journal.
+    Step { operation: u64, step: String, detail: Option<String> },
+    /// End an operation.
+    Finish { operation: u64, state: OperationState, error: Option<String> },
+    /// Append an entry to the audit chain (for this app).
+    Audit(NewAudit),
+}

@@ -1,0 +1,599 @@
+//! The embedded SQLite store: one file under the state directory, WAL mode,
+//! fully synchronous commits.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use backstop_core::audit::{self, AuditEntry};
+use backstop_core::{AppName, Digest, Revision, RevisionStatus};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::{
+    AppRecord, Change, InstanceRecord, InstanceRole, NewOperation, NewRevision, Operation, Result, Step, Store,
+    StoreError,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS apps (
+    name          TEXT PRIMARY KEY,
+    live_revision INTEGER,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revisions (
+    app           TEXT NOT NULL REFERENCES apps(name),
+    revision      INTEGER NOT NULL,
+    version       TEXT NOT NULL,
+    digest        TEXT NOT NULL,
+    change_cause  TEXT NOT NULL,
+    git_commit    TEXT,
+    actor         TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    status_reason TEXT,
+    live_since    TEXT,
+    soak_until    TEXT,
+    known_good_at TEXT,
+    PRIMARY KEY (app, revision)
+);
+CREATE TRIGGER IF NOT EXISTS revision_identity_is_immutable
+BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, actor, created_at ON revisions
+BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
+CREATE TABLE IF NOT EXISTS operations (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    app             TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    actor           TEXT NOT NULL,
+    target_revision INTEGER,
+    from_revision   INTEGER,
+    started_at      TEXT NOT NULL,
+    ended_at        TEXT,
+    error           TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_running_operation_per_app ON operations(app) WHERE state = 'running';
+CREATE TABLE IF NOT EXISTS operation_steps (
+    operation INTEGER NOT NULL REFERENCES operations(id),
+    seq       INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    step      TEXT NOT NULL,
+    detail    TEXT,
+    PRIMARY KEY (operation, seq)
+);
+CREATE TABLE IF NOT EXISTS instances (
+    app        TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    pid        INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    port       INTEGER NOT NULL,
+    role       TEXT NOT NULL,
+    warm_until TEXT,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (app, revision)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    app       TEXT,
+    outcome   TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#;
+
+/// The embedded store. Calls are short and local, so they run on the
+/// caller's task under a mutex rather than on a thread pool.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(what: &'static str, s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt { what, value: s.to_owned() })
+}
+
+fn parse_opt_ts(what: &'static str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.map(|s| parse_ts(what, &s)).transpose()
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        Self::init(conn, &path.display().to_string())
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn init(conn: Connection, path: &str) -> Result<SqliteStore> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path: path.to_owned(), found, known: SCHEMA_VERSION });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open
+        // (rusqlite rolls back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const REVISION_COLUMNS: &str = "app, revision, version, digest, change_cause, git_commit, actor, created_at, \
+     status, status_reason, live_since, soak_until, known_good_at";
+
+fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
+    Ok(RawRevision {
+        app: row.get(0)?,
+        revision: row.get(1)?,
+        version: row.get(2)?,
+        digest: row.get(3)?,
+        change_cause: row.get(4)?,
+        git_commit: row.get(5)?,
+        actor: row.get(6)?,
+        created_at: row.get(7)?,
+        status: row.get(8)?,
+        status_reason: row.get(9)?,
+        live_since: row.get(10)?,
+        soak_until: row.get(11)?,
+        known_good_at: row.get(12)?,
+    })
+}
+
+struct RawRevision {
+    app: String,
+    revision: i64,
+    version: String,
+    digest: String,
+    change_cause: String,
+    git_commit: Option<String>,
+    actor: String,
+    created_at: String,
+    status: String,
+    status_reason: Option<String>,
+    live_since: Option<String>,
+    soak_until: Option<String>,
+    known_good_at: Option<String>,
+}
+
+impl RawRevision {
+    fn into_revision(self) -> Result<Revision> {
+        Ok(Revision {
+            app: self.app.parse().map_err(|_| StoreError::Corrupt { what: "revisions.app", value: self.app.clone() })?,
+            revision: self.revision as u64,
+            version: self.version,
+            digest: self
+                .digest
+                .parse::<Digest>()
+                .map_err(|_| StoreError::Corrupt { what: "revisions.digest", value: self.digest.clone() })?,
+            change_cause: self.change_cause,
+            git_commit: self.git_commit,
+            actor: self.actor,
+            created_at: parse_ts("revisions.created_at", &self.created_at)?,
+            status: self
+                .status
+                .parse::<RevisionStatus>()
+                .map_err(|_| StoreError::Corrupt { what: "revisions.status", value: self.status.clone() })?,
+            status_reason: self.status_reason,
+            live_since: parse_opt_ts("revisions.live_since", self.live_since)?,
+            soak_until: parse_opt_ts("revisions.soak_until", self.soak_until)?,
+            known_good_at: parse_opt_ts("revisions.known_good_at", self.known_good_at)?,
+        })
+    }
+}
+
+fn app_record(conn: &Connection, app: &AppName) -> Result<AppRecord> {
+    conn.query_row("SELECT live_revision FROM apps WHERE name = ?1", [app.as_str()], |r| {
+        r.get::<_, Option<i64>>(0)
+    })
+    .optional()?
+    .map(|live| AppRecord { name: app.clone(), live_revision: live.map(|n| n as u64) })
+    .ok_or_else(|| StoreError::UnknownApp { app: app.to_string() })
+}
+
+fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
+    let raw = conn
+        .query_row(
+            "SELECT id, app, kind, state, actor, target_revision, from_revision, started_at, ended_at, error \
+             FROM operations WHERE id = ?1",
+            [id as i64],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, app, kind, state, actor, target, from, started, ended, error)) = raw else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare("SELECT seq, at, step, detail FROM operation_steps WHERE operation = ?1 ORDER BY seq")?;
+    let steps = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+        })?
+        .map(|row| {
+            let (seq, at, step, detail) = row?;
+            Ok(Step { seq: seq as u64, at: parse_ts("operation_steps.at", &at)?, step, detail })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Operation {
+        id: id as u64,
+        app,
+        kind: kind.parse().map_err(|_| StoreError::Corrupt { what: "operations.kind", value: kind.clone() })?,
+        state: state.parse().map_err(|_| StoreError::Corrupt { what: "operations.state", value: state.clone() })?,
+        actor,
+        target_revision: target.map(|n| n as u64),
+        from_revision: from.map(|n| n as u64),
+        started_at: parse_ts("operations.started_at", &started)?,
+        ended_at: parse_opt_ts("operations.ended_at", ended)?,
+        error,
+        steps,
+    }))
+}
+
+fn operation_ids(conn: &Connection, sql: &str, param: &dyn rusqlite::ToSql) -> Result<Vec<u64>> {
+    let mut stmt = conn.prepare(sql)?;
+    let ids = stmt.query_map([param], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids.into_iter().map(|i| i as u64).collect())
+}
+
+fn instances_where(conn: &Connection, filter: Option<&str>) -> Result<Vec<InstanceRecord>> {
+    let sql = "SELECT app, revision, pid, start_time, port, role, warm_until, started_at FROM instances \
+               WHERE (?1 IS NULL OR app = ?1) ORDER BY app, revision";
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map([filter], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(app, revision, pid, start_time, port, role, warm_until, started_at)| {
+            Ok(InstanceRecord {
+                app,
+                revision: revision as u64,
+                pid: pid as u32,
+                start_time: start_time as u64,
+                port: port as u16,
+                role: InstanceRole::parse(&role).ok_or(StoreError::Corrupt { what: "instances.role", value: role })?,
+                warm_until: parse_opt_ts("instances.warm_until", warm_until)?,
+                started_at: parse_ts("instances.started_at", &started_at)?,
+            })
+        })
+        .collect()
+}
+
+fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) -> Result<()> {
+    let a = app.as_str();
+    let rev_exists = |revision: u64| -> Result<()> {
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM revisions WHERE app = ?1 AND revision = ?2",
+            params![a, revision as i64],
+            |r| r.get(0),
+        )?;
+        if n == 0 { Err(StoreError::UnknownRevision { app: a.to_owned(), revision }) } else { Ok(()) }
+    };
+    match change {
+        Change::Status { revision, status, reason } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "UPDATE revisions SET status = ?3, status_reason = ?4 WHERE app = ?1 AND revision = ?2",
+                params![a, revision as i64, status.as_str(), reason],
+            )?;
+        }
+        Change::Live { revision } => {
+            if let Some(revision) = revision {
+                rev_exists(revision)?;
+                tx.execute(
+                    "UPDATE revisions SET live_since = ?3 WHERE app = ?1 AND revision = ?2",
+                    params![a, revision as i64, now],
+                )?;
+            }
+            tx.execute("UPDATE apps SET live_revision = ?2 WHERE name = ?1", params![a, revision.map(|n| n as i64)])?;
+        }
+        Change::SoakUntil { revision, until } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "UPDATE revisions SET soak_until = ?3 WHERE app = ?1 AND revision = ?2",
+                params![a, revision as i64, until.map(ts)],
+            )?;
+        }
+        Change::KnownGood { revision } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "UPDATE revisions SET status = 'known-good', status_reason = NULL, soak_until = NULL, \
+                 known_good_at = ?3 WHERE app = ?1 AND revision = ?2",
+                params![a, revision as i64, now],
+            )?;
+        }
+        Change::PutInstance(i) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO instances (app, revision, pid, start_time, port, role, warm_until, started_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    a,
+                    i.revision as i64,
+                    i.pid as i64,
+                    i.start_time as i64,
+                    i.port as i64,
+                    i.role.as_str(),
+                    i.warm_until.map(ts),
+                    ts(i.started_at)
+                ],
+            )?;
+        }
+        Change::RemoveInstance { revision } => {
+            tx.execute("DELETE FROM instances WHERE app = ?1 AND revision = ?2", params![a, revision as i64])?;
+        }
+        Change::Step { operation, step, detail } => {
+            tx.execute(
+                "INSERT INTO operation_steps (operation, seq, at, step, detail) VALUES \
+                 (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM operation_steps WHERE operation = ?1), ?2, ?3, ?4)",
+                params![operation as i64, now, step, detail],
+            )?;
+        }
+        Change::Finish { operation, state, error } => {
+            tx.execute(
+                "UPDATE operations SET state = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                params![operation as i64, state.as_str(), now, error],
+            )?;
+        }
+        Change::Audit(new) => {
+            let (seq, prev): (i64, String) = tx
+                .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((0, audit::GENESIS.to_owned()));
+            let seq = seq as u64 + 1;
+            let detail = new.detail.to_string();
+            let hash = audit::entry_hash(&prev, seq, now, &new.actor, &new.action, Some(a), &new.outcome, &detail);
+            tx.execute(
+                "INSERT INTO audit (seq, at, actor, action, app, outcome, detail, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![seq as i64, now, new.actor, new.action, a, new.outcome, detail, prev, hash],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ensure_app(&self, app: &AppName) -> Result<()> {
+        self.lock().execute(
+            "INSERT OR IGNORE INTO apps (name, created_at) VALUES (?1, ?2)",
+            params![app.as_str(), ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    async fn apps(&self) -> Result<Vec<AppRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT name, live_revision FROM apps ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(name, live)| {
+                Ok(AppRecord {
+                    name: name.parse().map_err(|_| StoreError::Corrupt { what: "apps.name", value: name.clone() })?,
+                    live_revision: live.map(|n| n as u64),
+                })
+            })
+            .collect()
+    }
+
+    async fn app(&self, app: &AppName) -> Result<AppRecord> {
+        app_record(&self.lock(), app)
+    }
+
+    async fn revisions(&self, app: &AppName) -> Result<Vec<Revision>> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE app = ?1 ORDER BY revision"))?;
+        let raws = stmt.query_map([app.as_str()], revision_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawRevision::into_revision).collect()
+    }
+
+    async fn revision(&self, app: &AppName, revision: u64) -> Result<Revision> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        conn.query_row(
+            &format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE app = ?1 AND revision = ?2"),
+            params![app.as_str(), revision as i64],
+            revision_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownRevision { app: app.to_string(), revision })?
+        .into_revision()
+    }
+
+    async fn create_revision(&self, new: NewRevision) -> Result<Revision> {
+        let mut conn = self.lock();
+        app_record(&conn, &new.app)?;
+        let tx = conn.transaction()?;
+        let next: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(revision), 0) + 1 FROM revisions WHERE app = ?1",
+            [new.app.as_str()],
+            |r| r.get(0),
+        )?;
+        let now = Utc::now();
+        tx.execute(
+            "INSERT INTO revisions (app, revision, version, digest, change_cause, git_commit, actor, created_at, status) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'deploying')",
+            params![
+                new.app.as_str(),
+                next,
+                new.version,
+                new.digest.as_str(),
+                new.change_cause,
+                new.git_commit,
+                new.actor,
+                ts(now)
+            ],
+        )?;
+        tx.commit()?;
+        let created = parse_ts("revisions.created_at", &ts(now))?;
+        Ok(Revision {
+            app: new.app,
+            revision: next as u64,
+            version: new.version,
+            digest: new.digest,
+            change_cause: new.change_cause,
+            git_commit: new.git_commit,
+            actor: new.actor,
+            created_at: created,
+            status: RevisionStatus::Deploying,
+            status_reason: None,
+            live_since: None,
+            soak_until: None,
+            known_good_at: None,
+        })
+    }
+
+    async fn begin_operation(&self, new: NewOperation) -> Result<Operation> {
+        let mut conn = self.lock();
+        app_record(&conn, &new.app)?;
+        let tx = conn.transaction()?;
+        let running: Option<i64> = tx
+            .query_row("SELECT id FROM operations WHERE app = ?1 AND state = 'running'", [new.app.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(id) = running {
+            let running = load_operation(&tx, id as u64)?.ok_or(StoreError::Corrupt {
+                what: "operations.id",
+                value: id.to_string(),
+            })?;
+            return Err(StoreError::Busy { running: Box::new(running) });
+        }
+        tx.execute(
+            "INSERT INTO operations (app, kind, state, actor, target_revision, from_revision, started_at) \
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
+            params![
+                new.app.as_str(),
+                new.kind.as_str(),
+                new.actor,
+                new.target_revision.map(|n| n as i64),
+                new.from_revision.map(|n| n as i64),
+                ts(Utc::now())
+            ],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        let op = load_operation(&tx, id)?
+            .ok_or(StoreError::Corrupt { what: "operations.id", value: id.to_string() })?;
+        tx.commit()?;
+        Ok(op)
+    }
+
+    async fn operation(&self, id: u64) -> Result<Option<Operation>> {
+        load_operation(&self.lock(), id)
+    }
+
+    async fn operations(&self, app: &AppName, limit: usize) -> Result<Vec<Operation>> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        let ids = operation_ids(
+            &conn,
+            &format!("SELECT id FROM operations WHERE app = ?1 ORDER BY id DESC LIMIT {limit}"),
+            &app.as_str(),
+        )?;
+        ids.into_iter().filter_map(|id| load_operation(&conn, id).transpose()).collect()
+    }
+
+    async fn running_operations(&self) -> Result<Vec<Operation>> {
+        let conn = self.lock();
+        let ids = operation_ids(&conn, "SELECT id FROM operations WHERE state = ?1 ORDER BY id", &"running")?;
+        ids.into_iter().filter_map(|id| load_operation(&conn, id).transpose()).collect()
+    }
+
+    async fn instances(&self, app: &AppName) -> Result<Vec<InstanceRecord>> {
+        instances_where(&self.lock(), Some(app.as_str()))
+    }
+
+    async fn all_instances(&self) -> Result<Vec<InstanceRecord>> {
+        instances_where(&self.lock(), None)
+    }
+
+    async fn apply(&self, app: &AppName, changes: Vec<Change>) -> Result<()> {
+        let mut conn = self.lock();
+        app_record(&conn, app)?;
+        let tx = conn.transaction()?;
+        let now = ts(Utc::now());
+        for change in changes {
+            apply_change(&tx, app, change, &now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, actor, action, app, outcome, detail, prev_hash, hash FROM audit \
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![after_seq as i64, limit as i64], |r| {
+                Ok(AuditEntry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    app: r.get(4)?,
+                    outcome: r.get(5)?,
+                    detail: r.get(6)?,
+                    prev_hash: r.get(7)?,
+                    hash: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;

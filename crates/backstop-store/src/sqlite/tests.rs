@@ -1,0 +1,193 @@
+use backstop_core::audit::verify_chain;
+use backstop_core::{OperationKind, OperationState};
+use chrono::Utc;
+
+use super::*;
+use crate::NewAudit;
+
+fn app() -> AppName {
+    "shop".parse().unwrap()
+}
+
+fn new_rev(version: &str) -> NewRevision {
+    NewRevision {
+        app: app(),
+        version: version.into(),
+        digest: Digest::of_bytes(version.as_bytes()),
+        change_cause: format!("ship {version}"),
+        git_commit: Some("abc123".into()),
+        actor: "admin".into(),
+    }
+}
+
+fn op(kind: OperationKind) -> NewOperation {
+    NewOperation { app: app(), kind, actor: "admin".into(), target_revision: None, from_revision: None }
+}
+
+async fn store_with_app() -> SqliteStore {
+    let s = SqliteStore::in_memory().unwrap();
+    s.ensure_app(&app()).await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn revisions_are_numbered_per_app() {
+    let s = store_with_app().await;
+    let other: AppName = "billing".parse().unwrap();
+    s.ensure_app(&other).await.unwrap();
+    assert_eq!(s.create_revision(new_rev("v1")).await.unwrap().revision, 1);
+    assert_eq!(s.create_revision(new_rev("v2")).await.unwrap().revision, 2);
+    let mut b = new_rev("b1");
+    b.app = other.clone();
+    assert_eq!(s.create_revision(b).await.unwrap().revision, 1);
+    let revs = s.revisions(&app()).await.unwrap();
+    assert_eq!(revs.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["v1", "v2"]);
+    assert_eq!(revs[0].status, RevisionStatus::Deploying);
+    assert_eq!(revs[1].change_cause, "ship v2");
+}
+
+#[tokio::test]
+async fn unknown_app_and_revision_are_named() {
+    let s = store_with_app().await;
+    let ghost: AppName = "ghost".parse().unwrap();
+    assert!(matches!(s.revisions(&ghost).await, Err(StoreError::UnknownApp { app }) if app == "ghost"));
+    assert!(matches!(s.revision(&app(), 4).await, Err(StoreError::UnknownRevision { revision: 4, .. })));
+}
+
+#[tokio::test]
+async fn revision_identity_cannot_be_rewritten() {
+    let s = store_with_app().await;
+    s.create_revision(new_rev("v1")).await.unwrap();
+    let conn = s.lock();
+    let err = conn
+        .execute("UPDATE revisions SET change_cause = 'rewritten' WHERE app = 'shop' AND revision = 1", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+}
+
+#[tokio::test]
+async fn second_running_operation_is_refused_with_the_first_named() {
+    let s = store_with_app().await;
+    let first = s.begin_operation(op(OperationKind::Release)).await.unwrap();
+    match s.begin_operation(op(OperationKind::Undo)).await {
+        Err(StoreError::Busy { running }) => {
+            assert_eq!(running.id, first.id);
+            assert_eq!(running.kind, OperationKind::Release);
+        }
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    s.apply(&app(), vec![Change::Finish { operation: first.id, state: OperationState::Succeeded, error: None }])
+        .await
+        .unwrap();
+    let second = s.begin_operation(op(OperationKind::Undo)).await.unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(s.running_operations().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_change_rolls_back_the_whole_batch() {
+    let s = store_with_app().await;
+    s.create_revision(new_rev("v1")).await.unwrap();
+    let err = s
+        .apply(
+            &app(),
+            vec![
+                Change::Live { revision: Some(1) },
+                Change::Status { revision: 1, status: RevisionStatus::Soaking, reason: None },
+                Change::Status { revision: 9, status: RevisionStatus::Soaking, reason: None },
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRevision { revision: 9, .. }));
+    assert_eq!(s.app(&app()).await.unwrap().live_revision, None);
+    assert_eq!(s.revision(&app(), 1).await.unwrap().status, RevisionStatus::Deploying);
+}
+
+#[tokio::test]
+async fn steps_instances_and_lifecycle_round_trip() {
+    let s = store_with_app().await;
+    s.create_revision(new_rev("v1")).await.unwrap();
+    let o = s.begin_operation(op(OperationKind::Release)).await.unwrap();
+    let until = Utc::now() + chrono::Duration::seconds(30);
+    s.apply(
+        &app(),
+        vec![
+            Change::Step { operation: o.id, step: "started".into(), detail: Some("pid 42".into()) },
+            Change::Step { operation: o.id, step: "switched".into(), detail: None },
+            Change::PutInstance(InstanceRecord {
+                app: "shop".into(),
+                revision: 1,
+                pid: 42,
+                start_time: 777,
+                port: 4100,
+                role: InstanceRole::Serving,
+                warm_until: None,
+                started_at: Utc::now(),
+            }),
+            Change::Live { revision: Some(1) },
+            Change::Status { revision: 1, status: RevisionStatus::Soaking, reason: None },
+            Change::SoakUntil { revision: 1, until: Some(until) },
+        ],
+    )
+    .await
+    .unwrap();
+    let o = s.operation(o.id).await.unwrap().unwrap();
+    assert_eq!(o.steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), ["started", "switched"]);
+    assert!(o.has_step("switched"));
+    let inst = s.instances(&app()).await.unwrap();
+    assert_eq!((inst[0].pid, inst[0].start_time, inst[0].port, inst[0].role), (42, 777, 4100, InstanceRole::Serving));
+    let r = s.revision(&app(), 1).await.unwrap();
+    assert_eq!(r.status, RevisionStatus::Soaking);
+    assert!(r.live_since.is_some());
+    assert_eq!(r.soak_until.map(|t| t.timestamp_millis()), Some(until.timestamp_millis()));
+    s.apply(&app(), vec![Change::KnownGood { revision: 1 }, Change::RemoveInstance { revision: 1 }]).await.unwrap();
+    let r = s.revision(&app(), 1).await.unwrap();
+    assert_eq!((r.status, r.soak_until), (RevisionStatus::KnownGood, None));
+    assert!(r.known_good_at.is_some());
+    assert!(s.instances(&app()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_detects_tampering() {
+    let s = store_with_app().await;
+    for i in 0..4 {
+        s.apply(
+            &app(),
+            vec![Change::Audit(NewAudit {
+                actor: "admin".into(),
+                action: "release".into(),
+                outcome: "succeeded".into(),
+                detail: serde_json::json!({ "revision": i }),
+            })],
+        )
+        .await
+        .unwrap();
+    }
+    let entries = s.audit_entries(0, 100).await.unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(verify_chain(&entries), Ok(()));
+    {
+        let conn = s.lock();
+        assert!(conn.execute("UPDATE audit SET outcome = 'failed' WHERE seq = 2", []).is_err());
+        conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'failed' WHERE seq = 2;")
+            .unwrap();
+    }
+    let entries = s.audit_entries(0, 100).await.unwrap();
+    assert_eq!(verify_chain(&entries), Err(backstop_core::audit::ChainBreak::HashMismatch { seq: 2 }));
+}
+
+#[tokio::test]
+async fn state_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_app(&app()).await.unwrap();
+        s.create_revision(new_rev("v1")).await.unwrap();
+        s.begin_operation(op(OperationKind::Release)).await.unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.revisions(&app()).await.unwrap().len(), 1);
+    assert_eq!(s.running_operations().await.unwrap().len(), 1, "a running operation is still visible after reopen");
+}
