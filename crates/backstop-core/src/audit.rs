@@ -34,39 +34,28 @@ pub enum ChainBreak {
     Gap { seq: u64, expected: u64 },
 }
 
-/// The hash of an entry's content chained to `prev_hash`. Every field is
-/// length-prefixed so that no two different entries hash the same text.
-pub fn entry_hash(
-    prev_hash: &str,
-    seq: u64,
-    at: &str,
-    actor: &str,
-    action: &str,
-    app: Option<&str>,
-    outcome: &str,
-    detail: &str,
-) -> String {
-    let mut h = Sha256::new();
-    let seq = seq.to_string();
-    for field in [prev_hash, &seq, at, actor, action, app.unwrap_or("\u{0}"), outcome, detail] {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
 impl AuditEntry {
+    /// The hash of the entry's content chained to its `prev_hash` (the
+    /// `hash` field itself is not covered). Every field is length-prefixed
+    /// so that no two different entries hash the same text.
     pub fn computed_hash(&self) -> String {
-        entry_hash(
-            &self.prev_hash,
-            self.seq,
+        let mut h = Sha256::new();
+        let seq = self.seq.to_string();
+        let fields = [
+            self.prev_hash.as_str(),
+            &seq,
             &self.at,
             &self.actor,
             &self.action,
-            self.app.as_deref(),
+            self.app.as_deref().unwrap_or("\u{0}"),
             &self.outcome,
             &self.detail,
-        )
+        ];
+        for field in fields {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        hex::encode(h.finalize())
     }
 }
 
@@ -135,7 +124,13 @@ mod tests {
                 },
                 ChainBreak::BrokenLink { seq: 3 },
             ),
-            ("removed entry", |c| { c.remove(1); }, ChainBreak::Gap { seq: 3, expected: 2 }),
+            (
+                "removed entry",
+                |c| {
+                    c.remove(1);
+                },
+                ChainBreak::Gap { seq: 3, expected: 2 },
+            ),
             ("swapped entries", |c| c.swap(1, 2), ChainBreak::Gap { seq: 3, expected: 2 }),
         ];
         for (name, tamper, expected) in cases {
@@ -147,11 +142,16 @@ mod tests {
 
     #[test]
     fn field_boundaries_matter() {
-        let a = entry_hash(GENESIS, 1, "t", "ab", "c", None, "o", "d");
-        let b = entry_hash(GENESIS, 1, "t", "a", "bc", None, "o", "d");
-        assert_ne!(a, b);
-        let none = entry_hash(GENESIS, 1, "t", "a", "b", None, "o", "d");
-        let empty = entry_hash(GENESIS, 1, "t", "a", "b", Some(""), "o", "d");
-        assert_ne!(none, empty);
+        let base = chain(1).remove(0);
+        let mut a = base.clone();
+        (a.actor, a.action) = ("ab".into(), "c".into());
+        let mut b = base.clone();
+        (b.actor, b.action) = ("a".into(), "bc".into());
+        assert_ne!(a.computed_hash(), b.computed_hash());
+        let mut none = base.clone();
+        none.app = None;
+        let mut empty = base;
+        empty.app = Some(String::new());
+        assert_ne!(none.computed_hash(), empty.computed_hash());
     }
 }

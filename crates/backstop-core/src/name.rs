@@ -31,11 +31,7 @@ impl FromStr for AppName {
             && s.len() <= 63
             && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if ok {
-            Ok(AppName(s.to_owned()))
-        } else {
-            Err(AppNameError { input: s.to_owned() })
-        }
+        if ok { Ok(AppName(s.to_owned())) } else { Err(AppNameError { input: s.to_owned() }) }
     }
 }
 

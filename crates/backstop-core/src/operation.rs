@@ -95,12 +95,8 @@ mod tests {
         ] {
             assert_eq!(k.as_str().parse::<OperationKind>(), Ok(k));
         }
-        for s in [
-            OperationState::Running,
-            OperationState::Succeeded,
-            OperationState::Failed,
-            OperationState::Reverted,
-        ] {
+        for s in [OperationState::Running, OperationState::Succeeded, OperationState::Failed, OperationState::Reverted]
+        {
             assert_eq!(s.as_str().parse::<OperationState>(), Ok(s));
         }
         assert!("deploy".parse::<OperationKind>().is_err());

@@ -80,11 +80,7 @@ impl RevisionStatus {
     /// A proven revision stays proven: it did survive its soak, and the undo
     /// may have been for reasons of its own.
     pub fn after_abandoned(self) -> RevisionStatus {
-        if self.is_proven() {
-            self
-        } else {
-            RevisionStatus::RolledBack
-        }
+        if self.is_proven() { self } else { RevisionStatus::RolledBack }
     }
 
     /// The status a serving revision takes when a newer release replaces it.

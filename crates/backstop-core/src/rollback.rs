@@ -70,9 +70,6 @@ pub fn choose_target(
     requested: Option<u64>,
 ) -> Result<RollbackTarget, RollbackRefusal> {
     let latest = revisions.iter().map(|r| r.revision).max();
-    if latest.is_none() {
-        return Err(RollbackRefusal::NothingReleased);
-    }
     match requested {
         Some(n) => {
             let rev = revisions
@@ -87,6 +84,7 @@ pub fn choose_target(
             }
             Ok(RollbackTarget { revision: n })
         }
+        None if latest.is_none() => Err(RollbackRefusal::NothingReleased),
         None => match live {
             Some(live) => last_known_good(revisions, Some(live))
                 .map(|r| RollbackTarget { revision: r.revision })
@@ -107,10 +105,7 @@ pub fn artifacts_to_keep(revisions: &[Revision], keep_known_good: usize, pinned:
     proven.sort_by_key(|r| std::cmp::Reverse(r.revision));
     let mut keep: BTreeSet<Digest> = proven.iter().take(keep_known_good).map(|r| r.digest.clone()).collect();
     for r in revisions {
-        let active = matches!(
-            r.status,
-            RevisionStatus::Deploying | RevisionStatus::Soaking | RevisionStatus::Live
-        );
+        let active = matches!(r.status, RevisionStatus::Deploying | RevisionStatus::Soaking | RevisionStatus::Live);
         if active || pinned.contains(&r.revision) {
             keep.insert(r.digest.clone());
         }
@@ -148,6 +143,13 @@ mod tests {
         let cases: Vec<Case> = vec![
             ("nothing released", vec![], None, None, Err(RollbackRefusal::NothingReleased)),
             (
+                "explicit revision when nothing was released",
+                vec![],
+                None,
+                Some(7),
+                Err(RollbackRefusal::UnknownRevision { revision: 7, latest: None }),
+            ),
+            (
                 "default: previous known-good",
                 vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, Soaking)],
                 Some(3),
@@ -182,13 +184,7 @@ mod tests {
                 None,
                 Err(RollbackRefusal::NoKnownGoodBefore { live: 2 }),
             ),
-            (
-                "nothing live: restore the last proven",
-                vec![rev(1, KnownGood), rev(2, RolledBack)],
-                None,
-                None,
-                Ok(1),
-            ),
+            ("nothing live: restore the last proven", vec![rev(1, KnownGood), rev(2, RolledBack)], None, None, Ok(1)),
             ("explicit revision", vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, Soaking)], Some(3), Some(1), Ok(1)),
             (
                 "explicit rolled-back revision is allowed (redo)",

@@ -111,20 +111,41 @@ pub struct NewAudit {
 #[derive(Debug, Clone)]
 pub enum Change {
     /// Set a revision's lifecycle status (and why).
-    Status { revision: u64, status: RevisionStatus, reason: Option<String> },
+    Status {
+        revision: u64,
+        status: RevisionStatus,
+        reason: Option<String>,
+    },
     /// Point the app's traffic at a revision (or at nothing); stamps `live_since`.
-    Live { revision: Option<u64> },
+    Live {
+        revision: Option<u64>,
+    },
     /// Set or clear the end of a revision's soak.
-    SoakUntil { revision: u64, until: Option<DateTime<Utc>> },
+    SoakUntil {
+        revision: u64,
+        until: Option<DateTime<Utc>>,
+    },
     /// Mark a revision known-good now.
-    KnownGood { revision: u64 },
+    KnownGood {
+        revision: u64,
+    },
     /// Insert or replace the instance record of a revision.
     PutInstance(InstanceRecord),
-    RemoveInstance { revision: u64 },
+    RemoveInstance {
+        revision: u64,
+    },
     /// Append a step to an operation's journal.
-    Step { operation: u64, step: String, detail: Option<String> },
+    Step {
+        operation: u64,
+        step: String,
+        detail: Option<String>,
+    },
     /// End an operation.
-    Finish { operation: u64, state: OperationState, error: Option<String> },
+    Finish {
+        operation: u64,
+        state: OperationState,
+        error: Option<String>,
+    },
     /// Append an entry to the audit chain (for this app).
     Audit(NewAudit),
 }

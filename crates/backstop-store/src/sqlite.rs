@@ -184,7 +184,10 @@ struct RawRevision {
 impl RawRevision {
     fn into_revision(self) -> Result<Revision> {
         Ok(Revision {
-            app: self.app.parse().map_err(|_| StoreError::Corrupt { what: "revisions.app", value: self.app.clone() })?,
+            app: self
+                .app
+                .parse()
+                .map_err(|_| StoreError::Corrupt { what: "revisions.app", value: self.app.clone() })?,
             revision: self.revision as u64,
             version: self.version,
             digest: self
@@ -208,12 +211,10 @@ impl RawRevision {
 }
 
 fn app_record(conn: &Connection, app: &AppName) -> Result<AppRecord> {
-    conn.query_row("SELECT live_revision FROM apps WHERE name = ?1", [app.as_str()], |r| {
-        r.get::<_, Option<i64>>(0)
-    })
-    .optional()?
-    .map(|live| AppRecord { name: app.clone(), live_revision: live.map(|n| n as u64) })
-    .ok_or_else(|| StoreError::UnknownApp { app: app.to_string() })
+    conn.query_row("SELECT live_revision FROM apps WHERE name = ?1", [app.as_str()], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .map(|live| AppRecord { name: app.clone(), live_revision: live.map(|n| n as u64) })
+        .ok_or_else(|| StoreError::UnknownApp { app: app.to_string() })
 }
 
 fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
@@ -241,7 +242,8 @@ fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
     let Some((id, app, kind, state, actor, target, from, started, ended, error)) = raw else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare("SELECT seq, at, step, detail FROM operation_steps WHERE operation = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare("SELECT seq, at, step, detail FROM operation_steps WHERE operation = ?1 ORDER BY seq")?;
     let steps = stmt
         .query_map([id], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
@@ -387,12 +389,22 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
                 .optional()?
                 .unwrap_or((0, audit::GENESIS.to_owned()));
             let seq = seq as u64 + 1;
-            let detail = new.detail.to_string();
-            let hash = audit::entry_hash(&prev, seq, now, &new.actor, &new.action, Some(a), &new.outcome, &detail);
+            let mut e = AuditEntry {
+                seq,
+                at: now.to_owned(),
+                actor: new.actor,
+                action: new.action,
+                app: Some(a.to_owned()),
+                outcome: new.outcome,
+                detail: new.detail.to_string(),
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = e.computed_hash();
             tx.execute(
                 "INSERT INTO audit (seq, at, actor, action, app, outcome, detail, prev_hash, hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![seq as i64, now, new.actor, new.action, a, new.outcome, detail, prev, hash],
+                params![e.seq as i64, e.at, e.actor, e.action, e.app, e.outcome, e.detail, e.prev_hash, e.hash],
             )?;
         }
     }
@@ -504,10 +516,8 @@ impl Store for SqliteStore {
             })
             .optional()?;
         if let Some(id) = running {
-            let running = load_operation(&tx, id as u64)?.ok_or(StoreError::Corrupt {
-                what: "operations.id",
-                value: id.to_string(),
-            })?;
+            let running = load_operation(&tx, id as u64)?
+                .ok_or(StoreError::Corrupt { what: "operations.id", value: id.to_string() })?;
             return Err(StoreError::Busy { running: Box::new(running) });
         }
         tx.execute(
@@ -523,8 +533,8 @@ impl Store for SqliteStore {
             ],
         )?;
         let id = tx.last_insert_rowid() as u64;
-        let op = load_operation(&tx, id)?
-            .ok_or(StoreError::Corrupt { what: "operations.id", value: id.to_string() })?;
+        let op =
+            load_operation(&tx, id)?.ok_or(StoreError::Corrupt { what: "operations.id", value: id.to_string() })?;
         tx.commit()?;
         Ok(op)
     }

@@ -170,8 +170,7 @@ async fn audit_chain_verifies_and_detects_tampering() {
     {
         let conn = s.lock();
         assert!(conn.execute("UPDATE audit SET outcome = 'failed' WHERE seq = 2", []).is_err());
-        conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'failed' WHERE seq = 2;")
-            .unwrap();
+        conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'failed' WHERE seq = 2;").unwrap();
     }
     let entries = s.audit_entries(0, 100).await.unwrap();
     assert_eq!(verify_chain(&entries), Err(backstop_core::audit::ChainBreak::HashMismatch { seq: 2 }));

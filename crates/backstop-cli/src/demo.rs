@@ -1,0 +1,157 @@
+//! `backstop demo`: the whole story on this machine in under a minute — a
+//! throwaway control plane, a good release, a bad one, a refused one, and an
+//! instant rollback to the warm previous version.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::exit::{CliError, CliResult};
+use crate::{Output, commands};
+
+fn free_port() -> CliResult<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| CliError::failed(format!("no free port on 127.0.0.1: {e}"), ""))
+}
+
+fn say(line: &str) {
+    let bold = crate::output::color_stdout();
+    if bold {
+        println!("\n\x1b[1m== {line}\x1b[0m");
+    } else {
+        println!("\n== {line}");
+    }
+}
+
+async fn hit(http: &reqwest::Client, url: &str, n: usize) -> (usize, usize, String) {
+    let (mut ok, mut bad, mut last) = (0, 0, String::new());
+    for _ in 0..n {
+        match http.get(url).send().await {
+            Ok(r) => {
+                if r.status().is_success() {
+                    ok += 1
+                } else {
+                    bad += 1
+                }
+                last = format!("{} {}", r.status().as_u16(), r.text().await.unwrap_or_default().trim());
+            }
+            Err(e) => {
+                bad += 1;
+                last = e.to_string();
+            }
+        }
+    }
+    (ok, bad, last)
+}
+
+pub async fn run(keep: bool) -> CliResult {
+    let fail = |what: &str, e: std::io::Error| {
+        CliError::failed(format!("{what}: {e}"), "check that the temporary directory is writable")
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("backstop-demo-")
+        .tempdir()
+        .map_err(|e| fail("cannot create a state directory", e))?;
+    let root = tmp.path().to_owned();
+    let (api_port, app_port) = (free_port()?, free_port()?);
+    let config_path = root.join("backstop.toml");
+    let config_text = format!(
+        "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"{}\"\n\n[apps.shop]\nlisten = \"127.0.0.1:{app_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nkeep_warm = \"10m\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\n",
+        root.join("state").display()
+    );
+    std::fs::write(&config_path, &config_text).map_err(|e| fail("cannot write the demo config", e))?;
+    let exe = std::env::current_exe().map_err(|e| fail("cannot find this executable", e))?;
+    for (name, flags) in [("v1", vec![]), ("v2", vec!["--broken"]), ("v3", vec!["--unhealthy"])] {
+        crate::demo_app::write_artifact(&root.join(format!("artifacts/{name}")), &exe, name, &flags)
+            .map_err(|e| fail("cannot write a demo artifact", e))?;
+    }
+
+    say(&format!("starting a control plane on 127.0.0.1:{api_port}, app `shop` public on 127.0.0.1:{app_port}"));
+    println!("{config_text}");
+    let config =
+        backstop_server::Config::parse(&config_path, &config_text).map_err(|e| CliError::failed(e.to_string(), ""))?;
+    let server = backstop_server::Server::start(config)
+        .await
+        .map_err(|e| CliError::failed(commands::error_chain(&e), e.hint()))?;
+    let token = server.ctx().token.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async move {
+        let _ = stop_rx.await;
+    }));
+
+    let result = story(&root, api_port, app_port, token).await;
+
+    let _ = stop_tx.send(());
+    let _ = serving.await;
+    if keep {
+        let kept = tmp.keep();
+        println!("\nstate kept in {}", kept.display());
+    }
+    result
+}
+
+async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: String) -> CliResult {
+    let c = Client::new(&format!("http://127.0.0.1:{api_port}"), Some(token))?;
+    let http = reqwest::Client::builder().no_proxy().build().map_err(|e| CliError::failed(e.to_string(), ""))?;
+    let public = format!("http://127.0.0.1:{app_port}/");
+    let art = |v: &str| root.join(format!("artifacts/{v}"));
+
+    say("release v1 (good)");
+    let o = commands::release(&c, "shop", &art("v1"), "v1", "first release of the shop", None, Some("1111111")).await?;
+    println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
+    println!("waiting for v1 to survive its 2s soak...");
+    wait_known_good(&c, 1).await?;
+    let (ok, bad, last) = hit(&http, &public, 20).await;
+    println!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
+
+    say("release v2 (passes its health check, but checkout is broken)");
+    let o = commands::release(&c, "shop", &art("v2"), "v2", "new checkout flow", None, Some("2222222")).await?;
+    println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
+    let (ok, bad, last) = hit(&http, &public, 20).await;
+    println!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
+
+    say("undo: traffic back to the last known-good revision, still running warm");
+    let started = Instant::now();
+    let o: Value = c.post("/v1/apps/shop/undo", &serde_json::json!({})).await?;
+    let took = started.elapsed();
+    println!(
+        "rolled back to revision {} in {:.1} ms (warm swap: {})",
+        o["revision"],
+        took.as_secs_f64() * 1000.0,
+        o["warm"]
+    );
+    let (ok, bad, last) = hit(&http, &public, 20).await;
+    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+
+    say("release v3 (never becomes healthy): refused, traffic never leaves v1");
+    match commands::release(&c, "shop", &art("v3"), "v3", "faster search", None, None).await {
+        Ok(_) => println!("unexpected: v3 went live"),
+        Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
+    }
+    let (ok, bad, last) = hit(&http, &public, 20).await;
+    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+
+    say("backstop history shop");
+    commands::history(&c, Output::Table, "shop", None).await?;
+    say("backstop status shop");
+    commands::status(&c, Output::Table, "shop").await?;
+    Ok(())
+}
+
+async fn wait_known_good(c: &Client, revision: u64) -> CliResult {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = c.get(&format!("/v1/apps/shop/revisions/{revision}")).await?;
+        match v["revision"]["status"].as_str() {
+            Some("known-good") => return Ok(()),
+            Some("failed") => {
+                return Err(CliError::failed(format!("revision {revision} failed its soak"), "see the instance log"));
+            }
+            _ if Instant::now() > deadline => return Err(CliError::failed("soak did not finish in 30s", "")),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}

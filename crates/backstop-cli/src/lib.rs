@@ -1,0 +1,145 @@
+//! The backstop command line: `backstop server` runs the control plane, every
+//! other subcommand is a client of its HTTP API.
+
+mod client;
+mod commands;
+mod demo;
+pub mod demo_app;
+pub mod exit;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::{CliError, Exit};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "backstop",
+    version,
+    about = "The release safety net: know what is live, what was good, and get back to it fast"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Control plane URL.
+    #[arg(long, global = true, env = "BACKSTOP_URL", default_value = client::DEFAULT_SERVER)]
+    pub server: String,
+    /// Admin token (the content of STATE/admin.token) for mutating calls.
+    #[arg(long, global = true, env = "BACKSTOP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format of listings.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control plane (API, proxies, instance supervision).
+    Server {
+        #[arg(long, short, env = "BACKSTOP_CONFIG", default_value = "backstop.toml")]
+        config: PathBuf,
+    },
+    /// Release a new version: upload the artifact, start it, health-check it, move traffic.
+    Release {
+        app: String,
+        /// An executable file, or a directory with an executable `run` at its top.
+        #[arg(long)]
+        artifact: PathBuf,
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value = "")]
+        change_cause: String,
+        /// Refuse the release unless the artifact has this digest.
+        #[arg(long)]
+        digest: Option<String>,
+        #[arg(long)]
+        git_commit: Option<String>,
+    },
+    /// Revisions of an app, newest last.
+    History {
+        app: String,
+        #[arg(long)]
+        revision: Option<u64>,
+    },
+    /// What is live, warm and known-good.
+    Status { app: String },
+    /// All configured apps.
+    Apps,
+    /// The last known-good revision.
+    KnownGood { app: String },
+    /// Move traffic back to the last known-good revision (or --to-revision N).
+    Undo {
+        app: String,
+        #[arg(long)]
+        to_revision: Option<u64>,
+    },
+    /// Alias of `undo APP [--to-revision N]`.
+    Rollback { app: String, revision: Option<u64> },
+    /// Recent operations of an app, with their journals.
+    Operations {
+        app: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Delete artifacts that no protected revision refers to.
+    Gc,
+    /// Print the digest backstop computes for an artifact path.
+    Digest { path: PathBuf },
+    /// Start a throwaway control plane, release a good and a bad version of a demo service, roll back.
+    Demo {
+        /// Keep the state directory and print where it is.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The demo service (what `backstop demo` releases).
+    #[command(hide = true)]
+    DemoApp(demo_app::DemoAppArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the entries.
+    List,
+    /// Recompute the hash chain and report the first broken entry.
+    Verify,
+}
+
+/// Parse the command line, run, and map the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::BadInput } else { Exit::Ok };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return CliError::failed(format!("cannot start the async runtime: {e}"), "").report(),
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}

@@ -1,0 +1,63 @@
+//! Terminal output: tables, ages, colour (off under NO_COLOR or when not a terminal).
+
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+
+pub fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+pub fn color_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// A kubectl-style age: 45s, 12m, 3h, 5d.
+pub fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// A plain, borderless table like kubectl's.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    t.set_header(header.iter().map(comfy_table::Cell::new));
+    for row in rows {
+        t.add_row(row);
+    }
+    for col in t.column_iter_mut() {
+        col.set_padding((0, 2));
+    }
+    t.lines().map(|l| l.trim_end().to_owned()).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_table() {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        for (secs, want) in [(0, "0s"), (59, "59s"), (119, "119s"), (120, "2m"), (7200, "2h"), (172_800, "2d")] {
+            let t = now - chrono::Duration::seconds(secs);
+            assert_eq!(age(t, now), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn table_is_aligned_without_borders() {
+        let out =
+            table(&["REVISION", "VERSION"], vec![vec!["1".into(), "v1.0.0".into()], vec!["12".into(), "v2".into()]]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("REVISION  VERSION"), "{out}");
+        assert!(lines[2].starts_with("12        v2"), "{out}");
+    }
+}

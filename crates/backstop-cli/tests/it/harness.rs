@@ -1,0 +1,246 @@
+//! A real control plane in a child process, real CLI invocations, and a
+//! minimal HTTP client for the apps' public listeners.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_backstop");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub api_port: u16,
+    pub app_port: u16,
+    pub server: Option<Child>,
+    pub app_extra: String,
+}
+
+impl Harness {
+    /// Start a control plane with one app `shop`; `app_extra` adds TOML keys to `[apps.shop]`.
+    pub fn start(app_extra: &str) -> Harness {
+        let dir = tempfile::Builder::new().prefix("backstop-it-").tempdir().unwrap();
+        let mut h = Harness {
+            dir,
+            api_port: free_port(),
+            app_port: free_port(),
+            server: None,
+            app_extra: app_extra.to_owned(),
+        };
+        std::fs::write(h.config_path(), h.config_text()).unwrap();
+        h.boot();
+        h
+    }
+
+    pub fn config_text(&self) -> String {
+        let defaults = [
+            ("health", "\"/healthz\""),
+            ("soak", "\"300ms\""),
+            ("keep_warm", "\"10m\""),
+            ("health_timeout", "\"5s\""),
+            ("health_interval", "\"100ms\""),
+            ("stop_grace", "\"2s\""),
+            ("drain_timeout", "\"2s\""),
+        ];
+        let mut app = format!("listen = \"127.0.0.1:{}\"\n", self.app_port);
+        for (k, v) in defaults {
+            if !self.app_extra.lines().any(|l| l.trim_start().starts_with(&format!("{k} "))) {
+                app += &format!("{k} = {v}\n");
+            }
+        }
+        app += &self.app_extra;
+        format!("[server]\nlisten = \"127.0.0.1:{}\"\nstate = \"state\"\n\n[apps.shop]\n{app}", self.api_port)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("backstop.toml")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn boot(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["server", "--config"])
+            .arg(self.config_path())
+            .env("NO_COLOR", "1")
+            .env("BACKSTOP_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = http_get(self.api_port, "/v1/health") {
+                return;
+            }
+            if let Some(status) = self.server.as_mut().unwrap().try_wait().unwrap() {
+                panic!("server exited with {status}: {}", self.server_log());
+            }
+            assert!(Instant::now() < deadline, "server did not come up: {}", self.server_log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.state().join("admin.token")).unwrap().trim().to_owned()
+    }
+
+    /// SIGKILL the control plane: no cleanup at all.
+    pub fn kill9(&mut self) {
+        let mut child = self.server.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Run the CLI against this control plane with the admin token.
+    pub fn cli(&self, args: &[&str]) -> Out {
+        self.cli_with(args, &[("BACKSTOP_TOKEN", &self.token())])
+    }
+
+    pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("BACKSTOP_URL", format!("http://127.0.0.1:{}", self.api_port))
+            .env_remove("BACKSTOP_TOKEN")
+            .env("NO_COLOR", "1")
+            .env("BACKSTOP_ACTOR", "tester");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Out(cmd.output().unwrap())
+    }
+
+    /// A directory artifact of the demo service at `version` with extra flags.
+    pub fn artifact(&self, version: &str, flags: &[&str]) -> PathBuf {
+        let dir = self.dir.path().join("artifacts").join(version);
+        backstop_cli::demo_app::write_artifact(&dir, Path::new(BIN), version, flags).unwrap();
+        dir
+    }
+
+    pub fn release(&self, version: &str, flags: &[&str]) -> Out {
+        let art = self.artifact(version, flags);
+        self.cli(&[
+            "release",
+            "shop",
+            "--artifact",
+            art.to_str().unwrap(),
+            "--version",
+            version,
+            "--change-cause",
+            &format!("ship {version}"),
+        ])
+    }
+
+    /// GET / through the app's public listener: (status, body).
+    pub fn public_get(&self) -> (u16, String) {
+        http_get(self.app_port, "/").unwrap_or((0, String::new()))
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let out = self.cli(&all);
+        assert_eq!(out.code(), 0, "{:?} failed: {}", args, out.stderr());
+        serde_json::from_str(&out.stdout()).unwrap()
+    }
+
+    pub fn revision_status(&self, n: u64) -> String {
+        let h = self.json(&["history", "shop"]);
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["revision"] == n)
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn wait_status(&self, n: u64, status: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.revision_status(n);
+            if got == status {
+                return;
+            }
+            assert!(Instant::now() < deadline, "revision {n} stayed {got}, expected {status}: {}", self.server_log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct Out(pub Output);
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.code(), 0, "stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+        self
+    }
+}
+
+/// One HTTP/1.1 GET on a fresh connection.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie counts as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| rest.trim_start()).is_some_and(|rest| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `backstop` binary as control plane and client,
+//! real child processes behind the real proxy, over loopback.
+
+mod errors;
+mod harness;
+mod lifecycle;
+mod recovery;

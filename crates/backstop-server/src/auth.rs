@@ -1,0 +1,65 @@
+//! The admin token: written once at first start to `STATE/admin.token`
+//! (mode 0600) and required as a bearer token on every mutating call.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rand::RngCore;
+
+pub const TOKEN_FILE: &str = "admin.token";
+
+/// Read the admin token, creating it on first start.
+pub fn load_or_create_token(state: &Path) -> std::io::Result<String> {
+    let path = state.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
+        Ok(_) => std::fs::remove_file(&path)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    let tmp = state.join(format!("{TOKEN_FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    f.write_all(format!("{token}\n").as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(token)
+}
+
+/// Compare a presented token with the real one in time independent of where they differ.
+pub fn token_matches(presented: &str, real: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), real.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn token_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let t1 = load_or_create_token(dir.path()).unwrap();
+        let t2 = load_or_create_token(dir.path()).unwrap();
+        assert_eq!(t1, t2);
+        assert_eq!(t1.len(), 64);
+        let mode = std::fs::metadata(dir.path().join(TOKEN_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn matching_table() {
+        for (presented, real, ok) in
+            [("abc", "abc", true), ("abd", "abc", false), ("ab", "abc", false), ("", "abc", false)]
+        {
+            assert_eq!(token_matches(presented, real), ok, "{presented}");
+        }
+    }
+}

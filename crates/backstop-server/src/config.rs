@@ -1,0 +1,242 @@
+//! The server's configuration file (`backstop.toml`): parsed, defaulted and
+//! validated up front, so a bad key is reported with its file and name
+//! before anything starts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use backstop_core::AppName;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}` {message}")]
+    Invalid { path: PathBuf, key: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub apps: BTreeMap<AppName, AppConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub state: PathBuf,
+    /// Artifacts of this many most recent known-good revisions per app are never collected.
+    pub keep_known_good: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub listen: SocketAddr,
+    pub health: String,
+    pub soak: Duration,
+    pub keep_warm: Duration,
+    pub health_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub stop_grace: Duration,
+    /// Consecutive failed health checks during soak that fail a revision.
+    pub soak_failures: u32,
+    pub health_interval: Duration,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: RawServer,
+    #[serde(default)]
+    apps: BTreeMap<String, RawApp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    state: String,
+    keep_known_good: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    listen: String,
+    health: Option<String>,
+    soak: Option<String>,
+    keep_warm: Option<String>,
+    health_timeout: Option<String>,
+    drain_timeout: Option<String>,
+    stop_grace: Option<String>,
+    soak_failures: Option<u32>,
+    health_interval: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?;
+        let invalid = |key: String, message: String| ConfigError::Invalid { path: path.to_owned(), key, message };
+        let addr = |key: String, value: &str| -> Result<SocketAddr, ConfigError> {
+            value
+                .parse::<SocketAddr>()
+                .map_err(|_| invalid(key, format!("is `{value}`, expected an address like 127.0.0.1:8080")))
+        };
+        let dur = |key: String, value: Option<&str>, default: Duration| -> Result<Duration, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(v) => humantime::parse_duration(v)
+                    .map_err(|_| invalid(key, format!("is `{v}`, expected a duration like 30s, 10m or 500ms"))),
+            }
+        };
+
+        let listen = addr("server.listen".into(), raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+        if raw.server.state.trim().is_empty() {
+            return Err(invalid("server.state".into(), "is empty, expected a directory path".into()));
+        }
+        let mut state = PathBuf::from(&raw.server.state);
+        if state.is_relative() {
+            // Relative to the config file, so the same file works from any working directory.
+            state = path.parent().unwrap_or(Path::new(".")).join(state);
+        }
+        let server = ServerConfig { listen, state, keep_known_good: raw.server.keep_known_good.unwrap_or(5) };
+
+        let mut apps = BTreeMap::new();
+        let mut seen: BTreeMap<SocketAddr, String> = BTreeMap::from([(listen, "server.listen".to_owned())]);
+        for (name, app) in raw.apps {
+            let k = |field: &str| format!("apps.{name}.{field}");
+            let app_name: AppName = name
+                .parse()
+                .map_err(|e: backstop_core::name::AppNameError| invalid(format!("apps.{name}"), e.to_string()))?;
+            let listen = addr(k("listen"), &app.listen)?;
+            if let Some(other) = seen.insert(listen, k("listen")) {
+                return Err(invalid(k("listen"), format!("uses {listen}, already taken by `{other}`")));
+            }
+            let health = app.health.unwrap_or_else(|| "/healthz".into());
+            if !health.starts_with('/') {
+                return Err(invalid(k("health"), format!("is `{health}`, expected a path starting with /")));
+            }
+            let soak_failures = app.soak_failures.unwrap_or(3);
+            if soak_failures == 0 {
+                return Err(invalid(k("soak_failures"), "must be at least 1".into()));
+            }
+            for key in app.env.keys() {
+                if key == "PORT" {
+                    return Err(invalid(k("env"), "must not set PORT: backstop assigns it to each instance".into()));
+                }
+            }
+            let cfg = AppConfig {
+                listen,
+                health,
+                soak: dur(k("soak"), app.soak.as_deref(), Duration::from_secs(30))?,
+                keep_warm: dur(k("keep_warm"), app.keep_warm.as_deref(), Duration::from_secs(600))?,
+                health_timeout: dur(k("health_timeout"), app.health_timeout.as_deref(), Duration::from_secs(30))?,
+                drain_timeout: dur(k("drain_timeout"), app.drain_timeout.as_deref(), Duration::from_secs(30))?,
+                stop_grace: dur(k("stop_grace"), app.stop_grace.as_deref(), Duration::from_secs(10))?,
+                health_interval: dur(k("health_interval"), app.health_interval.as_deref(), Duration::from_secs(1))?,
+                soak_failures,
+                args: app.args,
+                env: app.env,
+            };
+            if cfg.health_interval.is_zero() {
+                return Err(invalid(k("health_interval"), "must be longer than 0s".into()));
+            }
+            apps.insert(app_name, cfg);
+        }
+        Ok(Config { path: path.to_owned(), server, apps })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    // toml's messages span several lines (with a source excerpt); keep them on one.
+    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/backstop/backstop.toml"), text)
+    }
+
+    const MINIMAL: &str = r#"
+[server]
+listen = "127.0.0.1:7878"
+state  = "/var/lib/backstop"
+[apps.shop]
+listen    = "127.0.0.1:8080"
+health    = "/healthz"
+soak      = "30s"
+keep_warm = "10m"
+"#;
+
+    #[test]
+    fn minimal_config_from_the_docs() {
+        let c = parse(MINIMAL).unwrap();
+        let shop = &c.apps[&"shop".parse::<AppName>().unwrap()];
+        assert_eq!(shop.soak, Duration::from_secs(30));
+        assert_eq!(shop.keep_warm, Duration::from_secs(600));
+        assert_eq!(shop.health, "/healthz");
+        assert_eq!(c.server.state, PathBuf::from("/var/lib/backstop"));
+    }
+
+    #[test]
+    fn relative_state_is_beside_the_config_file() {
+        let c = parse("[server]\nstate = \"state\"\n").unwrap();
+        assert_eq!(c.server.state, PathBuf::from("/etc/backstop/state"));
+        assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            (MINIMAL.replace("\"30s\"", "\"thirty\""), "apps.shop.soak"),
+            (MINIMAL.replace("127.0.0.1:8080", "localhost"), "apps.shop.listen"),
+            (MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:7878"), "apps.shop.listen"),
+            (MINIMAL.replace("\"/healthz\"", "\"healthz\""), "apps.shop.health"),
+            (MINIMAL.replace("apps.shop]", "apps.Shop]"), "apps.Shop"),
+            (format!("{MINIMAL}env = {{ PORT = \"1\" }}\n"), "apps.shop.env"),
+        ];
+        for (text, key) in cases {
+            match parse(&text) {
+                Err(ConfigError::Invalid { key: got, .. }) => assert_eq!(got, key),
+                other => panic!("{key}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_are_refused_with_the_file() {
+        for text in [MINIMAL.replace("keep_warm", "keep_wram"), "[server\n".to_owned()] {
+            let err = parse(&text).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{msg}");
+            assert!(msg.starts_with("/etc/backstop/backstop.toml:"), "{msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+        let msg = parse(&MINIMAL.replace("keep_warm", "keep_wram")).unwrap_err().to_string();
+        assert!(msg.contains("keep_wram"), "{msg}");
+    }
+}

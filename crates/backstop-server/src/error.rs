@@ -1,0 +1,87 @@
+//! Errors of control-plane operations, each with a hint saying what to do instead.
+
+use backstop_core::{Digest, RollbackRefusal};
+use backstop_store::artifacts::ArtifactError;
+use backstop_store::{Operation, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("app `{app}` is not configured")]
+    UnknownApp { app: String },
+    #[error("operation {} ({}) is already running on `{}`, started by {} at {}", .running.id, .running.kind, .running.app, .running.actor, .running.started_at.format("%H:%M:%S"))]
+    Busy { running: Box<Operation> },
+    #[error("{refusal}")]
+    Refused { refusal: RollbackRefusal },
+    #[error("artifact {digest} has not been uploaded")]
+    ArtifactNotUploaded { digest: Digest },
+    #[error("{source}")]
+    Artifact {
+        #[from]
+        source: ArtifactError,
+    },
+    #[error("revision {revision} failed: {reason}")]
+    Failed { revision: u64, reason: String, traffic_on: Option<u64> },
+    #[error("revision {revision} of `{app}` does not exist")]
+    UnknownRevision { app: String, revision: u64 },
+    #[error("bad request: {message}")]
+    BadRequest { message: String },
+    #[error("state store failure")]
+    Store {
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy { running } => OpError::Busy { running },
+            StoreError::UnknownApp { app } => OpError::UnknownApp { app },
+            StoreError::UnknownRevision { app, revision } => OpError::UnknownRevision { app, revision },
+            other => OpError::Store { source: other },
+        }
+    }
+}
+
+impl OpError {
+    pub fn hint(&self) -> String {
+        match self {
+            OpError::UnknownApp { .. } => "add it under [apps.NAME] in the server's config and restart it; `backstop apps` lists the configured apps".into(),
+            OpError::Busy { running } => format!(
+                "wait for it to finish and try again; `backstop status {}` shows it",
+                running.app
+            ),
+            OpError::Refused { refusal } => refusal.hint(),
+            OpError::ArtifactNotUploaded { .. } => "upload it first: `backstop release` uploads the --artifact path".into(),
+            OpError::Artifact { source } => match source {
+                ArtifactError::Tampered { .. } => "the stored copy changed after upload; release the artifact again from a trusted build, or roll back to another revision".into(),
+                ArtifactError::Missing { .. } => "the artifact was collected or deleted; release it again from its build, or pick another revision".into(),
+                ArtifactError::UploadMismatch { .. } => "the bytes changed in transit or the digest is wrong; check --digest and upload again".into(),
+                ArtifactError::NotExecutable { .. } => "make it executable (chmod +x) or ship a directory with an executable `run`".into(),
+                ArtifactError::NoEntrypoint { .. } => "a directory artifact needs an executable file named `run` at its top".into(),
+                _ => "check the artifact path and the state directory's disk".into(),
+            },
+            OpError::Failed { traffic_on: Some(n), .. } => format!(
+                "traffic stays on revision {n}; read the instance log under the state directory's logs/ and fix the release"
+            ),
+            OpError::Failed { traffic_on: None, .. } => "nothing serves the app; fix the release or undo to a known-good revision".into(),
+            OpError::UnknownRevision { .. } => "`backstop history APP` lists the revisions".into(),
+            OpError::BadRequest { .. } => "see `backstop help`".into(),
+            OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,49 @@
+//! Garbage collection of the artifact store.
+
+use std::collections::BTreeSet;
+
+use backstop_core::rollback::artifacts_to_keep;
+use backstop_store::{Change, NewAudit};
+use serde_json::json;
+
+use crate::error::OpError;
+use crate::runtime::Ctx;
+
+impl Ctx {
+    /// Delete artifacts no protected revision refers to: the last
+    /// `keep_known_good` proven revisions of each app, anything live, warm,
+    /// soaking or deploying are kept.
+    pub async fn gc(&self, actor: &str) -> Result<serde_json::Value, OpError> {
+        let mut keep = BTreeSet::new();
+        for (app, rt) in &self.apps {
+            let _guard = rt.ops.lock().await;
+            let revisions = self.store.revisions(app).await?;
+            let mut pinned: Vec<u64> = rt.slots().keys().copied().collect();
+            pinned.extend(self.store.app(app).await?.live_revision);
+            keep.extend(artifacts_to_keep(&revisions, self.config.server.keep_known_good, &pinned));
+        }
+        let mut removed = Vec::new();
+        let mut freed = 0u64;
+        for digest in self.artifacts.list()? {
+            if !keep.contains(&digest) {
+                freed += self.artifacts.remove(&digest)?;
+                removed.push(digest);
+            }
+        }
+        let summary = json!({ "removed": removed, "kept": keep.len(), "freed_bytes": freed });
+        if let Some(app) = self.apps.keys().next() {
+            self.store
+                .apply(
+                    app,
+                    vec![Change::Audit(NewAudit {
+                        actor: actor.into(),
+                        action: "gc".into(),
+                        outcome: "succeeded".into(),
+                        detail: summary.clone(),
+                    })],
+                )
+                .await?;
+        }
+        Ok(summary)
+    }
+}

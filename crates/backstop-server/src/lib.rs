@@ -1,0 +1,169 @@
+//! The backstop control plane: owns all state, serves the HTTP API, runs
+//! each app's public proxy and supervises its instances.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+mod gc;
+pub mod ops;
+mod recovery;
+mod runtime;
+mod supervise;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backstop_proxy::{Proxy, ProxyError};
+use backstop_store::artifacts::{ArtifactError, ArtifactStore};
+use backstop_store::{SqliteStore, Store, StoreError};
+
+pub use config::{Config, ConfigError};
+pub use error::OpError;
+pub use runtime::Ctx;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot use state directory {path}")]
+    State { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the state database")]
+    Store(#[from] StoreError),
+    #[error("cannot open the artifact store")]
+    Artifacts(#[from] ArtifactError),
+    #[error("cannot listen on {addr} (`{key}`)")]
+    Bind { key: String, addr: SocketAddr, source: std::io::Error },
+}
+
+impl ServerError {
+    pub fn hint(&self) -> String {
+        match self {
+            ServerError::Config(_) => "fix the named key in the config file and start again".into(),
+            ServerError::State { .. } => {
+                "check that the `server.state` directory exists or can be created and is writable".into()
+            }
+            ServerError::Store(StoreError::NewerSchema { .. }) => {
+                "run the newer backstop, or point `server.state` at another directory".into()
+            }
+            ServerError::Store(_) | ServerError::Artifacts(_) => {
+                "check the state directory's disk and permissions".into()
+            }
+            ServerError::Bind { key, source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                format!("another process holds that port: stop it or change `{key}` in the config")
+            }
+            ServerError::Bind { key, .. } => format!("change `{key}` to an address this machine can listen on"),
+        }
+    }
+
+    /// Bad input (config) versus a failure of the environment.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ServerError::Config(_) | ServerError::Bind { .. })
+    }
+}
+
+/// A control plane that has recovered its state and bound its sockets.
+pub struct Server {
+    ctx: Arc<Ctx>,
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Open state, bind every listener, recover from whatever a previous run left.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        let state = config.server.state.clone();
+        std::fs::create_dir_all(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let token =
+            auth::load_or_create_token(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
+        let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
+
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| ServerError::Bind { key: "server.listen".into(), addr: config.server.listen, source })?;
+        let mut apps = BTreeMap::new();
+        for (name, app) in &config.apps {
+            let proxy = Proxy::bind(app.listen).await.map_err(|e| match e {
+                ProxyError::Bind { addr, source } => {
+                    ServerError::Bind { key: format!("apps.{name}.listen"), addr, source }
+                }
+                #[allow(unreachable_patterns)]
+                other => ServerError::Bind {
+                    key: format!("apps.{name}.listen"),
+                    addr: app.listen,
+                    source: std::io::Error::other(other.to_string()),
+                },
+            })?;
+            store.ensure_app(name).await?;
+            apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), proxy)));
+        }
+        let ctx = Arc::new_cyclic(|me| Ctx { config, store, artifacts, apps, token, me: me.clone() });
+        ctx.recover().await?;
+        Ok(Server { ctx, listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.ctx.config.server.listen)
+    }
+
+    pub fn ctx(&self) -> &Arc<Ctx> {
+        &self.ctx
+    }
+
+    /// Serve the API until `shutdown` resolves, then stop every instance.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let ctx = self.ctx.clone();
+        let reaper_ctx = ctx.clone();
+        let reaper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                reaper_ctx.reap_expired().await;
+            }
+        });
+        let router = api::router(ctx.clone());
+        let result = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        reaper.abort();
+        ctx.stop_all().await;
+        result
+    }
+}
+
+impl Ctx {
+    /// Stop serving and stop every instance; the ledger keeps what was live,
+    /// so the next start brings it back.
+    pub async fn stop_all(&self) {
+        for (app, rt) in &self.apps {
+            let _guard = rt.ops.lock().await;
+            rt.next_soak_generation();
+            rt.proxy.switch(None);
+            let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
+            for (revision, slot) in slots {
+                slot.running.backend.drained(rt.config.drain_timeout).await;
+                slot.running.instance.stop(rt.config.stop_grace).await;
+                if let Err(e) = self.store.apply(app, vec![backstop_store::Change::RemoveInstance { revision }]).await {
+                    tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,508 @@
+//! Operations: release, undo and automatic revert. Each is journaled in the
+//! store, holds the app's operation lock from start to end, and commits its
+//! traffic switch in the same transaction that ends it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backstop_core::rollback::choose_target;
+use backstop_core::{AppName, Digest, OperationKind, OperationState, Revision, RevisionStatus};
+use backstop_local::LaunchSpec;
+use backstop_proxy::Backend;
+use backstop_store::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::OpError;
+use crate::runtime::{AppRuntime, Ctx, Running, Slot};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReleaseRequest {
+    pub digest: Digest,
+    pub version: String,
+    #[serde(default)]
+    pub change_cause: String,
+    pub git_commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UndoRequest {
+    pub to_revision: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub operation: u64,
+    pub app: String,
+    pub revision: u64,
+    pub version: String,
+    pub digest: Digest,
+    pub from_revision: Option<u64>,
+    /// The target was already running warm, so the switch was a pointer swap.
+    pub warm: bool,
+    pub status: RevisionStatus,
+}
+
+/// How the revision that loses traffic is recorded.
+#[derive(Debug, Clone)]
+pub enum Abandon {
+    /// An operator undid it.
+    Undone { actor: String },
+    /// It failed its soak.
+    Failed { reason: String },
+}
+
+fn audit(actor: &str, action: &str, outcome: &str, detail: serde_json::Value) -> Change {
+    Change::Audit(NewAudit { actor: actor.into(), action: action.into(), outcome: outcome.into(), detail })
+}
+
+fn step(op: &Operation, name: &str, detail: Option<String>) -> Change {
+    Change::Step { operation: op.id, step: name.into(), detail }
+}
+
+impl Ctx {
+    /// Release a new revision: record it, start its artifact, health-check it,
+    /// move traffic, and keep the previous instance warm.
+    pub async fn release(&self, app_name: &str, req: ReleaseRequest, actor: &str) -> Result<Outcome, OpError> {
+        let (app, rt) = self.app(app_name)?;
+        if req.version.trim().is_empty() {
+            return Err(OpError::BadRequest { message: "version must not be empty".into() });
+        }
+        if !self.artifacts.contains(&req.digest) {
+            return Err(OpError::ArtifactNotUploaded { digest: req.digest });
+        }
+        let live = self.store.app(&app).await?.live_revision;
+        let op = self
+            .store
+            .begin_operation(NewOperation {
+                app: app.clone(),
+                kind: OperationKind::Release,
+                actor: actor.into(),
+                target_revision: None,
+                from_revision: live,
+            })
+            .await?;
+        let _guard = rt.ops.lock().await;
+        let rev = match self
+            .store
+            .create_revision(NewRevision {
+                app: app.clone(),
+                version: req.version.clone(),
+                digest: req.digest.clone(),
+                change_cause: req.change_cause.clone(),
+                git_commit: req.git_commit.clone(),
+                actor: actor.into(),
+            })
+            .await
+        {
+            Ok(rev) => rev,
+            Err(e) => {
+                self.finish_failed(&app, &op, actor, "release", None, &e.to_string()).await;
+                return Err(e.into());
+            }
+        };
+        self.store
+            .apply(&app, vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))])
+            .await?;
+
+        let running = match self.start_instance(&app, &rt, &rev, &op).await {
+            Ok(r) => r,
+            Err(err) => {
+                let reason = err.to_string();
+                let _ = self
+                    .store
+                    .apply(
+                        &app,
+                        vec![
+                            Change::Status {
+                                revision: rev.revision,
+                                status: RevisionStatus::Failed,
+                                reason: Some(reason.clone()),
+                            },
+                            step(&op, "failed", Some(reason.clone())),
+                            Change::Finish {
+                                operation: op.id,
+                                state: OperationState::Failed,
+                                error: Some(reason.clone()),
+                            },
+                            audit(
+                                actor,
+                                "release",
+                                "failed",
+                                json!({
+                                    "operation": op.id, "revision": rev.revision, "version": rev.version,
+                                    "digest": rev.digest, "error": reason,
+                                }),
+                            ),
+                        ],
+                    )
+                    .await;
+                return Err(match err {
+                    OpError::Failed { .. } | OpError::Artifact { .. } => match err {
+                        OpError::Failed { revision, reason, .. } => {
+                            OpError::Failed { revision, reason, traffic_on: live }
+                        }
+                        other => other,
+                    },
+                    other => other,
+                });
+            }
+        };
+        let outcome = self.switch(&app, &rt, &op, actor, &rev, running, false, live, None).await?;
+        Ok(outcome)
+    }
+
+    /// Move traffic back to an earlier revision: a pointer swap when it is
+    /// warm, otherwise a verified cold start first.
+    pub async fn undo(&self, app_name: &str, req: UndoRequest, actor: &str) -> Result<Outcome, OpError> {
+        let (app, rt) = self.app(app_name)?;
+        let live = self.store.app(&app).await?.live_revision;
+        let op = self
+            .store
+            .begin_operation(NewOperation {
+                app: app.clone(),
+                kind: OperationKind::Undo,
+                actor: actor.into(),
+                target_revision: req.to_revision,
+                from_revision: live,
+            })
+            .await?;
+        let _guard = rt.ops.lock().await;
+        self.move_back(&app, &rt, &op, actor, req.to_revision, live, Abandon::Undone { actor: actor.into() }).await
+    }
+
+    /// Shared by undo and the automatic revert of a revision failing its soak.
+    #[expect(clippy::too_many_arguments, reason = "one call site each; a struct would only rename the arguments")]
+    pub(crate) async fn move_back(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        op: &Operation,
+        actor: &str,
+        requested: Option<u64>,
+        live: Option<u64>,
+        abandon: Abandon,
+    ) -> Result<Outcome, OpError> {
+        let action = op.kind.as_str();
+        let revisions = match self.store.revisions(app).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.finish_failed(app, op, actor, action, None, &e.to_string()).await;
+                return Err(e.into());
+            }
+        };
+        let target = match choose_target(&revisions, live, requested) {
+            Ok(t) => t.revision,
+            Err(refusal) => {
+                self.finish_failed(app, op, actor, action, None, &refusal.to_string()).await;
+                return Err(match refusal {
+                    backstop_core::RollbackRefusal::UnknownRevision { revision, .. } => {
+                        OpError::UnknownRevision { app: app.to_string(), revision }
+                    }
+                    refusal => OpError::Refused { refusal },
+                });
+            }
+        };
+        let Some(rev) = revisions.iter().find(|r| r.revision == target).cloned() else {
+            return Err(OpError::UnknownRevision { app: app.to_string(), revision: target });
+        };
+        self.store.apply(app, vec![step(op, "target-chosen", Some(format!("revision {target}")))]).await?;
+
+        // Warm: one probe to make sure it still answers, then a pointer swap.
+        let warm = rt.slot(target).filter(|s| s.running.instance.is_alive());
+        let (running, was_warm) = match warm {
+            Some(slot)
+                if backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
+                    .await
+                    .is_ok_and(|code| (200..300).contains(&code)) =>
+            {
+                (slot.running, true)
+            }
+            _ => match self.start_instance(app, rt, &rev, op).await {
+                Ok(r) => (r, false),
+                Err(err) => {
+                    self.finish_failed(app, op, actor, action, Some(target), &err.to_string()).await;
+                    return Err(match err {
+                        OpError::Failed { revision, reason, .. } => {
+                            OpError::Failed { revision, reason, traffic_on: live }
+                        }
+                        other => other,
+                    });
+                }
+            },
+        };
+        self.switch(app, rt, op, actor, &rev, running, was_warm, live, Some(abandon)).await
+    }
+
+    async fn finish_failed(
+        &self,
+        app: &AppName,
+        op: &Operation,
+        actor: &str,
+        action: &str,
+        revision: Option<u64>,
+        error: &str,
+    ) {
+        let result = self
+            .store
+            .apply(
+                app,
+                vec![
+                    step(op, "failed", Some(error.into())),
+                    Change::Finish { operation: op.id, state: OperationState::Failed, error: Some(error.into()) },
+                    audit(actor, action, "failed", json!({ "operation": op.id, "revision": revision, "error": error })),
+                ],
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::error!(operation = op.id, error = %e, "could not record the failure of an operation");
+        }
+    }
+
+    /// Verify the artifact, start it, record the instance, wait until healthy.
+    /// On failure the instance is stopped and its record removed.
+    pub(crate) async fn start_instance(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        rev: &Revision,
+        op: &Operation,
+    ) -> Result<Arc<Running>, OpError> {
+        let artifacts = self.artifacts.clone();
+        let digest = rev.digest.clone();
+        let program = tokio::task::spawn_blocking(move || artifacts.verify(&digest)).await.map_err(|e| {
+            OpError::Failed { revision: rev.revision, reason: format!("verification task died: {e}"), traffic_on: None }
+        })??;
+        self.store.apply(app, vec![step(op, "artifact-verified", Some(rev.digest.to_string()))]).await?;
+
+        let port = backstop_local::free_port().map_err(|e| OpError::Failed {
+            revision: rev.revision,
+            reason: format!("no free port: {e}"),
+            traffic_on: None,
+        })?;
+        let mut env: Vec<(String, String)> = rt.config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        env.extend([
+            ("BACKSTOP_APP".to_owned(), app.to_string()),
+            ("BACKSTOP_REVISION".to_owned(), rev.revision.to_string()),
+            ("BACKSTOP_VERSION".to_owned(), rev.version.clone()),
+            ("BACKSTOP_DIGEST".to_owned(), rev.digest.to_string()),
+        ]);
+        let spec = LaunchSpec {
+            program,
+            args: rt.config.args.clone(),
+            env,
+            cwd: self.run_dir(app, rev.revision),
+            log_path: self.log_path(app, rev.revision),
+            port,
+        };
+        let instance = backstop_local::launch(&spec).await.map_err(|e| OpError::Failed {
+            revision: rev.revision,
+            reason: format!("could not start: {}", crate::error::chain(&e)),
+            traffic_on: None,
+        })?;
+        let id = instance.id();
+        let started_at = Utc::now();
+        let record = InstanceRecord {
+            app: app.to_string(),
+            revision: rev.revision,
+            pid: id.pid,
+            start_time: id.start_time,
+            port,
+            role: InstanceRole::Starting,
+            warm_until: None,
+            started_at,
+        };
+        if let Err(e) = self
+            .store
+            .apply(
+                app,
+                vec![Change::PutInstance(record), step(op, "started", Some(format!("pid {} on port {port}", id.pid)))],
+            )
+            .await
+        {
+            instance.stop(rt.config.stop_grace).await;
+            return Err(e.into());
+        }
+        let running = Arc::new(Running {
+            revision: rev.revision,
+            backend: Backend::new(instance.addr(), format!("{app}@{}", rev.revision)),
+            instance,
+            started_at,
+        });
+        // Tracked from now on, so a concurrent shutdown stops it too.
+        rt.slots()
+            .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Starting, warm_until: None });
+        if let Err(e) =
+            backstop_local::wait_healthy(&running.instance, &rt.config.health, rt.config.health_timeout).await
+        {
+            running.instance.stop(rt.config.stop_grace).await;
+            rt.slots().remove(&rev.revision);
+            let _ = self.store.apply(app, vec![Change::RemoveInstance { revision: rev.revision }]).await;
+            return Err(OpError::Failed {
+                revision: rev.revision,
+                reason: format!("never became healthy on {}: {}", rt.config.health, crate::error::chain(&e)),
+                traffic_on: None,
+            });
+        }
+        self.store.apply(app, vec![step(op, "healthy", None)]).await?;
+        Ok(running)
+    }
+
+    /// Point the proxy at `running`, and record it all in one transaction:
+    /// new live revision and status, instance roles, the abandoned
+    /// revision's status, the end of the operation and its audit entry.
+    #[expect(clippy::too_many_arguments, reason = "internal; every argument is a distinct fact of the switch")]
+    pub(crate) async fn switch(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        op: &Operation,
+        actor: &str,
+        rev: &Revision,
+        running: Arc<Running>,
+        was_warm: bool,
+        previous: Option<u64>,
+        abandon: Option<Abandon>,
+    ) -> Result<Outcome, OpError> {
+        // Millisecond precision, as the store keeps it.
+        let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
+        let keep_warm = chrono::Duration::from_std(rt.config.keep_warm).unwrap_or(chrono::Duration::MAX);
+        let warm_until = now + keep_warm;
+        let soak = rt.config.soak;
+
+        let new_status = if rev.status.is_proven() {
+            rev.status
+        } else if soak.is_zero() {
+            RevisionStatus::Live
+        } else {
+            RevisionStatus::Soaking
+        };
+        let soak_until = (new_status == RevisionStatus::Soaking)
+            .then(|| now + chrono::Duration::from_std(soak).unwrap_or(chrono::Duration::MAX));
+
+        let mut changes = vec![
+            Change::Live { revision: Some(rev.revision) },
+            Change::Status { revision: rev.revision, status: new_status, reason: None },
+            Change::SoakUntil { revision: rev.revision, until: soak_until },
+            Change::PutInstance(InstanceRecord {
+                app: app.to_string(),
+                revision: rev.revision,
+                pid: running.instance.id().pid,
+                start_time: running.instance.id().start_time,
+                port: running.instance.port(),
+                role: InstanceRole::Serving,
+                warm_until: None,
+                started_at: running.started_at,
+            }),
+        ];
+
+        // The previously serving revision: status and warm instance.
+        let mut to_stop: Vec<Arc<Running>> = Vec::new();
+        let prev_rev = match previous {
+            Some(p) if p != rev.revision => Some(self.store.revision(app, p).await?),
+            _ => None,
+        };
+        if let Some(prev) = &prev_rev {
+            let (status, reason) = match &abandon {
+                None => (prev.status.after_replaced(), Some(format!("replaced by revision {}", rev.revision))),
+                Some(Abandon::Undone { actor }) => (
+                    prev.status.after_abandoned(),
+                    Some(format!("undone by {actor}, traffic back on revision {}", rev.revision)),
+                ),
+                Some(Abandon::Failed { reason }) => (RevisionStatus::Failed, Some(reason.clone())),
+            };
+            let reason = if status == prev.status { prev.status_reason.clone() } else { reason };
+            changes.push(Change::Status { revision: prev.revision, status, reason });
+            changes.push(Change::SoakUntil { revision: prev.revision, until: None });
+        }
+        // Keep exactly one warm instance: the one that served until now.
+        // A failed revision is not kept warm.
+        let keep_prev_warm = !matches!(abandon, Some(Abandon::Failed { .. }));
+        let slots_now: Vec<(u64, Slot)> = rt.slots().iter().map(|(k, v)| (*k, v.clone())).collect();
+        for (revision, slot) in &slots_now {
+            if *revision == rev.revision {
+                continue;
+            }
+            if previous == Some(rev.revision) && slot.role == InstanceRole::Warm {
+                // Restarting the live revision in place: warm instances stay as they are.
+                continue;
+            }
+            if Some(*revision) == previous && keep_prev_warm && slot.running.instance.is_alive() {
+                changes.push(Change::PutInstance(InstanceRecord {
+                    app: app.to_string(),
+                    revision: *revision,
+                    pid: slot.running.instance.id().pid,
+                    start_time: slot.running.instance.id().start_time,
+                    port: slot.running.instance.port(),
+                    role: InstanceRole::Warm,
+                    warm_until: Some(warm_until),
+                    started_at: slot.running.started_at,
+                }));
+            } else {
+                changes.push(Change::RemoveInstance { revision: *revision });
+                to_stop.push(slot.running.clone());
+            }
+        }
+        changes.push(step(
+            op,
+            "switched",
+            Some(format!(
+                "traffic {} revision {}",
+                if was_warm { "swapped back to warm" } else { "moved to" },
+                rev.revision
+            )),
+        ));
+        changes.push(Change::Finish { operation: op.id, state: OperationState::Succeeded, error: None });
+        changes.push(audit(
+            actor,
+            op.kind.as_str(),
+            "succeeded",
+            json!({
+                "operation": op.id, "revision": rev.revision, "from_revision": previous,
+                "version": rev.version, "digest": rev.digest, "warm": was_warm,
+            }),
+        ));
+
+        let old_backend = rt.proxy.switch(Some(running.backend.clone()));
+        if let Err(e) = self.store.apply(app, changes).await {
+            // The ledger could not record it: put traffic back where the ledger says it is.
+            rt.proxy.switch(old_backend);
+            return Err(e.into());
+        }
+        {
+            let mut slots = rt.slots();
+            slots
+                .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Serving, warm_until: None });
+            for r in &to_stop {
+                slots.remove(&r.revision);
+            }
+            if let Some(p) = previous.filter(|p| *p != rev.revision) {
+                if let Some(slot) = slots.get_mut(&p) {
+                    slot.role = InstanceRole::Warm;
+                    slot.warm_until = Some(warm_until);
+                }
+            }
+        }
+        for r in to_stop {
+            let drain = rt.config.drain_timeout;
+            let grace = rt.config.stop_grace;
+            tokio::spawn(async move {
+                r.backend.drained(drain).await;
+                r.instance.stop(grace).await;
+            });
+        }
+        tracing::info!(app = %app, revision = rev.revision, warm = was_warm, "traffic switched");
+        self.start_soak(app, rt, rev.revision, soak_until);
+        Ok(Outcome {
+            operation: op.id,
+            app: app.to_string(),
+            revision: rev.revision,
+            version: rev.version.clone(),
+            digest: rev.digest.clone(),
+            from_revision: previous,
+            warm: was_warm,
+            status: new_status,
+        })
+    }
+}

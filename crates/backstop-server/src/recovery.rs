@@ -1,0 +1,208 @@
+//! Start-up recovery: re-adopt the instances a previous control plane left
+//! running, revert operations it did not finish, and make sure every app
+//! with a live revision has an instance serving it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backstop_core::{OperationKind, OperationState, RevisionStatus};
+use backstop_local::ProcessId;
+use backstop_proxy::Backend;
+use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
+use serde_json::json;
+
+use crate::ops::Abandon;
+use crate::runtime::{Ctx, Running, Slot};
+
+impl Ctx {
+    pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+        self.adopt_instances().await?;
+        self.revert_interrupted().await?;
+        for (app, rt) in &self.apps {
+            let record = self.store.app(app).await?;
+            let Some(live) = record.live_revision else { continue };
+            let serving = rt.slot(live).filter(|s| s.running.instance.is_alive());
+            let healthy = match &serving {
+                Some(slot) => {
+                    backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
+                        .await
+                        .is_ok_and(|c| (200..300).contains(&c))
+                }
+                None => false,
+            };
+            if let (Some(slot), true) = (serving, healthy) {
+                rt.proxy.switch(Some(slot.running.backend.clone()));
+                let rev = self.store.revision(app, live).await?;
+                tracing::info!(app = %app, revision = live, "re-adopted the serving instance");
+                if rev.status == RevisionStatus::Soaking {
+                    self.start_soak(app, rt, live, rev.soak_until.or(Some(chrono::Utc::now())));
+                }
+                continue;
+            }
+            // The live revision has no healthy instance: start it again, or
+            // fall back to the last known-good one.
+            tracing::warn!(app = %app, revision = live, "live revision has no running instance; starting it");
+            let op = match self
+                .store
+                .begin_operation(NewOperation {
+                    app: app.clone(),
+                    kind: OperationKind::Recover,
+                    actor: "backstop".into(),
+                    target_revision: Some(live),
+                    from_revision: Some(live),
+                })
+                .await
+            {
+                Ok(op) => op,
+                Err(e) => {
+                    tracing::error!(app = %app, error = %e, "cannot start recovery");
+                    continue;
+                }
+            };
+            let _guard = rt.ops.lock().await;
+            if let Some(stale) = rt.take_slot(live) {
+                stale.running.instance.stop(rt.config.stop_grace).await;
+            }
+            let rev = self.store.revision(app, live).await?;
+            match self.start_instance(app, rt, &rev, &op).await {
+                Ok(running) => {
+                    if let Err(e) = self.switch_for_recovery(app, rt, &op, &rev, running).await {
+                        tracing::error!(app = %app, error = %e, "recovery switch failed");
+                    }
+                }
+                Err(err) => {
+                    let reason = format!("could not restart after a control-plane restart: {err}");
+                    match self
+                        .move_back(
+                            app,
+                            rt,
+                            &op,
+                            "backstop",
+                            None,
+                            Some(live),
+                            Abandon::Failed { reason: reason.clone() },
+                        )
+                        .await
+                    {
+                        Ok(o) => {
+                            tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision")
+                        }
+                        Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
+                    }
+                }
+            }
+        }
+        // Instances that serve nothing and are not warm have no owner: stop them.
+        for (app, rt) in &self.apps {
+            let live = self.store.app(app).await?.live_revision;
+            let orphans: Vec<u64> = rt
+                .slots()
+                .iter()
+                .filter(|(r, s)| Some(**r) != live && s.role != InstanceRole::Warm)
+                .map(|(r, _)| *r)
+                .collect();
+            for revision in orphans {
+                if let Some(slot) = rt.take_slot(revision) {
+                    slot.running.instance.stop(rt.config.stop_grace).await;
+                }
+                self.store.apply(app, vec![Change::RemoveInstance { revision }]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn switch_for_recovery(
+        &self,
+        app: &backstop_core::AppName,
+        rt: &Arc<crate::runtime::AppRuntime>,
+        op: &backstop_store::Operation,
+        rev: &backstop_core::Revision,
+        running: Arc<Running>,
+    ) -> Result<(), crate::error::OpError> {
+        self.switch(app, rt, op, "backstop", rev, running, false, Some(rev.revision), None).await.map(|_| ())
+    }
+
+    async fn adopt_instances(&self) -> Result<(), StoreError> {
+        for rec in self.store.all_instances().await? {
+            let app: backstop_core::AppName = match rec.app.parse() {
+                Ok(a) => a,
+                Err(_) => continue,
+            };
+            let adopted = backstop_local::adopt(ProcessId { pid: rec.pid, start_time: rec.start_time }, rec.port);
+            let Some(rt) = self.apps.get(&app) else {
+                // The app left the config while its instance ran: stop it.
+                if let Ok(instance) = adopted {
+                    instance.stop(Duration::from_secs(10)).await;
+                }
+                self.store.apply(&app, vec![Change::RemoveInstance { revision: rec.revision }]).await.ok();
+                continue;
+            };
+            match adopted {
+                Ok(instance) => {
+                    tracing::info!(app = %app, revision = rec.revision, pid = rec.pid, "re-adopted instance");
+                    let running = Arc::new(Running {
+                        revision: rec.revision,
+                        backend: Backend::new(instance.addr(), format!("{app}@{}", rec.revision)),
+                        instance,
+                        started_at: rec.started_at,
+                    });
+                    rt.slots().insert(rec.revision, Slot { running, role: rec.role, warm_until: rec.warm_until });
+                }
+                Err(_) => {
+                    tracing::warn!(app = %app, revision = rec.revision, pid = rec.pid, "recorded instance is gone");
+                    self.store.apply(&app, vec![Change::RemoveInstance { revision: rec.revision }]).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An operation still `running` in the store was cut off before its
+    /// switch committed (the switch and the end of an operation are one
+    /// transaction), so traffic never moved: undo its side effects.
+    async fn revert_interrupted(&self) -> Result<(), StoreError> {
+        for op in self.store.running_operations().await? {
+            let Ok(app) = op.app.parse::<backstop_core::AppName>() else { continue };
+            let live = self.store.app(&app).await?.live_revision;
+            let mut changes = Vec::new();
+            if let Some(rt) = self.apps.get(&app) {
+                let starting: Vec<u64> =
+                    rt.slots().iter().filter(|(_, s)| s.role == InstanceRole::Starting).map(|(r, _)| *r).collect();
+                for revision in starting {
+                    if let Some(slot) = rt.take_slot(revision) {
+                        slot.running.instance.stop(rt.config.stop_grace).await;
+                    }
+                    changes.push(Change::RemoveInstance { revision });
+                }
+            }
+            let reason = match live {
+                Some(l) => format!("interrupted by a control-plane restart; traffic stayed on revision {l}"),
+                None => "interrupted by a control-plane restart".to_owned(),
+            };
+            for rev in self.store.revisions(&app).await? {
+                if rev.status == RevisionStatus::Deploying {
+                    changes.push(Change::Status {
+                        revision: rev.revision,
+                        status: RevisionStatus::Failed,
+                        reason: Some(reason.clone()),
+                    });
+                }
+            }
+            changes.push(Change::Step { operation: op.id, step: "reverted".into(), detail: Some(reason.clone()) });
+            changes.push(Change::Finish {
+                operation: op.id,
+                state: OperationState::Reverted,
+                error: Some(reason.clone()),
+            });
+            changes.push(Change::Audit(NewAudit {
+                actor: "backstop".into(),
+                action: "recover".into(),
+                outcome: "reverted".into(),
+                detail: json!({ "operation": op.id, "kind": op.kind, "live_revision": live }),
+            }));
+            self.store.apply(&app, changes).await?;
+            tracing::warn!(app = %app, operation = op.id, kind = %op.kind, "reverted an interrupted operation");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! Background supervision: the soak watcher that promotes a revision to
+//! known-good or reverts it, and the reaper that stops warm instances whose
+//! keep-warm time is over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backstop_core::{AppName, OperationKind};
+use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::ops::Abandon;
+use crate::runtime::{AppRuntime, Ctx};
+
+impl Ctx {
+    /// Watch `revision` until `until`: promote it to known-good if it stays
+    /// alive and healthy, revert to the previous revision if it does not.
+    /// Starting a watcher cancels the app's previous one.
+    pub(crate) fn start_soak(
+        self: &Ctx,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        revision: u64,
+        until: Option<DateTime<Utc>>,
+    ) {
+        let generation = rt.next_soak_generation();
+        let Some(until) = until else { return };
+        let Some(ctx) = self.me() else { return };
+        let (app, rt) = (app.clone(), rt.clone());
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            let mut last_error = String::new();
+            loop {
+                tokio::time::sleep(rt.config.health_interval.min(remaining(until).max(Duration::from_millis(10))))
+                    .await;
+                if rt.soak_generation() != generation {
+                    return;
+                }
+                let Some(slot) = rt.slot(revision) else { return };
+                if !slot.running.instance.is_alive() {
+                    let status = slot.running.instance.exit_status().unwrap_or_else(|| "exited".into());
+                    last_error = format!("instance died during soak ({status})");
+                    failures = rt.config.soak_failures;
+                } else {
+                    match backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
+                        .await
+                    {
+                        Ok(code) if (200..300).contains(&code) => failures = 0,
+                        Ok(code) => {
+                            failures += 1;
+                            last_error = format!("health check answered {code} during soak");
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            last_error = format!("health check failed during soak: {e}");
+                        }
+                    }
+                }
+                if failures >= rt.config.soak_failures {
+                    ctx.auto_revert(&app, &rt, revision, generation, &last_error).await;
+                    return;
+                }
+                if Utc::now() >= until {
+                    let _guard = rt.ops.lock().await;
+                    if rt.soak_generation() != generation {
+                        return;
+                    }
+                    let changes = vec![
+                        Change::KnownGood { revision },
+                        Change::Audit(NewAudit {
+                            actor: "backstop".into(),
+                            action: "known-good".into(),
+                            outcome: "succeeded".into(),
+                            detail: json!({ "revision": revision }),
+                        }),
+                    ];
+                    match ctx.store.apply(&app, changes).await {
+                        Ok(()) => tracing::info!(app = %app, revision, "revision survived its soak: known-good"),
+                        Err(e) => tracing::error!(app = %app, revision, error = %e, "could not record known-good"),
+                    }
+                    return;
+                }
+            }
+        });
+    }
+
+    async fn auto_revert(&self, app: &AppName, rt: &Arc<AppRuntime>, revision: u64, generation: u64, reason: &str) {
+        tracing::warn!(app = %app, revision, reason, "revision failed its soak; reverting");
+        // Wait for any operator operation to finish, then revert unless it
+        // already moved traffic away from this revision.
+        for _ in 0..600 {
+            if rt.soak_generation() != generation {
+                return;
+            }
+            let live = match self.store.app(app).await {
+                Ok(a) => a.live_revision,
+                Err(e) => {
+                    tracing::error!(app = %app, error = %e, "cannot read app state for revert");
+                    return;
+                }
+            };
+            if live != Some(revision) {
+                return;
+            }
+            let op = self
+                .store
+                .begin_operation(NewOperation {
+                    app: app.clone(),
+                    kind: OperationKind::AutoRevert,
+                    actor: "backstop".into(),
+                    target_revision: None,
+                    from_revision: Some(revision),
+                })
+                .await;
+            match op {
+                Ok(op) => {
+                    let _guard = rt.ops.lock().await;
+                    let abandon = Abandon::Failed { reason: reason.to_owned() };
+                    match self.move_back(app, rt, &op, "backstop", None, Some(revision), abandon).await {
+                        Ok(o) => tracing::warn!(app = %app, from = revision, to = o.revision, "reverted"),
+                        Err(e) => {
+                            tracing::error!(app = %app, revision, error = %e, "automatic revert failed");
+                            // Record the failure on the revision even with nowhere to go back to.
+                            let _ = self
+                                .store
+                                .apply(
+                                    app,
+                                    vec![Change::Status {
+                                        revision,
+                                        status: backstop_core::RevisionStatus::Failed,
+                                        reason: Some(format!("{reason}; no revision to revert to: {e}")),
+                                    }],
+                                )
+                                .await;
+                        }
+                    }
+                    return;
+                }
+                Err(StoreError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => {
+                    tracing::error!(app = %app, error = %e, "cannot start automatic revert");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stop warm instances whose keep-warm time is over, after their in-flight requests drain.
+    pub(crate) async fn reap_expired(&self) {
+        let now = Utc::now();
+        for (app, rt) in &self.apps {
+            let Ok(_guard) = rt.ops.try_lock() else { continue };
+            let expired: Vec<u64> = rt
+                .slots()
+                .iter()
+                .filter(|(_, s)| s.role == InstanceRole::Warm && s.warm_until.is_some_and(|t| t <= now))
+                .map(|(r, _)| *r)
+                .collect();
+            for revision in expired {
+                if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision }]).await {
+                    tracing::error!(app = %app, revision, error = %e, "cannot record the end of a warm instance");
+                    continue;
+                }
+                let Some(slot) = rt.take_slot(revision) else { continue };
+                let (drain, grace) = (rt.config.drain_timeout, rt.config.stop_grace);
+                tracing::info!(app = %app, revision, "keep-warm time over: stopping instance");
+                tokio::spawn(async move {
+                    slot.running.backend.drained(drain).await;
+                    slot.running.instance.stop(grace).await;
+                });
+            }
+        }
+    }
+}
+
+fn remaining(until: DateTime<Utc>) -> Duration {
+    (until - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
