@@ -19,6 +19,14 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Server { config } => server(&config).await,
         Command::Demo { keep } => crate::demo::run(keep).await,
         Command::DemoApp(args) => crate::demo_app::run(args).await,
+        Command::Lint { paths, dialect } => {
+            let format = match g.output {
+                Output::Json => crate::lint::LintOutput::Json,
+                Output::Sarif => crate::lint::LintOutput::Sarif,
+                Output::Table => crate::lint::LintOutput::Human,
+            };
+            crate::lint::run(&paths, dialect, format)
+        }
         Command::Digest { path } => {
             let (digest, kind) = digest_of(&path)?;
             println!("{digest}  {}  {}", kind_name(kind), path.display());
@@ -37,7 +45,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::KnownGood { app } => {
             let rev: Value = client()?.get(&format!("/v1/apps/{app}/known-good")).await?;
             match g.output {
-                Output::Json => println!("{}", pretty(&rev)),
+                Output::Json | Output::Sarif => println!("{}", pretty(&rev)),
                 Output::Table => println!(
                     "revision {} ({}, {}) known-good since {}",
                     rev["revision"],
@@ -57,7 +65,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Operations { app, limit } => {
             let ops: Value = client()?.get(&format!("/v1/apps/{app}/operations?limit={limit}")).await?;
             match g.output {
-                Output::Json => println!("{}", pretty(&ops)),
+                Output::Json | Output::Sarif => println!("{}", pretty(&ops)),
                 Output::Table => println!("{}", operations_table(&ops)),
             }
             Ok(())
@@ -65,7 +73,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Audit { command: AuditCommand::List } => {
             let entries: Value = client()?.get("/v1/audit").await?;
             match g.output {
-                Output::Json => println!("{}", pretty(&entries)),
+                Output::Json | Output::Sarif => println!("{}", pretty(&entries)),
                 Output::Table => {
                     let rows = entries
                         .as_array()
@@ -90,7 +98,7 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let v: Value = client()?.get("/v1/audit/verify").await?;
-            if g.output == Output::Json {
+            if g.output != Output::Table {
                 println!("{}", pretty(&v));
             }
             if v["ok"].as_bool() == Some(true) {
@@ -108,7 +116,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Gc => {
             let v: Value = client()?.post("/v1/gc", &json!({})).await?;
             match g.output {
-                Output::Json => println!("{}", pretty(&v)),
+                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
                 Output::Table => println!(
                     "removed {} artifacts, freed {} bytes, kept {}",
                     v["removed"].as_array().map_or(0, Vec::len),
@@ -232,7 +240,7 @@ fn read_file(path: &Path) -> CliResult<Vec<u8>> {
 
 fn print_outcome(output: Output, verb: &str, o: &Value) {
     match output {
-        Output::Json => println!("{}", pretty(o)),
+        Output::Json | Output::Sarif => println!("{}", pretty(o)),
         Output::Table => {
             let from = match o["from_revision"].as_u64() {
                 Some(f) => format!(" (was revision {f})"),
@@ -277,7 +285,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
     if let Some(n) = revision {
         let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{n}")).await?;
         match output {
-            Output::Json => println!("{}", pretty(&v)),
+            Output::Json | Output::Sarif => println!("{}", pretty(&v)),
             Output::Table => {
                 let r = &v["revision"];
                 for key in [
@@ -306,7 +314,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
         return Ok(());
     }
     let rows: Value = c.get(&format!("/v1/apps/{app}/revisions")).await?;
-    if output == Output::Json {
+    if output != Output::Table {
         println!("{}", pretty(&rows));
         return Ok(());
     }
@@ -370,7 +378,7 @@ fn operations_table(ops: &Value) -> String {
 pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
     let v: Value = c.get(&format!("/v1/apps/{app}/status")).await?;
     match output {
-        Output::Json => println!("{}", pretty(&v)),
+        Output::Json | Output::Sarif => println!("{}", pretty(&v)),
         Output::Table => println!("{}", status_text(&v)),
     }
     Ok(())
@@ -432,7 +440,7 @@ fn status_text(v: &Value) -> String {
 async fn apps(c: &Client, output: Output) -> CliResult {
     let v: Value = c.get("/v1/apps").await?;
     match output {
-        Output::Json => println!("{}", pretty(&v)),
+        Output::Json | Output::Sarif => println!("{}", pretty(&v)),
         Output::Table => {
             let rows = v
                 .as_array()

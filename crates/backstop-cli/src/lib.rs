@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 pub mod demo_app;
 pub mod exit;
+mod lint;
 mod output;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct Global {
 pub enum Output {
     Table,
     Json,
+    /// SARIF 2.1.0 (`lint` only; other commands print JSON).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +106,13 @@ pub enum Command {
     },
     /// Delete artifacts that no protected revision refers to.
     Gc,
+    /// Lint migration files or folders: phase of each statement, findings with help.
+    Lint {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = lint::LintDialect::Postgres)]
+        dialect: lint::LintDialect,
+    },
     /// Print the digest backstop computes for an artifact path.
     Digest { path: PathBuf },
     /// Start a throwaway control plane, release a good and a bad version of a demo service, roll back.

@@ -4,4 +4,5 @@
 mod errors;
 mod harness;
 mod lifecycle;
+mod lint;
 mod recovery;
