@@ -122,6 +122,7 @@ impl Server {
             loop {
                 tick.tick().await;
                 reaper_ctx.reap_expired().await;
+                reaper_ctx.watch_serving().await;
             }
         });
         let router = api::router(ctx.clone());

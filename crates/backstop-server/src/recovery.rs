@@ -41,56 +41,7 @@ impl Ctx {
             }
             // The live revision has no healthy instance: start it again, or
             // fall back to the last known-good one.
-            tracing::warn!(app = %app, revision = live, "live revision has no running instance; starting it");
-            let op = match self
-                .store
-                .begin_operation(NewOperation {
-                    app: app.clone(),
-                    kind: OperationKind::Recover,
-                    actor: "backstop".into(),
-                    target_revision: Some(live),
-                    from_revision: Some(live),
-                })
-                .await
-            {
-                Ok(op) => op,
-                Err(e) => {
-                    tracing::error!(app = %app, error = %e, "cannot start recovery");
-                    continue;
-                }
-            };
-            let _guard = rt.ops.lock().await;
-            if let Some(stale) = rt.take_slot(live) {
-                stale.running.instance.stop(rt.config.stop_grace).await;
-            }
-            let rev = self.store.revision(app, live).await?;
-            match self.start_instance(app, rt, &rev, &op).await {
-                Ok(running) => {
-                    if let Err(e) = self.switch_for_recovery(app, rt, &op, &rev, running).await {
-                        tracing::error!(app = %app, error = %e, "recovery switch failed");
-                    }
-                }
-                Err(err) => {
-                    let reason = format!("could not restart after a control-plane restart: {err}");
-                    match self
-                        .move_back(
-                            app,
-                            rt,
-                            &op,
-                            "backstop",
-                            None,
-                            Some(live),
-                            Abandon::Failed { reason: reason.clone() },
-                        )
-                        .await
-                    {
-                        Ok(o) => {
-                            tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision")
-                        }
-                        Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
-                    }
-                }
-            }
+            self.restart_live(app, rt, live, "after a control-plane restart").await?;
         }
         // Instances that serve nothing and are not warm have no owner: stop them.
         for (app, rt) in &self.apps {
@@ -106,6 +57,59 @@ impl Ctx {
                     slot.running.instance.stop(rt.config.stop_grace).await;
                 }
                 self.store.apply(app, vec![Change::RemoveInstance { revision }]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the live revision again (its instance is gone), or, if it
+    /// cannot start, move traffic back to the last known-good revision.
+    pub(crate) async fn restart_live(
+        &self,
+        app: &backstop_core::AppName,
+        rt: &Arc<crate::runtime::AppRuntime>,
+        live: u64,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(app = %app, revision = live, "live revision has no running instance ({why}); starting it");
+        let op = match self
+            .store
+            .begin_operation(NewOperation {
+                app: app.clone(),
+                kind: OperationKind::Recover,
+                actor: "backstop".into(),
+                target_revision: Some(live),
+                from_revision: Some(live),
+            })
+            .await
+        {
+            Ok(op) => op,
+            Err(e) => {
+                tracing::warn!(app = %app, error = %e, "cannot start recovery now");
+                return Ok(());
+            }
+        };
+        let _guard = rt.ops.lock().await;
+        self.store
+            .apply(app, vec![Change::Step { operation: op.id, step: "restart".into(), detail: Some(why.into()) }])
+            .await?;
+        if let Some(stale) = rt.take_slot(live) {
+            stale.running.instance.stop(rt.config.stop_grace).await;
+        }
+        let rev = self.store.revision(app, live).await?;
+        match self.start_instance(app, rt, &rev, &op).await {
+            Ok(running) => {
+                if let Err(e) = self.switch_for_recovery(app, rt, &op, &rev, running).await {
+                    tracing::error!(app = %app, error = %e, "recovery switch failed");
+                }
+            }
+            Err(err) => {
+                let reason = format!("could not restart {why}: {err}");
+                let abandon = Abandon::Failed { reason: reason.clone() };
+                match self.move_back(app, rt, &op, "backstop", None, Some(live), abandon).await {
+                    Ok(o) => tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision"),
+                    Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
+                }
             }
         }
         Ok(())

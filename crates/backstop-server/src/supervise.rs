@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backstop_core::{AppName, OperationKind};
+use backstop_core::{AppName, OperationKind, RevisionStatus};
 use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -141,6 +141,33 @@ impl Ctx {
                 Err(e) => {
                     tracing::error!(app = %app, error = %e, "cannot start automatic revert");
                     return;
+                }
+            }
+        }
+    }
+
+    /// Restart the live revision of any app whose serving instance exited
+    /// outside an operation (a soaking revision is the soak watcher's job).
+    pub(crate) async fn watch_serving(&self) {
+        for (app, rt) in &self.apps {
+            let dead = {
+                let Ok(_guard) = rt.ops.try_lock() else { continue };
+                let Ok(record) = self.store.app(app).await else { continue };
+                let Some(live) = record.live_revision else { continue };
+                match rt.slot(live) {
+                    Some(slot) if slot.role == InstanceRole::Serving && !slot.running.instance.is_alive() => {
+                        let soaking =
+                            self.store.revision(app, live).await.is_ok_and(|r| r.status == RevisionStatus::Soaking);
+                        (!soaking)
+                            .then(|| (live, slot.running.instance.exit_status().unwrap_or_else(|| "exited".into())))
+                    }
+                    _ => None,
+                }
+            };
+            if let Some((live, status)) = dead {
+                let why = format!("its serving instance {status}");
+                if let Err(e) = self.restart_live(app, rt, live, &why).await {
+                    tracing::error!(app = %app, error = %e, "restarting the live revision failed");
                 }
             }
         }

@@ -99,3 +99,28 @@ fn a_graceful_restart_brings_the_live_revision_back() {
     let ops = h.json(&["operations", "shop"]);
     assert_eq!(ops[0]["kind"], "recover", "{ops}");
 }
+
+#[test]
+fn a_live_instance_that_dies_after_its_soak_is_restarted() {
+    let h = Harness::start("");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    let pid = h.json(&["status", "shop"])["instances"][0]["pid"].as_u64().unwrap() as i32;
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = h.json(&["status", "shop"]);
+        let instances = status["instances"].as_array().unwrap().clone();
+        let restarted = instances.iter().any(|i| i["role"] == "serving" && i["alive"] == true && i["pid"] != pid);
+        if restarted && h.public_get() == (200, "shop v1\n".into()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not restarted: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ops = h.json(&["operations", "shop"]);
+    assert_eq!(ops[0]["kind"], "recover", "{ops}");
+    assert_eq!(ops[0]["state"], "succeeded", "{ops}");
+    assert!(ops[0]["steps"][0]["detail"].as_str().unwrap().contains("killed by signal 9"), "{ops}");
+    assert_eq!(h.revision_status(1), "known-good", "a crash after the soak does not unprove the revision");
+}
