@@ -72,7 +72,7 @@ impl Ctx {
         if !self.artifacts.contains(&req.digest) {
             return Err(OpError::ArtifactNotUploaded { digest: req.digest });
         }
-        let live = self.store.app(&app).await?.live_revision;
+        let before = self.store.app(&app).await?.live_revision;
         let op = self
             .store
             .begin_operation(NewOperation {
@@ -80,10 +80,12 @@ impl Ctx {
                 kind: OperationKind::Release,
                 actor: actor.into(),
                 target_revision: None,
-                from_revision: live,
+                from_revision: before,
             })
             .await?;
         let _guard = rt.ops.lock().await;
+        // Read again under the lock: an operation that ended in between may have moved traffic.
+        let live = self.store.app(&app).await?.live_revision;
         let rev = match self
             .store
             .create_revision(NewRevision {
@@ -110,7 +112,7 @@ impl Ctx {
             Ok(r) => r,
             Err(err) => {
                 let reason = err.to_string();
-                let _ = self
+                let recorded = self
                     .store
                     .apply(
                         &app,
@@ -138,13 +140,12 @@ impl Ctx {
                         ],
                     )
                     .await;
+                if let Err(e) = recorded {
+                    // The operation stays `running`; the next start-up reverts it.
+                    tracing::error!(operation = op.id, error = %e, "could not record a failed release");
+                }
                 return Err(match err {
-                    OpError::Failed { .. } | OpError::Artifact { .. } => match err {
-                        OpError::Failed { revision, reason, .. } => {
-                            OpError::Failed { revision, reason, traffic_on: live }
-                        }
-                        other => other,
-                    },
+                    OpError::Failed { revision, reason, .. } => OpError::Failed { revision, reason, traffic_on: live },
                     other => other,
                 });
             }
@@ -157,7 +158,7 @@ impl Ctx {
     /// warm, otherwise a verified cold start first.
     pub async fn undo(&self, app_name: &str, req: UndoRequest, actor: &str) -> Result<Outcome, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let live = self.store.app(&app).await?.live_revision;
+        let before = self.store.app(&app).await?.live_revision;
         let op = self
             .store
             .begin_operation(NewOperation {
@@ -165,10 +166,11 @@ impl Ctx {
                 kind: OperationKind::Undo,
                 actor: actor.into(),
                 target_revision: req.to_revision,
-                from_revision: live,
+                from_revision: before,
             })
             .await?;
         let _guard = rt.ops.lock().await;
+        let live = self.store.app(&app).await?.live_revision;
         self.move_back(&app, &rt, &op, actor, req.to_revision, live, Abandon::Undone { actor: actor.into() }).await
     }
 
