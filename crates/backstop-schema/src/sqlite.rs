@@ -1,0 +1,129 @@
+//! Reads a [`Snapshot`] from a SQLite file (tables and views): `sqlite_master` and the `table_xinfo`, `index_list`,
+//! `index_info` and `foreign_key_list` pragmas.
+//!
+//! SQLite keeps `CHECK` constraints only in the table's `CREATE TABLE` text, which no pragma exposes;
+//! they are not in the snapshot.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::SchemaError;
+use crate::model::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table};
+
+/// The schema of the SQLite database at `path`, opened read-only; a missing file is an error, not an
+/// empty schema.
+pub fn snapshot_sqlite(path: impl AsRef<Path>) -> Result<Snapshot, SchemaError> {
+    let path = path.as_ref();
+    if !path.is_file() {
+        return Err(SchemaError::SqliteMissing { path: path.to_owned() });
+    }
+    let err = |context: &'static str| move |source| SchemaError::Sqlite { path: path.to_owned(), context, source };
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err("opening"))?;
+
+    let mut snapshot = Snapshot::default();
+    let names: Vec<(String, String)> = db
+        .prepare(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(err("listing tables"))?;
+    for (name, kind) in names {
+        let mut table = read_table(&db, &name).map_err(err("reading a table"))?;
+        if kind == "view" {
+            table.kind = RelationKind::View;
+        }
+        snapshot.tables.insert(format!("main.{name}"), table);
+    }
+    Ok(snapshot)
+}
+
+/// One foreign key, gathered from its rows in `pragma_foreign_key_list`.
+struct ForeignKey {
+    parent: String,
+    from: Vec<String>,
+    to: Vec<String>,
+}
+
+fn read_table(db: &Connection, name: &str) -> rusqlite::Result<Table> {
+    let mut table = Table::default();
+    // (name, type, notnull, default, pk position, hidden: 2 and 3 are generated columns)
+    let columns: Vec<(String, String, bool, Option<String>, u32, u32)> = db
+        .prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid")?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut primary: Vec<(u32, String)> = columns.iter().filter(|c| c.4 > 0).map(|c| (c.4, c.0.clone())).collect();
+    primary.sort();
+    let primary: Vec<String> = primary.into_iter().map(|(_, c)| c).collect();
+    for (column, data_type, notnull, default, pk, hidden) in columns {
+        // An INTEGER PRIMARY KEY is the rowid: SQLite fills it in when an insert leaves it out.
+        let rowid = pk > 0 && primary.len() == 1 && data_type.eq_ignore_ascii_case("integer");
+        let generated = rowid || hidden >= 2;
+        table.columns.insert(column, Column { data_type, nullable: !notnull && !rowid, default, generated });
+    }
+    if !primary.is_empty() {
+        table.constraints.push(Constraint {
+            name: format!("{name}_pkey"),
+            kind: ConstraintKind::PrimaryKey,
+            definition: format!("PRIMARY KEY ({})", primary.join(", ")),
+            columns: primary,
+        });
+    }
+
+    let mut keys: BTreeMap<i64, ForeignKey> = BTreeMap::new();
+    let mut statement =
+        db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq")?;
+    let rows = statement.query_map([name], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+    })?;
+    for row in rows {
+        let (id, parent, from, to) = row?;
+        let key = keys.entry(id).or_insert_with(|| ForeignKey { parent, from: Vec::new(), to: Vec::new() });
+        key.from.push(from);
+        // No target column means the parent's primary key.
+        key.to.extend(to);
+    }
+    for (id, ForeignKey { parent, from, to }) in keys {
+        let target = if to.is_empty() { parent } else { format!("{parent}({})", to.join(", ")) };
+        table.constraints.push(Constraint {
+            name: format!("{name}_fkey{id}"),
+            kind: ConstraintKind::ForeignKey,
+            definition: format!("FOREIGN KEY ({}) REFERENCES {target}", from.join(", ")),
+            columns: from,
+        });
+    }
+
+    // (name, unique, origin: c = CREATE INDEX, u = UNIQUE constraint, pk = PRIMARY KEY)
+    let indexes: Vec<(String, bool, String)> = db
+        .prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1) ORDER BY name")?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (index, unique, origin) in indexes {
+        let columns: Vec<String> = db
+            .prepare("SELECT name FROM pragma_index_info(?1) WHERE name IS NOT NULL ORDER BY seqno")?
+            .query_map([&index], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let text: Option<String> = db
+            .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1")?
+            .query_map([&index], |r| r.get(0))?
+            .next()
+            .transpose()?
+            .flatten();
+        let definition = text.unwrap_or_else(|| {
+            let kind = if unique { "UNIQUE INDEX" } else { "INDEX" };
+            format!("CREATE {kind} {index} ON {name} ({})", columns.join(", "))
+        });
+        if origin == "u" {
+            table.constraints.push(Constraint {
+                name: index.clone(),
+                kind: ConstraintKind::Unique,
+                definition: format!("UNIQUE ({})", columns.join(", ")),
+                columns: columns.clone(),
+            });
+        }
+        table.indexes.push(Index { name: index, definition, unique, columns, backs_constraint: origin != "c" });
+    }
+    Ok(table)
+}
