@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::uri::Authority;
 use tokio::sync::Notify;
 
 /// One upstream instance that the proxy can route to.
@@ -18,9 +17,6 @@ use tokio::sync::Notify;
 pub struct Backend {
     addr: SocketAddr,
     label: String,
-    /// `addr` as a URI authority, made once. `None` (answered with 502) only
-    /// if its text were not a valid authority, which `SocketAddr` never gives.
-    pub(crate) authority: Option<Authority>,
     inflight: AtomicUsize,
     served: AtomicU64,
     /// Tasks inside `drained`; only then is a wake-up worth a lock.
@@ -33,7 +29,6 @@ impl Backend {
         Arc::new(Backend {
             addr,
             label: label.into(),
-            authority: Authority::try_from(addr.to_string()).ok(),
             inflight: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
@@ -110,7 +105,7 @@ impl Inflight {
         Inflight { backend, answered: false }
     }
 
-    pub(crate) fn backend(&self) -> &Backend {
+    pub(crate) fn backend(&self) -> &Arc<Backend> {
         &self.backend
     }
 
@@ -164,13 +159,5 @@ mod tests {
     #[tokio::test]
     async fn idle_backend_is_drained_at_once() {
         assert!(backend().drained(Duration::ZERO).await);
-    }
-
-    #[test]
-    fn authority_is_the_socket_address() {
-        let v4 = Backend::new("127.0.0.1:8080".parse().unwrap(), "v4");
-        assert_eq!(v4.authority.as_ref().map(|a| a.as_str()), Some("127.0.0.1:8080"));
-        let v6 = Backend::new("[::1]:80".parse().unwrap(), "v6");
-        assert_eq!(v6.authority.as_ref().map(|a| a.as_str()), Some("[::1]:80"));
     }
 }

@@ -1,23 +1,23 @@
 //! One request's trip: pick the live backend, rewrite the request for it, stream the answer back.
 
-use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{PathAndQuery, Scheme, Uri};
+use http::uri::{PathAndQuery, Uri};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::backend::{Backend, Inflight};
 use crate::body::ProxyBody;
+use crate::upstream::{ConnectError, Pool, Upstream};
 
 /// State shared by every connection of one proxy.
+#[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) current: ArcSwapOption<Backend>,
-    pub(crate) client: Client<HttpConnector, Incoming>,
+    pool: Pool,
 }
 
 impl Shared {
@@ -30,9 +30,65 @@ impl Shared {
         loop {
             let backend = self.current.load_full()?;
             let inflight = Inflight::start(backend);
-            if self.current.load().as_ref().is_some_and(|now| std::ptr::eq(&**now, inflight.backend())) {
+            if self.current.load().as_ref().is_some_and(|now| Arc::ptr_eq(now, inflight.backend())) {
                 return Some(inflight);
             }
+        }
+    }
+
+    fn is_current(&self, upstream: &Upstream) -> bool {
+        self.current.load().as_ref().is_some_and(|now| upstream.is_for(now))
+    }
+
+    /// Keeps an idle upstream connection for any client connection to use.
+    /// One to a backend switched away from is closed instead: kept, it would
+    /// hold the old instance's connection open for nothing.
+    fn park(&self, upstream: Upstream) {
+        if self.is_current(&upstream) {
+            self.pool.put(upstream);
+        }
+    }
+}
+
+/// One client connection, as seen by its requests.
+pub(crate) struct ClientConn {
+    shared: Arc<Shared>,
+    /// The client's IP address, for `X-Forwarded-For`.
+    client_ip: Option<HeaderValue>,
+    /// The upstream connection this client's last request used, kept for its next one.
+    idle: Mutex<Option<Upstream>>,
+}
+
+impl ClientConn {
+    pub(crate) fn new(shared: Arc<Shared>, client_ip: Option<HeaderValue>) -> ClientConn {
+        ClientConn { shared, client_ip, idle: Mutex::new(None) }
+    }
+
+    /// Takes back an upstream connection whose response is complete.
+    pub(crate) fn put_idle(&self, upstream: Upstream) {
+        if !self.shared.is_current(&upstream) {
+            return;
+        }
+        let spare = self.idle.lock().unwrap_or_else(PoisonError::into_inner).replace(upstream);
+        if let Some(spare) = spare {
+            self.shared.park(spare);
+        }
+    }
+
+    /// An idle upstream connection to `backend`: this client's own, else one from the pool.
+    fn take_idle(&self, backend: &Backend) -> Option<Upstream> {
+        let own = self.idle.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match own {
+            Some(up) if up.is_for(backend) => Some(up),
+            _ => self.shared.pool.take(backend),
+        }
+    }
+}
+
+impl Drop for ClientConn {
+    fn drop(&mut self) {
+        if let Some(up) = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            self.shared.park(up);
         }
     }
 }
@@ -55,50 +111,77 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 const X_BACKSTOP: HeaderName = HeaderName::from_static("x-backstop");
 
 /// Proxies one request to the current backend; never fails, errors become 5xx answers.
-pub(crate) async fn forward(
-    shared: &Shared,
-    client_ip: Option<&HeaderValue>,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
+pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }
-    let Some(inflight) = shared.acquire() else {
+    let Some(inflight) = client.shared.acquire() else {
         return local(StatusCode::SERVICE_UNAVAILABLE, "no-backend", "no live instance\n");
     };
     let backend = inflight.backend();
-    let Some(authority) = backend.authority.clone() else {
-        tracing::warn!(backend = backend.label(), addr = %backend.addr(), "backend address is not a valid URI authority");
-        return local(StatusCode::BAD_GATEWAY, "bad-gateway", "bad gateway\n");
-    };
 
     let (mut parts, body) = req.into_parts();
-    let mut uri = std::mem::take(&mut parts.uri).into_parts();
-    uri.scheme = Some(Scheme::HTTP);
-    uri.authority = Some(authority);
-    if uri.path_and_query.is_none() {
-        uri.path_and_query = Some(PathAndQuery::from_static("/"));
+    // Origin-form for the upstream: the connection already says which host it is.
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        parts.uri = Uri::from(path);
     }
-    parts.uri = match Uri::from_parts(uri) {
-        Ok(uri) => uri,
-        Err(_) => return local(StatusCode::BAD_REQUEST, "bad-request", "bad request target\n"),
-    };
-    // Upstream connections are pooled keep-alive HTTP/1.1 whatever the client speaks.
+    // Upstream connections are keep-alive HTTP/1.1 whatever the client speaks.
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
-    add_forwarded(&mut parts.headers, client_ip);
-
-    match shared.client.request(Request::from_parts(parts, body)).await {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, ProxyBody::upstream(body, inflight.answered()))
-        }
-        Err(e) => {
-            tracing::warn!(backend = backend.label(), addr = %backend.addr(), error = %chain(&e), "upstream request failed");
-            local(StatusCode::BAD_GATEWAY, "bad-gateway", "bad gateway\n")
+    add_forwarded(&mut parts.headers, client.client_ip.as_ref());
+    if !parts.headers.contains_key(header::HOST) {
+        if let Ok(host) = HeaderValue::try_from(backend.addr().to_string()) {
+            parts.headers.insert(header::HOST, host);
         }
     }
+    let mut req = Request::from_parts(parts, body);
+
+    loop {
+        let (mut upstream, reused) = match client.take_idle(backend) {
+            Some(up) => (up, true),
+            None => match Upstream::connect(backend).await {
+                Ok(up) => (up, false),
+                Err(e) => return bad_gateway(backend, &e),
+            },
+        };
+        if !upstream.ready().await {
+            if reused {
+                continue;
+            }
+            return bad_gateway(backend, &ConnectError::Closed);
+        }
+        match upstream.send(req).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let body = ProxyBody::upstream(body, upstream, client, inflight.answered());
+                return Response::from_parts(parts, body);
+            }
+            Err(mut e) => match e.take_message() {
+                // Not sent: an idle connection the backend had closed. Try another.
+                Some(unsent) if reused => req = unsent,
+                _ => return bad_gateway(backend, &e.into_error()),
+            },
+        }
+    }
+}
+
+fn bad_gateway(backend: &Backend, error: &dyn std::error::Error) -> Response<ProxyBody> {
+    tracing::warn!(backend = backend.label(), addr = %backend.addr(), error = %chain(error), "upstream request failed");
+    local(StatusCode::BAD_GATEWAY, "bad-gateway", "bad gateway\n")
+}
+
+/// An error with its causes, for one log line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
@@ -159,17 +242,6 @@ fn local(status: StatusCode, tag: &'static str, text: &'static str) -> Response<
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     headers.insert(X_BACKSTOP, HeaderValue::from_static(tag));
     response
-}
-
-/// An error with its causes, for one log line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

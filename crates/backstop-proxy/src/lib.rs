@@ -3,7 +3,17 @@
 //! [`Proxy::switch`] replaces the [`Backend`] atomically: each request picks
 //! the backend that is current when it arrives and stays there, so requests
 //! already in flight on the old backend finish on it while new ones go to the
-//! new one. [`Backend::drained`] tells when the old one has no request left.
+//! new one. [`Backend::drained`] tells when the old one has no request left:
+//! a request counts until its response body has been handed over completely
+//! or the client went away.
+//!
+//! Built to keep up with nginx in front of the same app:
+//! - `proxy`: worker threads of its own, each a single-threaded tokio runtime;
+//!   one accepts and hands each connection to the least busy worker.
+//! - `upstream`: keep-alive connections to the backend with no task of their
+//!   own, polled by the request and then the response body that use them, so
+//!   a request is served without a wake-up of another task or thread.
+//! - `forward`: the request and response rewriting; bodies stream through.
 //!
 //! Not supported: HTTP/2, protocol upgrades (WebSocket), `CONNECT`.
 
@@ -11,6 +21,7 @@ mod backend;
 mod body;
 mod forward;
 mod proxy;
+mod upstream;
 
 use std::net::SocketAddr;
 
@@ -21,6 +32,12 @@ pub use proxy::Proxy;
 pub enum ProxyError {
     #[error("cannot listen on {addr}")]
     Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the proxy worker threads for {addr}")]
+    Start {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,

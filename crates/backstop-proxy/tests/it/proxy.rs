@@ -89,6 +89,8 @@ async fn in_flight_request_finishes_on_the_old_backend_after_a_switch() {
     assert!(backend_a.drained(PATIENCE).await);
     assert_eq!(backend_a.inflight(), 0);
     assert_eq!(backend_a.served(), 1);
+    // Nothing keeps a connection to the old instance open once it is drained.
+    eventually("the proxy closed its connections to a", || a.open() == 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,6 +149,37 @@ async fn no_request_fails_while_backends_are_swapped() {
     }
     let served: u64 = backends.iter().map(|b| b.served()).sum();
     assert_eq!(served, (CLIENTS * PER_CLIENT) as u64);
+}
+
+#[tokio::test]
+async fn upstream_connections_outlive_client_connections() {
+    let a = upstream("a").await;
+    // One worker thread: a finished client connection has given its upstream
+    // connection back before the worker takes the next client's request.
+    let proxy = Proxy::bind_with_workers(SocketAddr::from(([127, 0, 0, 1], 0)), 1).await.unwrap();
+    proxy.switch(Some(Backend::new(a.addr, "a")));
+    for _ in 0..20 {
+        let mut client = Client::connect(proxy.local_addr()).await;
+        let req = Request::get("/").header("host", "app.test").header("connection", "close").body(Full::default());
+        let response = client.send(req.unwrap()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body_text(response.into_body()).await, "a");
+    }
+    assert_eq!(a.accepted(), 1);
+}
+
+#[tokio::test]
+async fn upstream_connection_closed_by_the_backend_is_replaced() {
+    let a = upstream("a").await;
+    let proxy = proxy().await;
+    let backend = Backend::new(a.addr, "a");
+    proxy.switch(Some(backend.clone()));
+    let mut client = Client::connect(proxy.local_addr()).await;
+    assert_eq!(client.get("/close").await.2, "a");
+    assert_eq!(client.get("/").await.2, "a");
+    assert_eq!(client.get("/").await.2, "a");
+    assert_eq!(a.accepted(), 2);
+    assert_eq!(backend.served(), 3);
 }
 
 #[tokio::test]

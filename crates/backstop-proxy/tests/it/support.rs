@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,11 +30,26 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 ///   plus `uri:`) followed by a blank line and the request body;
 /// - `/stream-in` reports its first request-body chunk as an event, then echoes the body;
 /// - `/stream-out` sends `first,`, waits for the gate, then sends `second`;
+/// - `/close` answers the name and closes the connection;
 /// - anything else answers the name.
 pub struct Upstream {
     pub addr: SocketAddr,
     pub gate: Arc<Semaphore>,
     pub events: mpsc::UnboundedReceiver<String>,
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }
 
 struct State {
@@ -50,20 +66,26 @@ pub async fn upstream(name: &'static str) -> Upstream {
     let gate = Arc::new(Semaphore::new(0));
     let (events, events_rx) = mpsc::unbounded_channel();
     let state = Arc::new(State { name, gate: gate.clone(), events });
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let (accepted_count, open_count) = (accepted.clone(), open.clone());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            let state = state.clone();
+            accepted_count.fetch_add(1, Ordering::SeqCst);
+            open_count.fetch_add(1, Ordering::SeqCst);
+            let (state, open_count) = (state.clone(), open_count.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(answer(&state, req).await) }
                 });
                 let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                open_count.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
-    Upstream { addr, gate, events: events_rx }
+    Upstream { addr, gate, events: events_rx, accepted, open }
 }
 
 async fn answer(state: &State, req: Request<Incoming>) -> Response<TestBody> {
@@ -104,6 +126,11 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<TestBody> {
                 tx.send_data(Bytes::from_static(b"second")).await.unwrap();
             });
             Response::new(body.boxed())
+        }
+        "/close" => {
+            let mut response = text(state.name);
+            response.headers_mut().insert("connection", http::HeaderValue::from_static("close"));
+            response
         }
         _ => text(state.name),
     }
