@@ -15,7 +15,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
   apt-get update -qq && apt-get install -y -qq nginx wrk >/dev/null
 fi
-cargo build --release -q -p backstop-cli --examples
+cargo build --release -q -p backstop-cli --bins --examples
 BIN=$PWD/target/release/backstop
 
 WORK=$(mktemp -d /tmp/backstop-bench-XXXX)
