@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn live_version(bin: &str) -> String {
+/// The live revision's number and version.
+fn live(bin: &str) -> (u64, String) {
     let out = Command::new(bin).args(["status", "shop", "-o", "json"]).output().expect("status");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
-    v["live"]["version"].as_str().expect("a live version").to_owned()
+    (v["live"]["revision"].as_u64().expect("a live revision"), v["live"]["version"].as_str().expect("a version").to_owned())
 }
 
 /// GET / on a kept-alive connection; returns the x-demo-version header.
@@ -51,7 +52,7 @@ fn main() {
     let mut latencies = Vec::new();
     let mut cli_times = Vec::new();
     for i in 0..rounds {
-        let previous = live_version(bin);
+        let (previous_revision, previous) = live(bin);
         let version = format!("lat{i}");
         let dir = format!("{work}/art/{version}");
         std::fs::create_dir_all(&dir).unwrap();
@@ -82,7 +83,8 @@ fn main() {
         };
         std::thread::sleep(Duration::from_millis(50));
         let t0 = Instant::now();
-        let out = Command::new(bin).args(["undo", "shop", "-o", "json"]).output().unwrap();
+        let to = previous_revision.to_string();
+        let out = Command::new(bin).args(["undo", "shop", "--to-revision", &to, "-o", "json"]).output().unwrap();
         let cli = t0.elapsed();
         assert!(out.status.success(), "undo failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
