@@ -108,7 +108,7 @@ if [ $((END - START + 1)) -ge "$SWAP_SECS" ]; then
 fi
 grep -E "requests in|Non-2xx|Socket errors" "$WORK/swap-wrk.txt"
 NON2XX=$(awk '/Non-2xx/ {print $5}' "$WORK/swap-wrk.txt"); NON2XX=${NON2XX:-0}
-SOCK=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' "$WORK/swap-wrk.txt"); SOCK=${SOCK:-0}
+SOCK=$(awk '/Socket errors/ {gsub(",", ""); for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s}' "$WORK/swap-wrk.txt"); SOCK=${SOCK:-0}
 echo "swaps: 100 in $((END - START)) s under load, failed requests: non-2xx $NON2XX, socket errors $SOCK"
 
 echo "== (c) undo to a warm revision: CLI start -> first request served by it"
