@@ -92,7 +92,7 @@ python3 -c "print(f'backstop/nginx = {$B/$N:.2f}   backstop/direct = {$B/$D:.2f}
 fi
 
 echo "== (b) 100 swaps (50 release + 50 undo) under wrk load"
-SWAP_SECS=${SWAP_SECS:-90}
+SWAP_SECS=${SWAP_SECS:-20}
 wrk -t"$THREADS" -c32 -d"${SWAP_SECS}s" "http://127.0.0.1:$APP/" > "$WORK/swap-wrk.txt" &
 WRK_PID=$!
 sleep 1
