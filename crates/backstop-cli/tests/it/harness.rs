@@ -164,6 +164,20 @@ impl Harness {
         ])
     }
 
+    /// Run a release in another thread (for tests that act while it runs).
+    pub fn release_in_background(&self, version: &str, flags: &[&str]) -> std::thread::JoinHandle<Output> {
+        let art = self.artifact(version, flags);
+        let (token, api, version) = (self.token(), self.api_port, version.to_owned());
+        std::thread::spawn(move || {
+            Command::new(BIN)
+                .args(["release", "shop", "--artifact", art.to_str().unwrap(), "--version", &version])
+                .env("BACKSTOP_URL", format!("http://127.0.0.1:{api}"))
+                .env("BACKSTOP_TOKEN", token)
+                .output()
+                .unwrap()
+        })
+    }
+
     /// GET / through the app's public listener: (status, body).
     pub fn public_get(&self) -> (u16, String) {
         http_get(self.app_port, "/").unwrap_or((0, String::new()))

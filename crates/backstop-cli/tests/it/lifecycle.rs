@@ -128,17 +128,7 @@ fn a_digest_mismatch_is_refused_before_anything_starts() {
 fn a_second_concurrent_operation_is_refused_naming_the_first() {
     let h = Harness::start("health_timeout = \"4s\"\n");
     h.release("v1", &[]).ok();
-    let art = h.artifact("v2", &["--unhealthy"]);
-    let token = h.token();
-    let api = h.api_port;
-    let slow = std::thread::spawn(move || {
-        std::process::Command::new(BIN)
-            .args(["release", "shop", "--artifact", art.to_str().unwrap(), "--version", "v2"])
-            .env("BACKSTOP_URL", format!("http://127.0.0.1:{api}"))
-            .env("BACKSTOP_TOKEN", token)
-            .output()
-            .unwrap()
-    });
+    let slow = h.release_in_background("v2", &["--unhealthy"]);
     // Wait until the slow release holds the lock.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while h.json(&["status", "shop"])["running_operation"].is_null() {

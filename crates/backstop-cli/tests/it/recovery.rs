@@ -12,16 +12,7 @@ fn killed_during_a_release_the_server_reverts_it_and_keeps_serving() {
     let v1_pid = h.json(&["status", "shop"])["instances"][0]["pid"].as_u64().unwrap() as u32;
 
     // A release that will sit in its health check.
-    let art = h.artifact("v2", &["--unhealthy"]);
-    let (token, api) = (h.token(), h.api_port);
-    let pending = std::thread::spawn(move || {
-        std::process::Command::new(BIN)
-            .args(["release", "shop", "--artifact", art.to_str().unwrap(), "--version", "v2"])
-            .env("BACKSTOP_URL", format!("http://127.0.0.1:{api}"))
-            .env("BACKSTOP_TOKEN", token)
-            .output()
-            .unwrap()
-    });
+    let pending = h.release_in_background("v2", &["--unhealthy"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     let v2_pid = loop {
         let status = h.json(&["status", "shop"]);
