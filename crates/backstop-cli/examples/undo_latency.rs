@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 fn live(bin: &str) -> (u64, String) {
     let out = Command::new(bin).args(["status", "shop", "-o", "json"]).output().expect("status");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
-    (v["live"]["revision"].as_u64().expect("a live revision"), v["live"]["version"].as_str().expect("a version").to_owned())
+    (
+        v["live"]["revision"].as_u64().expect("a live revision"),
+        v["live"]["version"].as_str().expect("a version").to_owned(),
+    )
 }
 
 /// GET / on a kept-alive connection; returns the x-demo-version header.
