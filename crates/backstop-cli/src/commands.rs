@@ -70,6 +70,7 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(())
         }
+        Command::Flag { command } => crate::flag::run(g, command).await,
         Command::Audit { command: AuditCommand::List } => {
             let entries: Value = client()?.get("/v1/audit").await?;
             match g.output {

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 pub mod demo_app;
 pub mod exit;
+mod flag;
 mod lint;
 mod output;
 
@@ -98,6 +99,11 @@ pub enum Command {
         app: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+    /// Feature flags: `backstop flag off KEY --reason "..."` is the kill switch.
+    Flag {
+        #[command(subcommand)]
+        command: flag::FlagCommand,
     },
     /// The audit log.
     Audit {

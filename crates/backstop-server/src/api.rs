@@ -100,7 +100,11 @@ type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 #[derive(Clone)]
 pub struct Actor(pub String);
 
-async fn require_token(State(ctx): State<Arc<Ctx>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub(crate) async fn require_token(
+    State(ctx): State<Arc<Ctx>>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let presented = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -116,6 +120,14 @@ async fn require_token(State(ctx): State<Arc<Ctx>>, mut req: Request, next: Next
         });
     };
     if !crate::auth::token_matches(presented, &ctx.token) {
+        if crate::auth::token_matches(presented, &ctx.eval_token) {
+            return Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: "the evaluation token can only evaluate flags".into(),
+                hint: "changing flags and deploying need the admin token (STATE/admin.token)".into(),
+            });
+        }
         return Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
@@ -155,6 +167,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/audit", get(audit_list))
         .route("/v1/audit/verify", get(audit_verify))
         .merge(mutating)
+        .merge(crate::flags::router(ctx.clone()))
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,

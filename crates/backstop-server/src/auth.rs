@@ -12,7 +12,14 @@ pub const TOKEN_FILE: &str = "admin.token";
 
 /// Read the admin token, creating it on first start.
 pub fn load_or_create_token(state: &Path) -> std::io::Result<String> {
-    let path = state.join(TOKEN_FILE);
+    load_or_create_secret(state, TOKEN_FILE)
+}
+
+/// Read a token file under the state directory, creating it with 32 random
+/// bytes (hex) and mode 0600 on first start; written to a temporary file and
+/// renamed, so a crash never leaves a half-written token.
+pub fn load_or_create_secret(state: &Path, file: &str) -> std::io::Result<String> {
+    let path = state.join(file);
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
         Ok(_) => std::fs::remove_file(&path)?,
@@ -22,7 +29,7 @@ pub fn load_or_create_token(state: &Path) -> std::io::Result<String> {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = hex::encode(raw);
-    let tmp = state.join(format!("{TOKEN_FILE}.tmp"));
+    let tmp = state.join(format!("{file}.tmp"));
     let _ = std::fs::remove_file(&tmp);
     let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     f.write_all(format!("{token}\n").as_bytes())?;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod flags;
 mod gc;
 pub mod ops;
 mod recovery;
@@ -78,7 +79,10 @@ impl Server {
         std::fs::create_dir_all(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let token =
             auth::load_or_create_token(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let eval_token = flags::load_or_create_eval_token(&state)
+            .map_err(|source| ServerError::State { path: state.clone(), source })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
+        let flags = Arc::new(flags::FlagService::load(store.as_ref()).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -100,7 +104,8 @@ impl Server {
             store.ensure_app(name).await?;
             apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), proxy)));
         }
-        let ctx = Arc::new_cyclic(|me| Ctx { config, store, artifacts, apps, token, me: me.clone() });
+        let ctx =
+            Arc::new_cyclic(|me| Ctx { config, store, artifacts, apps, token, eval_token, flags, me: me.clone() });
         ctx.recover().await?;
         Ok(Server { ctx, listener })
     }
@@ -126,6 +131,12 @@ impl Server {
             }
         });
         let router = api::router(ctx.clone());
+        // Open flag streams never end by themselves; end them so the graceful shutdown can finish.
+        let flags = ctx.flags.clone();
+        let shutdown = async move {
+            shutdown.await;
+            flags.close();
+        };
         let result = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
         reaper.abort();
         ctx.stop_all().await;

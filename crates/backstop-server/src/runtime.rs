@@ -85,6 +85,9 @@ pub struct Ctx {
     pub artifacts: ArtifactStore,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
     pub token: String,
+    /// Evaluates flags and reads the flag stream; refused on every mutating route.
+    pub eval_token: String,
+    pub flags: Arc<crate::flags::FlagService>,
     pub(crate) me: Weak<Ctx>,
 }
 

@@ -6,9 +6,11 @@
 //! shared PostgreSQL store can stand beside the embedded SQLite one.
 
 pub mod artifacts;
+mod flags;
 mod model;
 mod sqlite;
 
+pub use flags::{FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
 pub use model::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, Step};
 pub use sqlite::SqliteStore;
 
@@ -25,6 +27,12 @@ pub enum StoreError {
     UnknownApp { app: String },
     #[error("revision {revision} of `{app}` does not exist")]
     UnknownRevision { app: String, revision: u64 },
+    #[error("flag `{key}` does not exist")]
+    UnknownFlag { key: String },
+    #[error("flag `{key}` already exists")]
+    FlagExists { key: String },
+    #[error("flag `{key}` changed meanwhile (expected version {expected}, found {found})")]
+    FlagChanged { key: String, expected: u64, found: u64 },
     #[error("state database error")]
     Sqlite(#[from] rusqlite::Error),
     #[error("state database holds an unreadable value in {what}: {value}")]
@@ -44,9 +52,9 @@ pub struct AppRecord {
 
 /// Everything the control plane persists. Each method is atomic; `apply`
 /// applies a batch of changes in one transaction, so a crash never leaves
-/// half of a state transition written.
+/// half of a state transition written. Flags are in the [`FlagStore`] part.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: FlagStore + Send + Sync + 'static {
     async fn ensure_app(&self, app: &AppName) -> Result<()>;
     async fn apps(&self) -> Result<Vec<AppRecord>>;
     async fn app(&self, app: &AppName) -> Result<AppRecord>;

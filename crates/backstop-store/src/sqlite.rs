@@ -133,11 +133,12 @@ impl SqliteStore {
             return Err(StoreError::NewerSchema { path: path.to_owned(), found, known: SCHEMA_VERSION });
         }
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::flags::SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction open
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
@@ -383,31 +384,35 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
                 params![operation as i64, state.as_str(), now, error],
             )?;
         }
-        Change::Audit(new) => {
-            let (seq, prev): (i64, String) = tx
-                .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-                .unwrap_or((0, audit::GENESIS.to_owned()));
-            let seq = seq as u64 + 1;
-            let mut e = AuditEntry {
-                seq,
-                at: now.to_owned(),
-                actor: new.actor,
-                action: new.action,
-                app: Some(a.to_owned()),
-                outcome: new.outcome,
-                detail: new.detail.to_string(),
-                prev_hash: prev,
-                hash: String::new(),
-            };
-            e.hash = e.computed_hash();
-            tx.execute(
-                "INSERT INTO audit (seq, at, actor, action, app, outcome, detail, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![e.seq as i64, e.at, e.actor, e.action, e.app, e.outcome, e.detail, e.prev_hash, e.hash],
-            )?;
-        }
+        Change::Audit(new) => append_audit(tx, Some(a), new, now)?,
     }
+    Ok(())
+}
+
+/// Append one entry to the audit hash chain inside `tx`; `app` is `None`
+/// for what belongs to no app (flags).
+pub(crate) fn append_audit(tx: &Transaction<'_>, app: Option<&str>, new: crate::NewAudit, now: &str) -> Result<()> {
+    let (seq, prev): (i64, String) = tx
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, audit::GENESIS.to_owned()));
+    let mut e = AuditEntry {
+        seq: seq as u64 + 1,
+        at: now.to_owned(),
+        actor: new.actor,
+        action: new.action,
+        app: app.map(str::to_owned),
+        outcome: new.outcome,
+        detail: new.detail.to_string(),
+        prev_hash: prev,
+        hash: String::new(),
+    };
+    e.hash = e.computed_hash();
+    tx.execute(
+        "INSERT INTO audit (seq, at, actor, action, app, outcome, detail, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![e.seq as i64, e.at, e.actor, e.action, e.app, e.outcome, e.detail, e.prev_hash, e.hash],
+    )?;
     Ok(())
 }
 

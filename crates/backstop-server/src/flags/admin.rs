@@ -1,0 +1,153 @@
+//! Admin routes of flags: create, set, on, off (the kill switch), list, show,
+//! history. Writes need the admin token; reads are open like the rest of `/v1`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use backstop_flags::Flag;
+use backstop_store::FlagHistoryEntry;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Edit, Written, store_error, unknown_flag};
+use crate::api::{Actor, ApiError, Json};
+use crate::runtime::Ctx;
+
+type ApiResult<T> = Result<axum::Json<T>, ApiError>;
+
+pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
+    let mutating = Router::new()
+        .route("/v1/flags/{key}", post(create).put(set))
+        .route("/v1/flags/{key}/on", post(on))
+        .route("/v1/flags/{key}/off", post(off))
+        .route_layer(middleware::from_fn_with_state(ctx, crate::api::require_token));
+    Router::new()
+        .route("/v1/flags", get(list))
+        .route("/v1/flags/{key}", get(show))
+        .route("/v1/flags/{key}/history", get(history))
+        .merge(mutating)
+}
+
+fn bad_request(message: impl Into<String>, hint: impl Into<String>) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into(), hint: hint.into() }
+}
+
+/// Body of create and set: the flag (its `key` and `version` may be left
+/// out) and why.
+#[derive(Deserialize)]
+struct FlagBody {
+    flag: Value,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The flag of a request for `key`, and the version it was read at (set's
+/// optimistic concurrency; 0 or absent means "whatever is stored").
+fn parse_flag(key: &str, body: Value) -> Result<(Flag, Option<u64>), ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(bad_request("`flag` must be a JSON object", "send {\"flag\": {...}, \"reason\": \"...\"}"));
+    };
+    match map.get("key") {
+        None => {
+            map.insert("key".into(), Value::String(key.to_owned()));
+        }
+        Some(Value::String(k)) if k == key => {}
+        Some(other) => {
+            return Err(bad_request(
+                format!("the flag's key {other} does not match `{key}` in the path"),
+                "leave `key` out of the flag, or make it the same",
+            ));
+        }
+    }
+    let expected = map.get("version").and_then(Value::as_u64).filter(|&v| v > 0);
+    map.insert("version".into(), json!(0));
+    let flag: Flag = serde_json::from_value(Value::Object(map)).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_flag",
+        message: format!("flag `{key}`: {e}"),
+        hint: "a flag needs `enabled`, `variants`, `default_variant` and `off_variant`; see `backstop flag show` of another flag"
+            .into(),
+    })?;
+    Ok((flag, expected))
+}
+
+fn reason_of(reason: Option<String>) -> Option<String> {
+    reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())
+}
+
+async fn create(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<FlagBody>,
+) -> Result<(StatusCode, axum::Json<Written>), ApiError> {
+    let (flag, _) = parse_flag(&key, body.flag)?;
+    let written =
+        ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Create(flag), "create", &actor, reason_of(body.reason)).await?;
+    Ok((StatusCode::CREATED, axum::Json(written)))
+}
+
+async fn set(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<FlagBody>,
+) -> ApiResult<Written> {
+    let (flag, expected_version) = parse_flag(&key, body.flag)?;
+    let edit = Edit::Set { flag, expected_version };
+    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, edit, "set", &actor, reason_of(body.reason)).await?))
+}
+
+#[derive(Deserialize)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn switch(ctx: &Ctx, key: &str, enabled: bool, actor: &str, reason: Option<String>) -> ApiResult<Written> {
+    let what = if enabled { "on" } else { "off" };
+    let reason = reason_of(reason).ok_or_else(|| {
+        bad_request(
+            format!("switching flag `{key}` {what} needs a reason"),
+            format!("say why, e.g. `backstop flag {what} {key} --reason \"checkout errors\"`"),
+        )
+    })?;
+    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), key, Edit::Enable(enabled), what, actor, Some(reason)).await?))
+}
+
+async fn on(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult<Written> {
+    switch(&ctx, &key, true, &actor, body.reason).await
+}
+
+async fn off(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult<Written> {
+    switch(&ctx, &key, false, &actor, body.reason).await
+}
+
+async fn list(State(ctx): State<Arc<Ctx>>) -> ApiResult<Value> {
+    let current = ctx.flags.current();
+    let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
+    Ok(axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })))
+}
+
+async fn show(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Flag> {
+    let current = ctx.flags.current();
+    current.snapshot.get(&key).map(|f| axum::Json(f.flag().clone())).ok_or_else(|| unknown_flag(&key))
+}
+
+async fn history(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Vec<FlagHistoryEntry>> {
+    Ok(axum::Json(ctx.store.flag_history(&key).await.map_err(store_error)?))
+}

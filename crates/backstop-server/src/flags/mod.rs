@@ -1,0 +1,231 @@
+//! The flag service, rung 1 of the recovery ladder: the compiled snapshot of
+//! every flag, writes through the store, and the fan-out of each change to
+//! stream subscribers.
+//!
+//! Writes are serialised by one lock: validate (`backstop_flags::compile`),
+//! commit to the store (flag, history row and audit entry in one
+//! transaction), swap the in-memory snapshot, then broadcast. So subscribers
+//! see versions in order, and never a change the store does not hold.
+
+mod admin;
+mod ofrep;
+mod stream;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::http::StatusCode;
+use backstop_flags::{CompiledFlag, Flag, FlagError, Snapshot, compile};
+use backstop_store::{FlagHistoryEntry, FlagWrite, FlagWriteMode, Store, StoreError};
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::api::ApiError;
+use crate::error::OpError;
+use crate::runtime::Ctx;
+
+/// The evaluation-only token: evaluates flags (OFREP) and reads the flag
+/// stream, and is refused on every mutating route.
+pub const EVAL_TOKEN_FILE: &str = "eval.token";
+
+/// How many changes a slow stream subscriber may fall behind before it is
+/// sent a fresh snapshot instead.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// The flags as evaluated now: a snapshot at one configuration version and its ETag.
+#[derive(Debug)]
+pub struct Current {
+    pub snapshot: Snapshot,
+    pub etag: String,
+}
+
+/// One stored change, as broadcast to stream subscribers.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagEvent {
+    pub version: u64,
+    pub etag: String,
+    pub key: String,
+    /// `None` for a deleted flag.
+    pub flag: Option<Flag>,
+}
+
+pub struct FlagService {
+    current: RwLock<Arc<Current>>,
+    write: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<FlagEvent>,
+    closed: watch::Sender<bool>,
+}
+
+/// A change asked for through the admin API.
+pub(crate) enum Edit {
+    Create(Flag),
+    Set { flag: Flag, expected_version: Option<u64> },
+    Enable(bool),
+}
+
+/// What a write did.
+#[derive(Debug, Serialize)]
+pub struct Written {
+    pub flag: Flag,
+    /// False when the flag already was in the asked state (nothing recorded).
+    pub changed: bool,
+    pub config_version: u64,
+}
+
+impl FlagService {
+    /// Load every stored flag. A stored flag that no longer compiles is
+    /// logged and left out rather than stopping the control plane.
+    pub async fn load(store: &dyn Store) -> Result<FlagService, StoreError> {
+        let set = store.flags().await?;
+        let compiled = set.flags.into_iter().filter_map(|f| {
+            let key = f.key.clone();
+            compile(f).map_err(|e| tracing::error!(flag = %key, error = %e, "stored flag does not compile")).ok()
+        });
+        let snapshot = Snapshot::new(set.version, compiled);
+        let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Ok(FlagService {
+            current: RwLock::new(Arc::new(Current { etag: snapshot.etag(), snapshot })),
+            write: tokio::sync::Mutex::new(()),
+            events,
+            closed: watch::Sender::new(false),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Current> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FlagEvent> {
+        self.events.subscribe()
+    }
+
+    /// End every open stream (the server is shutting down).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    fn closed(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
+    }
+
+    pub(crate) async fn edit(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        edit: Edit,
+        action: &str,
+        actor: &str,
+        reason: Option<String>,
+    ) -> Result<Written, ApiError> {
+        let _guard = self.write.lock().await;
+        let (flag, mode, expected_version) = match edit {
+            Edit::Create(flag) => (flag, FlagWriteMode::Create, None),
+            Edit::Set { flag, expected_version } => (flag, FlagWriteMode::Replace, expected_version),
+            Edit::Enable(enabled) => {
+                let mut flag = store.flag(key).await.map_err(store_error)?;
+                if flag.enabled == enabled {
+                    return Ok(Written { flag, changed: false, config_version: self.current().snapshot.version });
+                }
+                let expected = flag.version;
+                flag.enabled = enabled;
+                (flag, FlagWriteMode::Replace, Some(expected))
+            }
+        };
+        compile(flag.clone()).map_err(invalid_flag)?;
+        let write =
+            FlagWrite { flag, mode, action: action.to_owned(), actor: actor.to_owned(), reason, expected_version };
+        let entry = store.write_flag(write).await.map_err(store_error)?;
+        self.publish(&entry).map_err(invalid_flag)?;
+        Ok(Written { flag: entry.flag, changed: true, config_version: entry.config_version })
+    }
+
+    fn publish(&self, entry: &FlagHistoryEntry) -> Result<(), FlagError> {
+        let compiled: CompiledFlag = compile(entry.flag.clone())?;
+        let old = self.current();
+        let mut flags = old.snapshot.flags.clone();
+        flags.insert(entry.key.clone(), compiled);
+        let snapshot = Snapshot { version: entry.config_version, flags };
+        let etag = snapshot.etag();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Current { snapshot, etag: etag.clone() });
+        // No subscriber is not an error.
+        let _ = self.events.send(FlagEvent {
+            version: entry.config_version,
+            etag,
+            key: entry.key.clone(),
+            flag: Some(entry.flag.clone()),
+        });
+        Ok(())
+    }
+}
+
+/// The flag routes: admin (`/v1/flags...`), OFREP (`/ofrep/v1/...`) and the stream.
+pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
+    admin::routes(ctx.clone()).merge(ofrep::routes(ctx.clone())).merge(stream::routes(ctx))
+}
+
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::UnknownFlag { key } => unknown_flag(&key),
+        StoreError::FlagExists { key } => ApiError {
+            status: StatusCode::CONFLICT,
+            code: "flag_exists",
+            message: format!("flag `{key}` already exists"),
+            hint: format!("change it with `backstop flag set {key} --file FLAG.json`, or pick another key"),
+        },
+        e @ StoreError::FlagChanged { .. } => ApiError {
+            status: StatusCode::CONFLICT,
+            code: "flag_changed",
+            message: e.to_string(),
+            hint: "someone changed it first: read it again (`backstop flag show KEY -o json`), reapply your edit, and set it"
+                .into(),
+        },
+        other => OpError::from(other).into(),
+    }
+}
+
+pub(crate) fn unknown_flag(key: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "unknown_flag",
+        message: format!("flag `{key}` does not exist"),
+        hint: "`backstop flag list` lists the flags; `backstop flag create KEY` creates one".into(),
+    }
+}
+
+pub(crate) fn invalid_flag(e: FlagError) -> ApiError {
+    let hint = match &e {
+        FlagError::InvalidKey { .. } => "pick a key of letters, digits, `.`, `_` and `-`",
+        FlagError::WeightOver100 { .. } | FlagError::WeightsNot100 { .. } => {
+            "make the rollout weights of that rule add up to exactly 100"
+        }
+        FlagError::UnknownDefaultVariant { .. }
+        | FlagError::UnknownOffVariant { .. }
+        | FlagError::UnknownRuleVariant { .. } => "name one of the flag's `variants`",
+        _ => "fix the flag definition and send it again; nothing was changed",
+    };
+    ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_flag", message: e.to_string(), hint: hint.into() }
+}
+
+/// Read the evaluation-only token, creating it (mode 0600) on first start.
+pub fn load_or_create_eval_token(state: &Path) -> std::io::Result<String> {
+    crate::auth::load_or_create_secret(state, EVAL_TOKEN_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn eval_token_is_created_once_with_mode_0600_and_differs_from_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let t1 = load_or_create_eval_token(dir.path()).unwrap();
+        assert_eq!(load_or_create_eval_token(dir.path()).unwrap(), t1);
+        assert_eq!(t1.len(), 64);
+        let mode = std::fs::metadata(dir.path().join(EVAL_TOKEN_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_ne!(crate::auth::load_or_create_token(dir.path()).unwrap(), t1);
+    }
+}

@@ -1,0 +1,191 @@
+//! The OpenFeature Remote Evaluation Protocol: single and bulk evaluation
+//! with OFREP's success and error shapes, ETag / If-None-Match on bulk, and
+//! the evaluation-token check shared with the flag stream.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use backstop_flags::{Context, EvalError, Evaluation};
+use serde_json::{Value, json};
+
+use crate::api::ApiError;
+use crate::runtime::Ctx;
+
+pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
+    Router::new()
+        .route("/ofrep/v1/evaluate/flags", post(bulk))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(single))
+        .route_layer(middleware::from_fn_with_state(ctx, require_reader))
+}
+
+/// The token of a request: `X-API-Key: TOKEN` or `Authorization: Bearer TOKEN`.
+fn presented(headers: &HeaderMap) -> Option<&str> {
+    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+    let bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+    };
+    api_key.or_else(bearer).filter(|t| !t.is_empty())
+}
+
+/// Evaluation and the stream take the evaluation token or the admin token:
+/// none is 401, any other is 403.
+pub(super) async fn require_reader(
+    State(ctx): State<Arc<Ctx>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(token) = presented(req.headers()) else {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "flag evaluation needs a token".into(),
+            hint: "send `X-API-Key: TOKEN` or `Authorization: Bearer TOKEN` with the content of STATE/eval.token"
+                .into(),
+        });
+    };
+    if !(crate::auth::token_matches(token, &ctx.eval_token) || crate::auth::token_matches(token, &ctx.token)) {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: "the token is not valid for this server".into(),
+            hint: "use the content of STATE/eval.token of the server you are talking to".into(),
+        });
+    }
+    Ok(next.run(req).await)
+}
+
+fn error_body(key: Option<&str>, code: &str, details: impl Into<String>) -> Value {
+    let mut body = json!({ "errorCode": code, "errorDetails": details.into() });
+    if let Some(key) = key {
+        body["key"] = json!(key);
+    }
+    body
+}
+
+/// The evaluation context of a request body (`{"context": {...}}`); an empty
+/// body or a missing context is the empty context.
+fn context_of(body: &Bytes) -> Result<Context, (&'static str, String)> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Context::new());
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the request body is not JSON: {e}")))?;
+    let Value::Object(mut map) = value else {
+        return Err(("PARSE_ERROR", "the request body must be a JSON object: {\"context\": {...}}".into()));
+    };
+    match map.remove("context") {
+        None | Some(Value::Null) => Ok(Context::new()),
+        Some(Value::Object(context)) => Context::from_ofrep(context).map_err(|e| (e.code(), e.to_string())),
+        Some(_) => Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())),
+    }
+}
+
+fn success(key: &str, e: &Evaluation<'_>) -> Value {
+    json!({ "key": key, "value": e.value, "reason": e.reason, "variant": e.variant, "metadata": {} })
+}
+
+async fn single(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>, body: Bytes) -> Response {
+    let context = match context_of(&body) {
+        Ok(c) => c,
+        Err((code, details)) => {
+            return (StatusCode::BAD_REQUEST, Json(error_body(Some(&key), code, details))).into_response();
+        }
+    };
+    let current = ctx.flags.current();
+    match current.snapshot.evaluate(&key, &context) {
+        Ok(e) => Json(success(&key, &e)).into_response(),
+        Err(e @ EvalError::FlagNotFound { .. }) => {
+            (StatusCode::NOT_FOUND, Json(error_body(Some(&key), e.code(), e.to_string()))).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Json(error_body(Some(&key), e.code(), e.to_string()))).into_response(),
+    }
+}
+
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag.trim_start_matches("W/"))
+}
+
+async fn bulk(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> Response {
+    let current = ctx.flags.current();
+    let etag = HeaderValue::from_str(&current.etag).ok();
+    if matches_etag(&headers, &current.etag) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Some(etag) = etag {
+            resp.headers_mut().insert(header::ETAG, etag);
+        }
+        return resp;
+    }
+    let context = match context_of(&body) {
+        Ok(c) => c,
+        Err((code, details)) => {
+            return (StatusCode::BAD_REQUEST, Json(error_body(None, code, details))).into_response();
+        }
+    };
+    let flags: Vec<Value> = current
+        .snapshot
+        .evaluate_all(&context)
+        .into_iter()
+        .map(|(key, r)| match r {
+            Ok(e) => success(key, &e),
+            Err(e) => error_body(Some(key), e.code(), e.to_string()),
+        })
+        .collect();
+    let body = json!({
+        "flags": flags,
+        "metadata": { "version": current.snapshot.version, "stream": "/v1/flags/stream" },
+    });
+    let mut resp = Json(body).into_response();
+    if let Some(etag) = etag {
+        resp.headers_mut().insert(header::ETAG, etag);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts() {
+        let ok = |s: &str| context_of(&Bytes::from(s.to_owned())).unwrap();
+        let err = |s: &str| context_of(&Bytes::from(s.to_owned())).unwrap_err().0;
+        assert_eq!(ok(""), Context::new());
+        assert_eq!(ok("{}"), Context::new());
+        assert_eq!(ok(r#"{"context":{"targetingKey":"u","plan":"pro"}}"#).targeting_key.as_deref(), Some("u"));
+        assert_eq!(err("{"), "PARSE_ERROR");
+        assert_eq!(err("[1]"), "PARSE_ERROR");
+        assert_eq!(err(r#"{"context":3}"#), "INVALID_CONTEXT");
+        assert_eq!(err(r#"{"context":{"targetingKey":7}}"#), "INVALID_CONTEXT");
+    }
+
+    #[test]
+    fn if_none_match() {
+        let etag = "W/\"abc\"";
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(matches_etag(&h("W/\"abc\""), etag));
+        assert!(matches_etag(&h("\"abc\""), etag));
+        assert!(matches_etag(&h("\"x\", W/\"abc\""), etag));
+        assert!(!matches_etag(&h("W/\"abd\""), etag));
+        assert!(!matches_etag(&HeaderMap::new(), etag));
+    }
+}
