@@ -32,10 +32,18 @@ pub async fn run(cli: Cli) -> CliResult {
             println!("{digest}  {}  {}", kind_name(kind), path.display());
             Ok(())
         }
-        Command::Release { app, artifact, version, change_cause, digest, git_commit } => {
+        Command::Release { app, artifact, version, change_cause, digest, git_commit, guarded_by } => {
             let c = client()?;
-            let outcome =
-                release(&c, &app, &artifact, &version, &change_cause, digest.as_deref(), git_commit.as_deref()).await?;
+            let args = ReleaseArgs {
+                app: &app,
+                artifact: &artifact,
+                version: &version,
+                change_cause: &change_cause,
+                digest: digest.as_deref(),
+                git_commit: git_commit.as_deref(),
+                guarded_by: &guarded_by,
+            };
+            let outcome = release(&c, &args).await?;
             print_outcome(g.output, "released", &outcome);
             Ok(())
         }
@@ -183,15 +191,20 @@ fn digest_of(path: &Path) -> CliResult<(backstop_core::Digest, ArtifactKind)> {
     })
 }
 
-pub async fn release(
-    c: &Client,
-    app: &str,
-    artifact: &Path,
-    version: &str,
-    change_cause: &str,
-    expected: Option<&str>,
-    git_commit: Option<&str>,
-) -> CliResult<Value> {
+/// What `backstop release` sends.
+pub struct ReleaseArgs<'a> {
+    pub app: &'a str,
+    pub artifact: &'a Path,
+    pub version: &'a str,
+    pub change_cause: &'a str,
+    /// Refuse unless the artifact has this digest.
+    pub digest: Option<&'a str>,
+    pub git_commit: Option<&'a str>,
+    pub guarded_by: &'a [String],
+}
+
+pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
+    let ReleaseArgs { app, artifact, version, change_cause, digest: expected, git_commit, guarded_by } = *args;
     if version.trim().is_empty() {
         return Err(CliError::bad_input(
             "--version is empty",
@@ -229,7 +242,10 @@ pub async fn release(
     let _: Value = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
     c.post(
         &format!("/v1/apps/{app}/releases"),
-        &json!({ "digest": digest, "version": version, "change_cause": change_cause, "git_commit": git_commit }),
+        &json!({
+            "digest": digest, "version": version, "change_cause": change_cause,
+            "git_commit": git_commit, "guarded_by": guarded_by,
+        }),
     )
     .await
 }
@@ -295,6 +311,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
                     "digest",
                     "change_cause",
                     "git_commit",
+                    "guarded_by",
                     "actor",
                     "created_at",
                     "status",
@@ -305,6 +322,8 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
                     let val = match &r[key] {
                         Value::String(s) => s.clone(),
                         Value::Null => "-".into(),
+                        Value::Array(items) if items.is_empty() => "-".into(),
+                        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
                         other => other.to_string(),
                     };
                     println!("{:<14}{val}", format!("{}:", key.replace('_', "-")));

@@ -100,7 +100,7 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     let art = |v: &str| root.join(format!("artifacts/{v}"));
 
     say("release v1 (good)");
-    let o = commands::release(&c, "shop", &art("v1"), "v1", "first release of the shop", None, Some("1111111")).await?;
+    let o = release(&c, &art("v1"), "v1", "first release of the shop", Some("1111111")).await?;
     println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
     println!("waiting for v1 to survive its 2s soak...");
     wait_known_good(&c, 1).await?;
@@ -108,7 +108,7 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     println!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
 
     say("release v2 (passes its health check, but checkout is broken)");
-    let o = commands::release(&c, "shop", &art("v2"), "v2", "new checkout flow", None, Some("2222222")).await?;
+    let o = release(&c, &art("v2"), "v2", "new checkout flow", Some("2222222")).await?;
     println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
@@ -127,7 +127,7 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
 
     say("release v3 (never becomes healthy): refused, traffic never leaves v1");
-    match commands::release(&c, "shop", &art("v3"), "v3", "faster search", None, None).await {
+    match release(&c, &art("v3"), "v3", "faster search", None).await {
         Ok(_) => println!("unexpected: v3 went live"),
         Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
     }
@@ -139,6 +139,25 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     say("backstop status shop");
     commands::status(&c, Output::Table, "shop").await?;
     Ok(())
+}
+
+async fn release(
+    c: &Client,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    git_commit: Option<&str>,
+) -> CliResult<Value> {
+    let args = commands::ReleaseArgs {
+        app: "shop",
+        artifact,
+        version,
+        change_cause,
+        digest: None,
+        git_commit,
+        guarded_by: &[],
+    };
+    commands::release(c, &args).await
 }
 
 async fn wait_known_good(c: &Client, revision: u64) -> CliResult {

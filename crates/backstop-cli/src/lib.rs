@@ -73,6 +73,9 @@ pub enum Command {
         digest: Option<String>,
         #[arg(long)]
         git_commit: Option<String>,
+        /// A feature flag guarding this release's risky changes (repeatable); the kill switch to try first.
+        #[arg(long = "guarded-by", value_name = "FLAG")]
+        guarded_by: Vec<String>,
     },
     /// Revisions of an app, newest last.
     History {

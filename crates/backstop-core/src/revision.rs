@@ -119,6 +119,10 @@ pub struct Revision {
     pub digest: Digest,
     pub change_cause: String,
     pub git_commit: Option<String>,
+    /// Feature flags that guard this release's risky changes: switching
+    /// them off is the fastest way back (no deploy).
+    #[serde(default)]
+    pub guarded_by: Vec<String>,
     pub actor: String,
     pub created_at: DateTime<Utc>,
     // lifecycle

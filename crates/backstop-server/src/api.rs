@@ -59,6 +59,7 @@ impl From<OpError> for ApiError {
             OpError::Artifact { .. } => (StatusCode::BAD_REQUEST, "bad_artifact"),
             OpError::Failed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "failed"),
             OpError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            OpError::UnknownGuardFlag { .. } => (StatusCode::BAD_REQUEST, "unknown_flag"),
             OpError::Store { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         let message = match &e {

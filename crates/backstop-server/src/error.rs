@@ -23,6 +23,8 @@ pub enum OpError {
     Failed { revision: u64, reason: String, traffic_on: Option<u64> },
     #[error("revision {revision} of `{app}` does not exist")]
     UnknownRevision { app: String, revision: u64 },
+    #[error("flag `{key}` named by --guarded-by does not exist")]
+    UnknownGuardFlag { key: String },
     #[error("bad request: {message}")]
     BadRequest { message: String },
     #[error("state store failure")]
@@ -66,6 +68,9 @@ impl OpError {
             ),
             OpError::Failed { traffic_on: None, .. } => "nothing serves the app; fix the release or undo to a known-good revision".into(),
             OpError::UnknownRevision { .. } => "`backstop history APP` lists the revisions".into(),
+            OpError::UnknownGuardFlag { key } => {
+                format!("create it first (`backstop flag create {key} --description \"…\" --on`), or fix the name")
+            }
             OpError::BadRequest { .. } => "see `backstop help`".into(),
             OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),
         }

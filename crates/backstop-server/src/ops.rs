@@ -24,6 +24,9 @@ pub struct ReleaseRequest {
     #[serde(default)]
     pub change_cause: String,
     pub git_commit: Option<String>,
+    /// Flags that guard the release's risky changes (each must exist).
+    #[serde(default)]
+    pub guarded_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,6 +75,15 @@ impl Ctx {
         if !self.artifacts.contains(&req.digest) {
             return Err(OpError::ArtifactNotUploaded { digest: req.digest });
         }
+        for key in &req.guarded_by {
+            match self.store.flag(key).await {
+                Ok(_) => {}
+                Err(backstop_store::StoreError::UnknownFlag { .. }) => {
+                    return Err(OpError::UnknownGuardFlag { key: key.clone() });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let before = self.store.app(&app).await?.live_revision;
         let op = self
             .store
@@ -94,6 +106,7 @@ impl Ctx {
                 digest: req.digest.clone(),
                 change_cause: req.change_cause.clone(),
                 git_commit: req.git_commit.clone(),
+                guarded_by: req.guarded_by.clone(),
                 actor: actor.into(),
             })
             .await

@@ -12,6 +12,7 @@ pub struct NewRevision {
     pub digest: Digest,
     pub change_cause: String,
     pub git_commit: Option<String>,
+    pub guarded_by: Vec<String>,
     pub actor: String,
 }
 

@@ -15,7 +15,7 @@ use crate::{
     StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     digest        TEXT NOT NULL,
     change_cause  TEXT NOT NULL,
     git_commit    TEXT,
+    guarded_by    TEXT NOT NULL DEFAULT '[]',
     actor         TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     status        TEXT NOT NULL,
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     PRIMARY KEY (app, revision)
 );
 CREATE TRIGGER IF NOT EXISTS revision_identity_is_immutable
-BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, actor, created_at ON revisions
+BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, guarded_by, actor, created_at ON revisions
 BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
 CREATE TABLE IF NOT EXISTS operations (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -132,6 +133,13 @@ impl SqliteStore {
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { path: path.to_owned(), found, known: SCHEMA_VERSION });
         }
+        if found == 1 {
+            // Schema 2 added revisions.guarded_by (with a default, so old rows stay valid).
+            conn.execute_batch(
+                "ALTER TABLE revisions ADD COLUMN guarded_by TEXT NOT NULL DEFAULT '[]';
+                 DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
+            )?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::flags::SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -146,7 +154,7 @@ impl SqliteStore {
 }
 
 const REVISION_COLUMNS: &str = "app, revision, version, digest, change_cause, git_commit, actor, created_at, \
-     status, status_reason, live_since, soak_until, known_good_at";
+     status, status_reason, live_since, soak_until, known_good_at, guarded_by";
 
 fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
     Ok(RawRevision {
@@ -163,6 +171,7 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
         live_since: row.get(10)?,
         soak_until: row.get(11)?,
         known_good_at: row.get(12)?,
+        guarded_by: row.get(13)?,
     })
 }
 
@@ -180,6 +189,7 @@ struct RawRevision {
     live_since: Option<String>,
     soak_until: Option<String>,
     known_good_at: Option<String>,
+    guarded_by: String,
 }
 
 impl RawRevision {
@@ -197,6 +207,8 @@ impl RawRevision {
                 .map_err(|_| StoreError::Corrupt { what: "revisions.digest", value: self.digest.clone() })?,
             change_cause: self.change_cause,
             git_commit: self.git_commit,
+            guarded_by: serde_json::from_str(&self.guarded_by)
+                .map_err(|_| StoreError::Corrupt { what: "revisions.guarded_by", value: self.guarded_by.clone() })?,
             actor: self.actor,
             created_at: parse_ts("revisions.created_at", &self.created_at)?,
             status: self
@@ -479,8 +491,8 @@ impl Store for SqliteStore {
         )?;
         let now = Utc::now();
         tx.execute(
-            "INSERT INTO revisions (app, revision, version, digest, change_cause, git_commit, actor, created_at, status) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'deploying')",
+            "INSERT INTO revisions (app, revision, version, digest, change_cause, git_commit, guarded_by, actor, \
+             created_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'deploying')",
             params![
                 new.app.as_str(),
                 next,
@@ -488,6 +500,7 @@ impl Store for SqliteStore {
                 new.digest.as_str(),
                 new.change_cause,
                 new.git_commit,
+                serde_json::to_string(&new.guarded_by).unwrap_or_else(|_| "[]".into()),
                 new.actor,
                 ts(now)
             ],
@@ -501,6 +514,7 @@ impl Store for SqliteStore {
             digest: new.digest,
             change_cause: new.change_cause,
             git_commit: new.git_commit,
+            guarded_by: new.guarded_by,
             actor: new.actor,
             created_at: created,
             status: RevisionStatus::Deploying,

@@ -203,3 +203,30 @@ fn gc_keeps_the_artifacts_of_known_good_revisions() {
     let live = history[0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
     assert!(h.state().join("artifacts/sha256").join(live).exists());
 }
+
+#[test]
+fn a_release_records_the_flags_that_guard_it() {
+    let h = Harness::start("");
+    let art = h.artifact("v1", &[]);
+    let art = art.to_str().unwrap();
+    let base = ["release", "shop", "--artifact", art, "--version", "v1"];
+
+    let missing = h.cli(&[&base[..], &["--guarded-by", "new-checkout"]].concat());
+    assert_eq!(missing.code(), 2, "{}", missing.stderr());
+    assert!(
+        missing.stderr().contains("flag `new-checkout` named by --guarded-by does not exist"),
+        "{}",
+        missing.stderr()
+    );
+    assert!(missing.stderr().contains("hint: create it first"), "{}", missing.stderr());
+    assert!(h.json(&["history", "shop"]).as_array().unwrap().is_empty(), "nothing recorded");
+
+    h.cli(&["flag", "create", "new-checkout", "--description", "the new checkout flow", "--on"]).ok();
+    h.cli(&[&base[..], &["--guarded-by", "new-checkout"]].concat()).ok();
+    let history = h.json(&["history", "shop"]);
+    assert_eq!(history[0]["guarded_by"], serde_json::json!(["new-checkout"]));
+    let status = h.json(&["status", "shop"]);
+    assert_eq!(status["live"]["guarded_by"], serde_json::json!(["new-checkout"]));
+    let shown = h.cli(&["history", "shop", "--revision", "1"]);
+    assert!(shown.ok().stdout().contains("new-checkout"), "{}", shown.stdout());
+}

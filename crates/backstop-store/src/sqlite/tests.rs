@@ -16,6 +16,7 @@ fn new_rev(version: &str) -> NewRevision {
         digest: Digest::of_bytes(version.as_bytes()),
         change_cause: format!("ship {version}"),
         git_commit: Some("abc123".into()),
+        guarded_by: vec!["new-checkout".into()],
         actor: "admin".into(),
     }
 }
@@ -189,4 +190,54 @@ async fn state_survives_reopening_the_file() {
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.revisions(&app()).await.unwrap().len(), 1);
     assert_eq!(s.running_operations().await.unwrap().len(), 1, "a running operation is still visible after reopen");
+}
+
+#[tokio::test]
+async fn guarded_by_round_trips_and_is_immutable() {
+    let s = store_with_app().await;
+    s.create_revision(new_rev("v1")).await.unwrap();
+    assert_eq!(s.revision(&app(), 1).await.unwrap().guarded_by, vec!["new-checkout".to_owned()]);
+    let conn = s.lock();
+    let err = conn.execute("UPDATE revisions SET guarded_by = '[]' WHERE revision = 1", []).unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+}
+
+#[tokio::test]
+async fn a_schema_1_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        // The revisions table as schema 1 had it, with one row.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE apps (name TEXT PRIMARY KEY, live_revision INTEGER, created_at TEXT NOT NULL);
+             CREATE TABLE revisions (app TEXT NOT NULL REFERENCES apps(name), revision INTEGER NOT NULL,
+                 version TEXT NOT NULL, digest TEXT NOT NULL, change_cause TEXT NOT NULL, git_commit TEXT,
+                 actor TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT,
+                 live_since TEXT, soak_until TEXT, known_good_at TEXT, PRIMARY KEY (app, revision));
+             CREATE TRIGGER revision_identity_is_immutable BEFORE UPDATE OF app, revision, version, digest,
+                 change_cause, git_commit, actor, created_at ON revisions
+                 BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
+             INSERT INTO apps VALUES ('shop', 1, '2026-01-01T00:00:00.000Z');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO revisions (app, revision, version, digest, change_cause, actor, created_at, status) \
+             VALUES ('shop', 1, 'v1', ?1, 'old', 'admin', '2026-01-01T00:00:00.000Z', 'known-good')",
+            [Digest::of_bytes(b"v1").to_string()],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let r = s.revision(&app(), 1).await.unwrap();
+    assert_eq!((r.version.as_str(), r.guarded_by.len()), ("v1", 0));
+    s.create_revision(new_rev("v2")).await.unwrap();
+    assert_eq!(s.revision(&app(), 2).await.unwrap().guarded_by, vec!["new-checkout".to_owned()]);
+    let version: i64 = s.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    drop(s);
+    // Opening again is a no-op.
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.revisions(&app()).await.unwrap().len(), 2);
 }
