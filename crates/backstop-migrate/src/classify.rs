@@ -2,12 +2,13 @@
 //!
 //! The rules, written down:
 //! - expand: creating anything; `ADD COLUMN` that is nullable or has a default; `ADD CONSTRAINT`
-//!   (locking is the rules' business) and `VALIDATE CONSTRAINT`; `SET DEFAULT`, `DROP NOT NULL`;
+//!   (locking is the rules' business) and `VALIDATE CONSTRAINT`; `SET DEFAULT`;
 //!   `ALTER TYPE ... ADD VALUE`; `GRANT`; and harmless statements: transaction control, `SET`/`RESET`,
 //!   `COMMENT ON`, `ANALYZE`, `VACUUM`, `CLUSTER`, `REINDEX`, `PRAGMA`, `LOCK`, plain `SELECT`.
 //! - contract: every `DROP` (table, column, view, type, schema, function, index, trigger, constraint,
 //!   default), every rename (table, column, constraint, index, type, enum value, schema), column type
-//!   changes, `SET NOT NULL`, `ADD COLUMN ... NOT NULL` without a default, `REVOKE`.
+//!   changes, `SET NOT NULL`, `DROP NOT NULL` (the previous code may read a NULL it never expected),
+//!   `ADD COLUMN ... NOT NULL` without a default, `REVOKE`.
 //! - backfill: `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `COPY`, `TRUNCATE`, `REFRESH MATERIALIZED VIEW`,
 //!   and queries with data-modifying CTEs.
 //! - Statements that only touch a table created earlier in the same file are expand: no previous code
@@ -426,7 +427,7 @@ fn alter_table_operation(operation: &AlterTableOperation) -> Option<(Phase, &'st
         }
         AlterTableOperation::AlterColumn { op, .. } => match op {
             AlterColumnOperation::SetNotNull => (Contract, "alter column set not null"),
-            AlterColumnOperation::DropNotNull => (Expand, "alter column drop not null"),
+            AlterColumnOperation::DropNotNull => (Contract, "alter column drop not null"),
             AlterColumnOperation::SetDefault { .. } => (Expand, "alter column set default"),
             AlterColumnOperation::DropDefault => (Contract, "alter column drop default"),
             AlterColumnOperation::SetDataType { .. } => (Contract, "alter column type"),
@@ -520,7 +521,7 @@ mod tests {
             ("ALTER TABLE users RENAME TO people", Contract, "alter table rename"),
             ("ALTER TABLE users ALTER COLUMN age TYPE bigint", Contract, "alter table alter column type"),
             ("ALTER TABLE users ALTER COLUMN name SET NOT NULL", Contract, "alter table alter column set not null"),
-            ("ALTER TABLE users ALTER COLUMN name DROP NOT NULL", Expand, "alter table alter column drop not null"),
+            ("ALTER TABLE users ALTER COLUMN name DROP NOT NULL", Contract, "alter table alter column drop not null"),
             ("ALTER TABLE users ALTER COLUMN name SET DEFAULT ''", Expand, "alter table alter column set default"),
             ("ALTER TABLE users ALTER COLUMN name DROP DEFAULT", Contract, "alter table alter column drop default"),
             ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", Expand, "alter table row level security"),
