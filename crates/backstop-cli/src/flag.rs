@@ -79,8 +79,7 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
         }
         FlagCommand::Set { key, file, reason } => {
             let flag = read_flag(&file)?;
-            let rb = put_request(g, &format!("/v1/flags/{key}")).json(&json!({ "flag": flag, "reason": reason }));
-            let v: Value = c.send(rb).await?;
+            let v: Value = c.put(&format!("/v1/flags/{key}"), &json!({ "flag": flag, "reason": reason })).await?;
             print_written(g.output, "set", &v);
         }
         FlagCommand::On { key, reason } => switch(&c, g.output, &key, "on", &reason).await?,
@@ -120,18 +119,6 @@ async fn switch(c: &Client, output: Output, key: &str, what: &str, reason: &str)
         }
     }
     Ok(())
-}
-
-/// `Client` has no PUT; build the request the same way (token, actor) and let it send.
-fn put_request(g: &Global, path: &str) -> reqwest::RequestBuilder {
-    let mut rb = reqwest::Client::new().put(format!("{}{path}", g.server.trim_end_matches('/')));
-    if let Some(t) = g.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        rb = rb.bearer_auth(t);
-    }
-    if let Ok(user) = std::env::var("BACKSTOP_ACTOR").or_else(|_| std::env::var("USER")) {
-        rb = rb.header("x-backstop-actor", user);
-    }
-    rb
 }
 
 fn read_flag(path: &Path) -> CliResult<Value> {

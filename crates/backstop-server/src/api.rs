@@ -404,20 +404,24 @@ async fn release(
     Path(app): Path<String>,
     Json(req): Json<ReleaseRequest>,
 ) -> ApiResult<crate::ops::Outcome> {
-    // Operations run in their own task: a client that hangs up mid-way
-    // must not cancel an operation halfway through.
-    let task = tokio::spawn(async move { ctx.release(&app, req, &actor).await });
-    Ok(axum::Json(task.await.map_err(join_error)??))
+    in_own_task(async move { ctx.release(&app, req, &actor).await }).await
 }
 
-fn join_error(e: tokio::task::JoinError) -> ApiError {
-    tracing::error!(error = %e, "operation task failed");
-    ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "internal",
-        message: "the operation stopped unexpectedly".into(),
-        hint: "see the server log; `backstop status APP` shows the app's state".into(),
-    }
+/// Run an operation in its own task: a client that hangs up mid-way must
+/// not cancel an operation halfway through.
+async fn in_own_task<T: Send + 'static>(
+    op: impl std::future::Future<Output = Result<T, OpError>> + Send + 'static,
+) -> ApiResult<T> {
+    let result = tokio::spawn(op).await.map_err(|e| {
+        tracing::error!(error = %e, "operation task failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "the operation stopped unexpectedly".into(),
+            hint: "see the server log; `backstop status APP` shows the app's state".into(),
+        }
+    })?;
+    Ok(axum::Json(result?))
 }
 
 async fn undo(
@@ -426,8 +430,7 @@ async fn undo(
     Path(app): Path<String>,
     Json(req): Json<UndoRequest>,
 ) -> ApiResult<crate::ops::Outcome> {
-    let task = tokio::spawn(async move { ctx.undo(&app, req, &actor).await });
-    Ok(axum::Json(task.await.map_err(join_error)??))
+    in_own_task(async move { ctx.undo(&app, req, &actor).await }).await
 }
 
 async fn gc(State(ctx): State<Arc<Ctx>>, Extension(Actor(actor)): Extension<Actor>) -> ApiResult<serde_json::Value> {

@@ -99,7 +99,7 @@ impl Ctx {
         let rev = self.store.revision(app, live).await?;
         match self.start_instance(app, rt, &rev, &op).await {
             Ok(running) => {
-                if let Err(e) = self.switch_for_recovery(app, rt, &op, &rev, running).await {
+                if let Err(e) = self.switch(app, rt, &op, "backstop", &rev, running, false, Some(live), None).await {
                     tracing::error!(app = %app, error = %e, "recovery switch failed");
                 }
             }
@@ -113,17 +113,6 @@ impl Ctx {
             }
         }
         Ok(())
-    }
-
-    async fn switch_for_recovery(
-        &self,
-        app: &backstop_core::AppName,
-        rt: &Arc<crate::runtime::AppRuntime>,
-        op: &backstop_store::Operation,
-        rev: &backstop_core::Revision,
-        running: Arc<Running>,
-    ) -> Result<(), crate::error::OpError> {
-        self.switch(app, rt, op, "backstop", rev, running, false, Some(rev.revision), None).await.map(|_| ())
     }
 
     async fn adopt_instances(&self) -> Result<(), StoreError> {

@@ -150,18 +150,27 @@ impl Ctx {
     /// outside an operation (a soaking revision is the soak watcher's job).
     pub(crate) async fn watch_serving(&self) {
         for (app, rt) in &self.apps {
+            // Memory first: the store is read only when a serving instance has died.
+            let dead_serving: Vec<(u64, String)> = rt
+                .slots()
+                .iter()
+                .filter(|(_, s)| s.role == InstanceRole::Serving && !s.running.instance.is_alive())
+                .map(|(r, s)| (*r, s.running.instance.exit_status().unwrap_or_else(|| "exited".into())))
+                .collect();
+            if dead_serving.is_empty() {
+                continue;
+            }
             let dead = {
                 let Ok(_guard) = rt.ops.try_lock() else { continue };
                 let Ok(record) = self.store.app(app).await else { continue };
                 let Some(live) = record.live_revision else { continue };
-                match rt.slot(live) {
-                    Some(slot) if slot.role == InstanceRole::Serving && !slot.running.instance.is_alive() => {
+                match dead_serving.into_iter().find(|(r, _)| *r == live) {
+                    Some((live, status)) => {
                         let soaking =
                             self.store.revision(app, live).await.is_ok_and(|r| r.status == RevisionStatus::Soaking);
-                        (!soaking)
-                            .then(|| (live, slot.running.instance.exit_status().unwrap_or_else(|| "exited".into())))
+                        (!soaking).then_some((live, status))
                     }
-                    _ => None,
+                    None => None,
                 }
             };
             if let Some((live, status)) = dead {

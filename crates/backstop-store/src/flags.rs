@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use crate::sqlite::{append_audit, ts};
+use crate::sqlite::{append_audit, parse_ts, ts};
 use crate::{NewAudit, Result, SqliteStore, StoreError};
 
 pub(crate) const SCHEMA: &str = r#"
@@ -103,12 +103,6 @@ fn parse_flag(what: &'static str, json: &str) -> Result<Flag> {
     serde_json::from_str(json).map_err(|_| StoreError::Corrupt { what, value: json.to_owned() })
 }
 
-fn parse_at(s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Corrupt { what: "flag_history.at", value: s.to_owned() })
-}
-
 fn config_version(tx: &rusqlite::Connection) -> Result<u64> {
     let v: i64 = tx.query_row("SELECT COALESCE(MAX(config_version), 0) FROM flag_history", [], |r| r.get(0))?;
     Ok(v as u64)
@@ -168,7 +162,7 @@ impl FlagStore for SqliteStore {
                     flag: parse_flag("flag_history.flag", &flag)?,
                     actor,
                     reason,
-                    at: parse_at(&at)?,
+                    at: parse_ts("flag_history.at", &at)?,
                 })
             })
             .collect()
@@ -231,7 +225,7 @@ impl FlagStore for SqliteStore {
             flag,
             actor,
             reason,
-            at: parse_at(&at)?,
+            at: parse_ts("flag_history.at", &at)?,
         })
     }
 }

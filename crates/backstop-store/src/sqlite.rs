@@ -102,7 +102,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_ts(what: &'static str, s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(what: &'static str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Corrupt { what, value: s.to_owned() })
