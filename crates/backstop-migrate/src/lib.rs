@@ -9,11 +9,13 @@
 //!
 //! Pipeline of [`analyze`]: `lex` (tokenise, split into statements with byte spans, collect comments)
 //! → parse each statement → `classify` (phase and kind) → `rules` (findings) → `suppress`
-//! (`-- backstop:allow RULE-ID reason` comments).
+//! (`-- backstop:allow RULE-ID reason` comments). [`plan_stages`] then places a release's pending
+//! migrations in the expand or contract stage.
 
 mod classify;
 mod layout;
 mod lex;
+mod plan;
 mod rules;
 mod suppress;
 mod utility;
@@ -24,6 +26,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 pub use layout::{IgnoredFile, Layout, Migration, MigrationSet, order_migrations};
+pub use plan::{Pending, Placed, Refusal, Stage, StagePlan, plan_stages};
 pub use rules::{RULES, RuleInfo, rule};
 
 /// The SQL dialect a migration file is written in.

@@ -51,6 +51,15 @@ pub enum SchemaError {
         #[source]
         source: tokio_postgres::Error,
     },
+    #[error("{file}:{line}: migration {version} failed on {}; its transaction was rolled back", .path.display())]
+    SqliteStatement {
+        path: PathBuf,
+        version: String,
+        file: String,
+        line: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("cannot read {path}")]
     Io {
         path: PathBuf,

@@ -7,8 +7,11 @@
 //! - `runner`: read a migration directory in run order, apply migrations by stage (expand before the
 //!   deploy, contract once the previous revision is permanent) with a `backstop_migrations` ledger, and
 //!   dry-run a contract to see the schema it leaves.
+//! - `db`: [`Database`], one handle on a PostgreSQL or SQLite app database for all of the above (the
+//!   SQLite migration runner lives there).
 //! - `queries`: precise mode, checking a revision's queries (sqlx offline files) against a live schema.
 
+mod db;
 mod error;
 mod model;
 mod postgres;
@@ -17,10 +20,13 @@ mod runner;
 mod sqlite;
 mod verdict;
 
+pub use db::Database;
 pub use error::SchemaError;
 pub use model::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table, display_table};
 pub use postgres::snapshot_postgres;
 pub use queries::{QueryChecks, check_queries, check_queries_after_contract, read_sqlx_offline};
-pub use runner::{ApplyReport, LEDGER_TABLE, MigrationFile, Stage, apply, checksum, dry_run_contract, read_migrations};
+pub use runner::{
+    ApplyReport, LEDGER_TABLE, MigrationFile, Stage, applied, apply, checksum, dry_run_contract, read_migrations,
+};
 pub use sqlite::snapshot_sqlite;
-pub use verdict::{Problem, ProblemKind, Uses, Verdict, rollback_verdict, widens};
+pub use verdict::{Problem, ProblemKind, Uses, Verdict, precise_verdict, rollback_verdict, widens, written_tables};

@@ -129,36 +129,7 @@ async fn apply_locked(
         .map(|row| (row.get(0), row.get(1)))
         .collect();
 
-    let mut report = ApplyReport::default();
-    let mut pending = Vec::new();
-    for migration in migrations {
-        let current = checksum(&migration.sql);
-        if let Some(applied) = ledger.get(&migration.version) {
-            if *applied != current {
-                return Err(SchemaError::ChecksumMismatch {
-                    version: migration.version.clone(),
-                    applied: applied.clone(),
-                    current,
-                });
-            }
-            report.skipped.push(migration.version.clone());
-            continue;
-        }
-        let analysis = analyze(&migration.name, &migration.sql, Dialect::Postgres)
-            .map_err(|source| SchemaError::Parse { version: migration.version.clone(), source })?;
-        if stage == Stage::Expand {
-            if let Some(s) = analysis.statements.iter().find(|s| s.phase == Phase::Contract) {
-                return Err(SchemaError::ContractInExpand {
-                    version: migration.version.clone(),
-                    file: migration.name.clone(),
-                    line: s.line,
-                    kind: s.kind.clone(),
-                });
-            }
-        }
-        pending.push((migration, current, analysis));
-    }
-
+    let (pending, mut report) = check_pending(migrations, &ledger, stage, Dialect::Postgres)?;
     for (migration, sum, analysis) in pending {
         let phase = analysis.phase().unwrap_or(Phase::Expand).to_string();
         let failed = |s: &Statement, outside_transaction: bool| {
@@ -183,6 +154,67 @@ async fn apply_locked(
     Ok(report)
 }
 
+/// The migrations of `migrations` not yet in `ledger`, analysed, with their checksums; and a report
+/// listing the ones already applied. Refuses a changed applied migration and, in the expand stage, a
+/// migration with a contract statement, before anything runs.
+pub(crate) fn check_pending<'m>(
+    migrations: &'m [MigrationFile],
+    ledger: &BTreeMap<String, String>,
+    stage: Stage,
+    dialect: Dialect,
+) -> Result<(Vec<(&'m MigrationFile, String, Report)>, ApplyReport), SchemaError> {
+    let mut report = ApplyReport::default();
+    let mut pending = Vec::new();
+    for migration in migrations {
+        let current = checksum(&migration.sql);
+        if let Some(applied) = ledger.get(&migration.version) {
+            if *applied != current {
+                return Err(SchemaError::ChecksumMismatch {
+                    version: migration.version.clone(),
+                    applied: applied.clone(),
+                    current,
+                });
+            }
+            report.skipped.push(migration.version.clone());
+            continue;
+        }
+        let analysis = analyze(&migration.name, &migration.sql, dialect)
+            .map_err(|source| SchemaError::Parse { version: migration.version.clone(), source })?;
+        if stage == Stage::Expand {
+            if let Some(s) = analysis.statements.iter().find(|s| s.phase == Phase::Contract) {
+                return Err(SchemaError::ContractInExpand {
+                    version: migration.version.clone(),
+                    file: migration.name.clone(),
+                    line: s.line,
+                    kind: s.kind.clone(),
+                });
+            }
+        }
+        pending.push((migration, current, analysis));
+    }
+    Ok((pending, report))
+}
+
+/// The ledger of the database at `url`: version → checksum; empty when backstop never ran there.
+pub async fn applied(url: &str) -> Result<BTreeMap<String, String>, SchemaError> {
+    let client = connect(url).await?;
+    let exists: Option<String> = client
+        .query_one(&format!("SELECT to_regclass('{LEDGER_TABLE}')::text"), &[])
+        .await
+        .map_err(SchemaError::pg("looking for the migration ledger"))?
+        .get(0);
+    if exists.is_none() {
+        return Ok(BTreeMap::new());
+    }
+    Ok(client
+        .query(&format!("SELECT version, checksum FROM {LEDGER_TABLE}"), &[])
+        .await
+        .map_err(SchemaError::pg("reading the migration ledger"))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
 async fn record(
     client: &impl GenericClient,
     migration: &MigrationFile,
@@ -200,13 +232,13 @@ async fn record(
 }
 
 /// The migration's own `BEGIN`/`COMMIT`: the runner already wraps it in a transaction.
-fn is_transaction_control(statement: &Statement) -> bool {
+pub(crate) fn is_transaction_control(statement: &Statement) -> bool {
     matches!(statement.kind.as_str(), "begin" | "commit")
 }
 
 /// Where the word `CONCURRENTLY` is in a statement PostgreSQL refuses to run inside a transaction
 /// (`CREATE [UNIQUE] INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY`).
-fn concurrently(sql: &str) -> Option<usize> {
+pub(crate) fn concurrently(sql: &str) -> Option<usize> {
     let upper = sql.to_ascii_uppercase();
     let first = upper.split_whitespace().next()?;
     if !matches!(first, "CREATE" | "DROP" | "REINDEX") {
@@ -230,7 +262,7 @@ fn concurrently(sql: &str) -> Option<usize> {
     None
 }
 
-fn outside_transaction(sql: &str) -> bool {
+pub(crate) fn outside_transaction(sql: &str) -> bool {
     concurrently(sql).is_some() || sql.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("vacuum"))
 }
 

@@ -22,6 +22,12 @@ pub fn snapshot_sqlite(path: impl AsRef<Path>) -> Result<Snapshot, SchemaError> 
     let err = |context: &'static str| move |source| SchemaError::Sqlite { path: path.to_owned(), context, source };
     let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err("opening"))?;
 
+    read_snapshot(&db).map_err(|(context, source)| SchemaError::Sqlite { path: path.to_owned(), context, source })
+}
+
+/// Reads the snapshot through `db`, which may be inside a transaction that sees uncommitted changes.
+pub(crate) fn read_snapshot(db: &Connection) -> Result<Snapshot, (&'static str, rusqlite::Error)> {
+    let err = |context: &'static str| move |source| (context, source);
     let mut snapshot = Snapshot::default();
     let names: Vec<(String, String)> = db
         .prepare(
@@ -31,7 +37,7 @@ pub fn snapshot_sqlite(path: impl AsRef<Path>) -> Result<Snapshot, SchemaError> 
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(err("listing tables"))?;
     for (name, kind) in names {
-        let mut table = read_table(&db, &name).map_err(err("reading a table"))?;
+        let mut table = read_table(db, &name).map_err(err("reading a table"))?;
         if kind == "view" {
             table.kind = RelationKind::View;
         }

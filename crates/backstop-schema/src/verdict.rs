@@ -54,6 +54,8 @@ pub enum ProblemKind {
     BecameRequired,
     /// A constraint (or unique index) the target did not have may reject the target's writes.
     NewConstraint { name: String, constraint: ConstraintKind, definition: String },
+    /// One of the target's own queries no longer prepares against the schema (precise mode).
+    QueryFails { error: String },
 }
 
 impl Uses {
@@ -165,6 +167,78 @@ pub fn rollback_verdict(target: &Snapshot, live: &Snapshot, uses: Option<&Uses>)
     }
     verdict.safe = verdict.problems.is_empty();
     verdict
+}
+
+/// The precise verdict from the target's own queries: `checks` says, for each named query, whether it
+/// still prepares on the schema in question, and `queries` holds their text.
+///
+/// What counts: every query that no longer prepares (a dropped or renamed table or column, a type the
+/// query cannot use), plus the problems of `conservative` that preparing cannot see, new mandatory
+/// columns and new constraints, on tables the queries write to. Everything else is set aside.
+pub fn precise_verdict(
+    conservative: &Verdict,
+    queries: &[(String, String)],
+    checks: &[(String, Result<(), String>)],
+) -> Verdict {
+    let written: BTreeSet<String> = queries.iter().flat_map(|(_, sql)| written_tables(sql)).collect();
+    let mut verdict = Verdict { safe: true, problems: Vec::new(), unused: Vec::new() };
+    for (name, check) in checks {
+        if let Err(error) = check {
+            verdict.problems.push(problem(
+                format!("query {name}"),
+                ProblemKind::QueryFails { error: error.clone() },
+                format!("the target's query {name} fails on this schema: {error}"),
+            ));
+        }
+    }
+    for p in conservative.problems.iter().chain(&conservative.unused) {
+        let on_writes = matches!(
+            p.kind,
+            ProblemKind::NewNotNullWithoutDefault | ProblemKind::BecameRequired | ProblemKind::NewConstraint { .. }
+        );
+        let table = p.object.split('.').next().unwrap_or_default();
+        if on_writes && written.contains(table) {
+            verdict.problems.push(p.clone());
+        } else {
+            verdict.unused.push(p.clone());
+        }
+    }
+    verdict.safe = verdict.problems.is_empty();
+    verdict
+}
+
+/// The tables a query inserts into or updates, unqualified and unquoted, lowercase unless quoted.
+pub fn written_tables(sql: &str) -> Vec<String> {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut tables = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let next = |n: usize| words.get(i + n).map(String::as_str);
+        let target = match word.to_ascii_lowercase().as_str() {
+            "insert" | "merge" if next(1).is_some_and(|w| w.eq_ignore_ascii_case("into")) => next(2),
+            "update" => match next(1) {
+                Some(w) if w.eq_ignore_ascii_case("only") => next(2),
+                // MERGE's `WHEN MATCHED THEN UPDATE SET`: the table is the MERGE's.
+                Some(w) if w.eq_ignore_ascii_case("set") => None,
+                other => other,
+            },
+            _ => None,
+        };
+        if let Some(name) = target {
+            let last = name.rsplit('.').next().unwrap_or(name);
+            let name = match last.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                Some(quoted) => quoted.to_owned(),
+                None => last.to_ascii_lowercase(),
+            };
+            if !name.is_empty() && !tables.contains(&name) {
+                tables.push(name);
+            }
+        }
+    }
+    tables
 }
 
 /// Constraints and unique indexes `new` has and `old` has not, on columns the target knows.
@@ -302,6 +376,70 @@ pub fn widens(from: &str, to: &str) -> bool {
             (None, _) => false,
         },
         (a, b) => matches!((integer_rank(a), integer_rank(b)), (Some((x, _)), Some((y, _))) if y >= x),
+    }
+}
+
+#[cfg(test)]
+mod precise_tests {
+    use super::*;
+
+    #[test]
+    fn written_tables_are_insert_and_update_targets() {
+        let cases: &[(&str, &[&str])] = &[
+            ("INSERT INTO users (id, name) VALUES ($1, $2)", &["users"]),
+            ("insert into public.Users(id) values (1)", &["users"]),
+            ("UPDATE ONLY \"Orders\" SET total = $1", &["Orders"]),
+            ("WITH x AS (UPDATE users SET a = 1 RETURNING id) INSERT INTO audit SELECT id FROM x", &["users", "audit"]),
+            ("SELECT id, name FROM users WHERE updated_at > $1", &[]),
+            ("DELETE FROM users WHERE id = $1", &[]),
+            ("MERGE INTO stock USING incoming ON stock.id = incoming.id WHEN MATCHED THEN UPDATE SET n = 1", &["stock"]),
+        ];
+        for (sql, want) in cases {
+            let want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(written_tables(sql), want, "{sql}");
+        }
+    }
+
+    fn p(object: &str, kind: ProblemKind) -> Problem {
+        problem(object.into(), kind, format!("{object} problem"))
+    }
+
+    #[test]
+    fn only_failing_queries_and_constraints_on_written_tables_count() {
+        let conservative = Verdict {
+            safe: false,
+            problems: vec![
+                p("users.full_name", ProblemKind::ColumnDropped { renamed_to: None }),
+                p("users.email", ProblemKind::NewNotNullWithoutDefault),
+                p("orders.total", ProblemKind::BecameRequired),
+            ],
+            unused: vec![],
+        };
+        let queries = vec![
+            ("list_users".to_owned(), "SELECT id, name FROM users".to_owned()),
+            ("add_user".to_owned(), "INSERT INTO users (id, name) VALUES ($1, $2)".to_owned()),
+        ];
+        let cases: Vec<(Vec<(String, Result<(), String>)>, Vec<&str>)> = vec![
+            (
+                vec![("list_users".into(), Ok(())), ("add_user".into(), Ok(()))],
+                vec!["users.email"],
+            ),
+            (
+                vec![("list_users".into(), Err("column \"name\" does not exist".into())), ("add_user".into(), Ok(()))],
+                vec!["query list_users", "users.email"],
+            ),
+        ];
+        for (checks, counted) in cases {
+            let v = precise_verdict(&conservative, &queries, &checks);
+            let objects: Vec<&str> = v.problems.iter().map(|p| p.object.as_str()).collect();
+            assert_eq!(objects, counted);
+            assert_eq!(v.safe, counted.is_empty());
+            let set_aside: Vec<&str> = v.unused.iter().map(|p| p.object.as_str()).collect();
+            assert_eq!(set_aside, ["users.full_name", "orders.total"]);
+        }
+        let read_only = vec![("list_users".to_owned(), "SELECT id FROM users".to_owned())];
+        let v = precise_verdict(&conservative, &read_only, &[("list_users".into(), Ok(()))]);
+        assert!(v.safe, "{v:?}");
     }
 }
 

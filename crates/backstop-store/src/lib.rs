@@ -11,7 +11,9 @@ mod model;
 mod sqlite;
 
 pub use flags::{FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
-pub use model::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, Step};
+pub use model::{
+    Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, RevisionDatabase, Step,
+};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -75,6 +77,10 @@ pub trait Store: FlagStore + Send + Sync + 'static {
     async fn all_instances(&self) -> Result<Vec<InstanceRecord>>;
 
     async fn apply(&self, app: &AppName, changes: Vec<Change>) -> Result<()>;
+
+    /// What a revision shipped for its app's database and the schema it ran on; empty when nothing
+    /// was recorded.
+    async fn revision_database(&self, app: &AppName, revision: u64) -> Result<RevisionDatabase>;
 
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
 }

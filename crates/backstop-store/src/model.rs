@@ -147,6 +147,39 @@ pub enum Change {
         state: OperationState,
         error: Option<String>,
     },
+    /// Record the migration folder and queries a revision shipped (JSON, opaque to the store).
+    Shipped {
+        revision: u64,
+        migrations: serde_json::Value,
+        queries: serde_json::Value,
+    },
+    /// Record the app database's schema as a revision runs on it (JSON, opaque to the store).
+    Schema {
+        revision: u64,
+        snapshot: serde_json::Value,
+    },
     /// Append an entry to the audit chain (for this app).
     Audit(NewAudit),
+}
+
+/// What a revision shipped for its app's database, and the last schema it was seen running on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionDatabase {
+    /// The release's whole migration folder, as the control plane encoded it (`[]` when none).
+    pub migrations: serde_json::Value,
+    /// The queries the revision's code runs (`[]` when none).
+    pub queries: serde_json::Value,
+    pub snapshot: Option<serde_json::Value>,
+    pub snapshot_at: Option<DateTime<Utc>>,
+}
+
+impl Default for RevisionDatabase {
+    fn default() -> Self {
+        RevisionDatabase {
+            migrations: serde_json::Value::Array(Vec::new()),
+            queries: serde_json::Value::Array(Vec::new()),
+            snapshot: None,
+            snapshot_at: None,
+        }
+    }
 }

@@ -11,11 +11,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    AppRecord, Change, InstanceRecord, InstanceRole, NewOperation, NewRevision, Operation, Result, Step, Store,
-    StoreError,
+    AppRecord, Change, InstanceRecord, InstanceRole, NewOperation, NewRevision, Operation, Result, RevisionDatabase,
+    Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -85,6 +85,16 @@ CREATE TABLE IF NOT EXISTS audit (
     detail    TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revision_database (
+    app         TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    migrations  TEXT NOT NULL DEFAULT '[]',
+    queries     TEXT NOT NULL DEFAULT '[]',
+    snapshot    TEXT,
+    snapshot_at TEXT,
+    PRIMARY KEY (app, revision),
+    FOREIGN KEY (app, revision) REFERENCES revisions(app, revision)
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -396,6 +406,22 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
                 params![operation as i64, state.as_str(), now, error],
             )?;
         }
+        Change::Shipped { revision, migrations, queries } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "INSERT INTO revision_database (app, revision, migrations, queries) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (app, revision) DO UPDATE SET migrations = excluded.migrations, queries = excluded.queries",
+                params![a, revision as i64, migrations.to_string(), queries.to_string()],
+            )?;
+        }
+        Change::Schema { revision, snapshot } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "INSERT INTO revision_database (app, revision, snapshot, snapshot_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (app, revision) DO UPDATE SET snapshot = excluded.snapshot, snapshot_at = excluded.snapshot_at",
+                params![a, revision as i64, snapshot.to_string(), now],
+            )?;
+        }
         Change::Audit(new) => append_audit(tx, Some(a), new, now)?,
     }
     Ok(())
@@ -597,6 +623,37 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    async fn revision_database(&self, app: &AppName, revision: u64) -> Result<RevisionDatabase> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        let row = conn
+            .query_row(
+                "SELECT migrations, queries, snapshot, snapshot_at FROM revision_database WHERE app = ?1 AND revision = ?2",
+                params![app.as_str(), revision as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((migrations, queries, snapshot, snapshot_at)) = row else {
+            return Ok(RevisionDatabase::default());
+        };
+        let json = |what: &'static str, text: &str| {
+            serde_json::from_str(text).map_err(|_| StoreError::Corrupt { what, value: text.to_owned() })
+        };
+        Ok(RevisionDatabase {
+            migrations: json("revision_database.migrations", &migrations)?,
+            queries: json("revision_database.queries", &queries)?,
+            snapshot: snapshot.map(|s| json("revision_database.snapshot", &s)).transpose()?,
+            snapshot_at: parse_opt_ts("revision_database.snapshot_at", snapshot_at)?,
+        })
     }
 
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {

@@ -241,3 +241,45 @@ async fn a_schema_1_database_is_upgraded_in_place() {
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.revisions(&app()).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn shipped_migrations_and_schema_snapshots_are_kept_per_revision() {
+    let s = store_with_app().await;
+    let r1 = s.create_revision(new_rev("v1")).await.unwrap().revision;
+    let r2 = s.create_revision(new_rev("v2")).await.unwrap().revision;
+    assert_eq!(s.revision_database(&app(), r1).await.unwrap(), RevisionDatabase::default());
+
+    let migrations = serde_json::json!([{ "version": "0001", "name": "0001_users.sql", "sql": "CREATE TABLE users ()" }]);
+    s.apply(&app(), vec![Change::Shipped { revision: r1, migrations: migrations.clone(), queries: serde_json::json!([]) }])
+        .await
+        .unwrap();
+    let shipped = s.revision_database(&app(), r1).await.unwrap();
+    assert_eq!(shipped.migrations, migrations);
+    assert_eq!(shipped.snapshot, None);
+
+    // A snapshot is added beside what was shipped, and replaced when taken again.
+    for columns in [["id", "full_name"], ["id", "name"]] {
+        let snapshot = serde_json::json!({ "tables": { "public.users": columns } });
+        s.apply(&app(), vec![Change::Schema { revision: r1, snapshot: snapshot.clone() }]).await.unwrap();
+        let db = s.revision_database(&app(), r1).await.unwrap();
+        assert_eq!(db.snapshot, Some(snapshot));
+        assert_eq!(db.migrations, migrations, "the snapshot leaves the shipped folder alone");
+        assert!(db.snapshot_at.is_some());
+    }
+    // A revision that shipped nothing can still have its schema recorded.
+    s.apply(&app(), vec![Change::Schema { revision: r2, snapshot: serde_json::json!({}) }]).await.unwrap();
+    assert_eq!(s.revision_database(&app(), r2).await.unwrap().migrations, serde_json::json!([]));
+    // Unknown revisions are refused and nothing of the batch is written.
+    let err = s
+        .apply(
+            &app(),
+            vec![
+                Change::Schema { revision: r2, snapshot: serde_json::json!({ "changed": true }) },
+                Change::Schema { revision: 9, snapshot: serde_json::json!({}) },
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRevision { revision: 9, .. }), "{err:?}");
+    assert_eq!(s.revision_database(&app(), r2).await.unwrap().snapshot, Some(serde_json::json!({})));
+}
