@@ -32,7 +32,17 @@ pub async fn run(cli: Cli) -> CliResult {
             println!("{digest}  {}  {}", kind_name(kind), path.display());
             Ok(())
         }
-        Command::Release { app, artifact, version, change_cause, digest, git_commit, guarded_by } => {
+        Command::Release {
+            app,
+            artifact,
+            version,
+            change_cause,
+            digest,
+            git_commit,
+            guarded_by,
+            migrations,
+            queries,
+        } => {
             let c = client()?;
             let args = ReleaseArgs {
                 app: &app,
@@ -42,6 +52,8 @@ pub async fn run(cli: Cli) -> CliResult {
                 digest: digest.as_deref(),
                 git_commit: git_commit.as_deref(),
                 guarded_by: &guarded_by,
+                migrations: migrations.as_deref(),
+                queries: queries.as_deref(),
             };
             let outcome = release(&c, &args).await?;
             print_outcome(g.output, "released", &outcome);
@@ -64,9 +76,10 @@ pub async fn run(cli: Cli) -> CliResult {
             }
             Ok(())
         }
-        Command::Undo { app, to_revision } | Command::Rollback { app, revision: to_revision } => {
-            let outcome: Value =
-                client()?.post(&format!("/v1/apps/{app}/undo"), &json!({ "to_revision": to_revision })).await?;
+        Command::Undo { app, to_revision, force } | Command::Rollback { app, revision: to_revision, force } => {
+            let outcome: Value = client()?
+                .post(&format!("/v1/apps/{app}/undo"), &json!({ "to_revision": to_revision, "force": force }))
+                .await?;
             print_outcome(g.output, "rolled back", &outcome);
             Ok(())
         }
@@ -79,6 +92,9 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Flag { command } => crate::flag::run(g, command).await,
+        Command::CheckRollback { app, revision } => crate::data::check_rollback(g, &app, revision).await,
+        Command::Migrate { command } => crate::data::migrate(g, command).await,
+        Command::Promote { app, revision, permanent } => crate::data::promote(g, &app, revision, permanent).await,
         Command::Audit { command: AuditCommand::List } => {
             let entries: Value = client()?.get("/v1/audit").await?;
             match g.output {
@@ -201,10 +217,22 @@ pub struct ReleaseArgs<'a> {
     pub digest: Option<&'a str>,
     pub git_commit: Option<&'a str>,
     pub guarded_by: &'a [String],
+    pub migrations: Option<&'a Path>,
+    pub queries: Option<&'a Path>,
 }
 
 pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
-    let ReleaseArgs { app, artifact, version, change_cause, digest: expected, git_commit, guarded_by } = *args;
+    let ReleaseArgs {
+        app,
+        artifact,
+        version,
+        change_cause,
+        digest: expected,
+        git_commit,
+        guarded_by,
+        migrations,
+        queries,
+    } = *args;
     if version.trim().is_empty() {
         return Err(CliError::bad_input(
             "--version is empty",
@@ -224,6 +252,9 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
             ));
         }
     }
+    // Read the folders before anything is uploaded, so bad input changes nothing.
+    let migrations = migrations.map(crate::data::read_shipped).transpose()?;
+    let queries = queries.map(crate::data::read_queries).transpose()?.unwrap_or_default();
     // Check the app exists before uploading anything.
     let _: Value = c.get(&format!("/v1/apps/{app}/status")).await?;
     let (content_type, body) = match kind {
@@ -245,6 +276,7 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
         &json!({
             "digest": digest, "version": version, "change_cause": change_cause,
             "git_commit": git_commit, "guarded_by": guarded_by,
+            "migrations": migrations, "queries": queries,
         }),
     )
     .await

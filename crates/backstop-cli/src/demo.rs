@@ -156,6 +156,8 @@ async fn release(
         digest: None,
         git_commit,
         guarded_by: &[],
+        migrations: None,
+        queries: None,
     };
     commands::release(c, &args).await
 }

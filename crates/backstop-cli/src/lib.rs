@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod data;
 mod demo;
 pub mod demo_app;
 pub mod exit;
@@ -76,6 +77,14 @@ pub enum Command {
         /// A feature flag guarding this release's risky changes (repeatable); the kill switch to try first.
         #[arg(long = "guarded-by", value_name = "FLAG")]
         guarded_by: Vec<String>,
+        /// The release's whole migration folder: expand migrations run before the deploy, contract
+        /// migrations wait for `backstop migrate contract` after the soak.
+        #[arg(long, value_name = "DIR")]
+        migrations: Option<PathBuf>,
+        /// The queries the release's code runs (.sql files or sqlx's .sqlx folder), for precise
+        /// rollback checks.
+        #[arg(long, value_name = "DIR")]
+        queries: Option<PathBuf>,
     },
     /// Revisions of an app, newest last.
     History {
@@ -94,9 +103,32 @@ pub enum Command {
         app: String,
         #[arg(long)]
         to_revision: Option<u64>,
+        /// Roll back even onto a schema the target cannot use (recorded in the audit log).
+        #[arg(long)]
+        force: bool,
     },
     /// Alias of `undo APP [--to-revision N]`.
-    Rollback { app: String, revision: Option<u64> },
+    Rollback {
+        app: String,
+        revision: Option<u64>,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Can revision R run on the app's database as it is now? Answers only; moves nothing.
+    CheckRollback { app: String, revision: u64 },
+    /// Database migrations of an app's releases.
+    Migrate {
+        #[command(subcommand)]
+        command: data::MigrateCommand,
+    },
+    /// Declare revision R permanent: no rollback goes further back, so contracts may drop what
+    /// older revisions needed.
+    Promote {
+        app: String,
+        revision: u64,
+        #[arg(long)]
+        permanent: bool,
+    },
     /// Recent operations of an app, with their journals.
     Operations {
         app: String,

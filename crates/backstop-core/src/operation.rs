@@ -20,6 +20,8 @@ pub enum OperationKind {
     Gc,
     /// Declare a revision permanent.
     Promote,
+    /// Run the contract stage of the live revision's migrations.
+    MigrateContract,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,6 +72,7 @@ text_enum!(OperationKind, "operation kind", {
     Recover => "recover",
     Gc => "gc",
     Promote => "promote",
+    MigrateContract => "migrate-contract",
 });
 
 text_enum!(OperationState, "operation state", {

@@ -136,7 +136,9 @@ pub fn plan_stages(pending: &[Pending<'_>]) -> StagePlan {
             (Stage::Contract, None) => {
                 let s = report.statements.iter().find(|s| s.phase == Phase::Contract);
                 let what = s.map(|s| format!("{} (line {})", s.kind, s.line)).unwrap_or_default();
-                format!("contract statement {what}: runs after the soak, once no revision in the rollback window needs what it removes")
+                format!(
+                    "contract statement {what}: runs after the soak, once no revision in the rollback window needs what it removes"
+                )
             }
             (Stage::Contract, Some(first)) => {
                 format!("ordered after contract migration {}: migrations run in order", first.file)
@@ -149,7 +151,9 @@ pub fn plan_stages(pending: &[Pending<'_>]) -> StagePlan {
                 continue;
             }
             match stage {
-                Stage::Expand => plan.refusals.push(from_finding(finding, ", and it would run while the previous code still serves")),
+                Stage::Expand => {
+                    plan.refusals.push(from_finding(finding, ", and it would run while the previous code still serves"))
+                }
                 Stage::Contract => {
                     let about_contract = statement_of(report, finding).is_some_and(|s| s.phase == Phase::Contract);
                     if !about_contract {
@@ -271,7 +275,9 @@ mod tests {
                 name: "additions mixed with a drop would arrive too late",
                 files: vec![(
                     "0002_swap.sql",
-                    format!("{LOCK}ALTER TABLE users ADD COLUMN IF NOT EXISTS name text;\nALTER TABLE users DROP COLUMN full_name;"),
+                    format!(
+                        "{LOCK}ALTER TABLE users ADD COLUMN IF NOT EXISTS name text;\nALTER TABLE users DROP COLUMN full_name;"
+                    ),
                 )],
                 stages: vec![("0002", Contract)],
                 refusals: vec![("0002_swap.sql", 2, "mixed-expand-and-contract")],

@@ -78,6 +78,8 @@ impl Database {
     pub async fn applied(&self) -> Result<BTreeMap<String, String>, SchemaError> {
         match self {
             Database::Postgres { url } => runner::applied(url).await,
+            // No file yet: no migration ever ran there.
+            Database::Sqlite { path } if !path.exists() => Ok(BTreeMap::new()),
             Database::Sqlite { path } => blocking(path, |db, path| sqlite_applied(db, path)).await,
         }
     }
@@ -102,10 +104,9 @@ impl Database {
                 let sql = sql.to_owned();
                 blocking(path, move |db, path| {
                     let tx = db.transaction().map_err(sqlite_err(path, "starting the dry run"))?;
-                    run_sqlite_statements(&tx, path, "(dry run)", "(dry run)", &sql)?;
-                    let snapshot = crate::sqlite::read_snapshot(&tx).map_err(|(context, source)| {
-                        SchemaError::Sqlite { path: path.to_owned(), context, source }
-                    })?;
+                    run_sqlite_statements(&tx, "(dry run)", "(dry run)", &sql)?;
+                    let snapshot = crate::sqlite::read_snapshot(&tx)
+                        .map_err(|(context, source)| SchemaError::Sqlite { path: path.to_owned(), context, source })?;
                     tx.rollback().map_err(sqlite_err(path, "rolling back the dry run"))?;
                     Ok(snapshot)
                 })
@@ -133,7 +134,7 @@ impl Database {
                 blocking(path, move |db, path| {
                     let tx = db.transaction().map_err(sqlite_err(path, "starting the query check"))?;
                     if let Some(sql) = &contract {
-                        run_sqlite_statements(&tx, path, "(dry run)", "(dry run)", sql)?;
+                        run_sqlite_statements(&tx, "(dry run)", "(dry run)", sql)?;
                     }
                     let checks = queries
                         .iter()
@@ -159,9 +160,7 @@ fn sqlite_err(path: &Path, context: &'static str) -> impl FnOnce(rusqlite::Error
 
 fn create_parent(path: &Path) -> Result<(), SchemaError> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| SchemaError::Io { path: dir.to_owned(), source })
-        }
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| SchemaError::Io { path: dir.to_owned(), source }),
         None => Ok(()),
     }
 }
@@ -200,9 +199,11 @@ async fn blocking_rw<T: Send + 'static>(
 
 fn sqlite_applied(db: &Connection, path: &Path) -> Result<BTreeMap<String, String>, SchemaError> {
     let exists: bool = db
-        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [LEDGER_TABLE], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [LEDGER_TABLE],
+            |r| r.get(0),
+        )
         .map_err(sqlite_err(path, "looking for the migration ledger"))?;
     if !exists {
         return Ok(BTreeMap::new());
@@ -230,7 +231,7 @@ fn sqlite_apply(
         let tx = db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sqlite_err(path, "starting a migration transaction"))?;
-        run_sqlite_statements(&tx, path, &migration.version, &migration.name, &migration.sql)?;
+        run_sqlite_statements(&tx, &migration.version, &migration.name, &migration.sql)?;
         let phase = analysis.phase().unwrap_or(backstop_migrate::Phase::Expand).to_string();
         tx.execute(
             &format!("INSERT INTO {LEDGER_TABLE} (version, name, checksum, phase) VALUES (?1, ?2, ?3, ?4)"),
@@ -244,22 +245,15 @@ fn sqlite_apply(
 }
 
 /// Runs the statements of `sql` one by one inside `tx`, without the file's own BEGIN/COMMIT.
-fn run_sqlite_statements(
-    tx: &Transaction<'_>,
-    path: &Path,
-    version: &str,
-    file: &str,
-    sql: &str,
-) -> Result<(), SchemaError> {
+fn run_sqlite_statements(tx: &Transaction<'_>, version: &str, file: &str, sql: &str) -> Result<(), SchemaError> {
     let report = analyze(file, sql, Dialect::Sqlite)
         .map_err(|source| SchemaError::Parse { version: version.to_owned(), source })?;
     for s in report.statements.iter().filter(|s| !runner::is_transaction_control(s)) {
         tx.execute_batch(&s.sql).map_err(|source| SchemaError::SqliteStatement {
-            path: path.to_owned(),
             version: version.to_owned(),
             file: file.to_owned(),
             line: s.line,
-            source,
+            source: Box::new(source),
         })?;
     }
     Ok(())

@@ -51,14 +51,13 @@ pub enum SchemaError {
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("{file}:{line}: migration {version} failed on {}; its transaction was rolled back", .path.display())]
+    #[error("{file}:{line}: migration {version} failed; its transaction was rolled back")]
     SqliteStatement {
-        path: PathBuf,
         version: String,
         file: String,
         line: u32,
         #[source]
-        source: rusqlite::Error,
+        source: Box<rusqlite::Error>,
     },
     #[error("cannot read {path}")]
     Io {

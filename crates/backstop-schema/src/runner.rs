@@ -154,6 +154,9 @@ async fn apply_locked(
     Ok(report)
 }
 
+/// A migration not yet applied: the file, its checksum and its analysis.
+pub(crate) type PendingMigration<'m> = (&'m MigrationFile, String, Report);
+
 /// The migrations of `migrations` not yet in `ledger`, analysed, with their checksums; and a report
 /// listing the ones already applied. Refuses a changed applied migration and, in the expand stage, a
 /// migration with a contract statement, before anything runs.
@@ -162,7 +165,7 @@ pub(crate) fn check_pending<'m>(
     ledger: &BTreeMap<String, String>,
     stage: Stage,
     dialect: Dialect,
-) -> Result<(Vec<(&'m MigrationFile, String, Report)>, ApplyReport), SchemaError> {
+) -> Result<(Vec<PendingMigration<'m>>, ApplyReport), SchemaError> {
     let mut report = ApplyReport::default();
     let mut pending = Vec::new();
     for migration in migrations {

@@ -392,7 +392,10 @@ mod precise_tests {
             ("WITH x AS (UPDATE users SET a = 1 RETURNING id) INSERT INTO audit SELECT id FROM x", &["users", "audit"]),
             ("SELECT id, name FROM users WHERE updated_at > $1", &[]),
             ("DELETE FROM users WHERE id = $1", &[]),
-            ("MERGE INTO stock USING incoming ON stock.id = incoming.id WHEN MATCHED THEN UPDATE SET n = 1", &["stock"]),
+            (
+                "MERGE INTO stock USING incoming ON stock.id = incoming.id WHEN MATCHED THEN UPDATE SET n = 1",
+                &["stock"],
+            ),
         ];
         for (sql, want) in cases {
             let want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
@@ -419,11 +422,8 @@ mod precise_tests {
             ("list_users".to_owned(), "SELECT id, name FROM users".to_owned()),
             ("add_user".to_owned(), "INSERT INTO users (id, name) VALUES ($1, $2)".to_owned()),
         ];
-        let cases: Vec<(Vec<(String, Result<(), String>)>, Vec<&str>)> = vec![
-            (
-                vec![("list_users".into(), Ok(())), ("add_user".into(), Ok(()))],
-                vec!["users.email"],
-            ),
+        let cases: Vec<(crate::QueryChecks, Vec<&str>)> = vec![
+            (vec![("list_users".into(), Ok(())), ("add_user".into(), Ok(()))], vec!["users.email"]),
             (
                 vec![("list_users".into(), Err("column \"name\" does not exist".into())), ("add_user".into(), Ok(()))],
                 vec!["query list_users", "users.email"],

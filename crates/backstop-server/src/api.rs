@@ -61,6 +61,22 @@ impl From<OpError> for ApiError {
             OpError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             OpError::UnknownGuardFlag { .. } => (StatusCode::BAD_REQUEST, "unknown_flag"),
             OpError::Store { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            OpError::NoDatabase { .. } => (StatusCode::BAD_REQUEST, "no_database"),
+            OpError::Database { source } => match source {
+                backstop_schema::SchemaError::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "migration_changed"),
+                backstop_schema::SchemaError::Parse { .. } => (StatusCode::BAD_REQUEST, "bad_migration"),
+                backstop_schema::SchemaError::ContractInExpand { .. } => (StatusCode::CONFLICT, "contract_in_expand"),
+                backstop_schema::SchemaError::Statement { .. }
+                | backstop_schema::SchemaError::SqliteStatement { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "migration_failed")
+                }
+                _ => (StatusCode::BAD_GATEWAY, "database"),
+            },
+            OpError::MigrationsRefused { .. } => (StatusCode::CONFLICT, "migrations_refused"),
+            OpError::UnsafeRollback { .. } => (StatusCode::CONFLICT, "unsafe_rollback"),
+            OpError::ContractNotYet { .. } => (StatusCode::CONFLICT, "not_proven"),
+            OpError::ContractBlocked { .. } => (StatusCode::CONFLICT, "contract_blocked"),
+            OpError::NotPromotable { .. } => (StatusCode::CONFLICT, "not_promotable"),
         };
         let message = match &e {
             // Don't leak internals; the log has the chain.
@@ -154,6 +170,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/releases", post(release))
         .route("/v1/apps/{app}/undo", post(undo))
         .route("/v1/gc", post(gc))
+        .route("/v1/apps/{app}/migrations/contract", post(migrate_contract))
+        .route("/v1/apps/{app}/revisions/{revision}/promote", post(promote))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), require_token));
     Router::new()
         .route("/v1/health", get(|| async { axum::Json(json!({ "ok": true })) }))
@@ -162,6 +180,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/revisions", get(history))
         .route("/v1/apps/{app}/revisions/{revision}", get(one_revision))
         .route("/v1/apps/{app}/known-good", get(known_good))
+        .route("/v1/apps/{app}/revisions/{revision}/rollback-check", get(rollback_check))
+        .route("/v1/apps/{app}/migrations/plan", post(migrate_plan))
         .route("/v1/apps/{app}/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/artifacts/{digest}", get(artifact_info))
@@ -405,6 +425,55 @@ async fn release(
     Json(req): Json<ReleaseRequest>,
 ) -> ApiResult<crate::ops::Outcome> {
     in_own_task(async move { ctx.release(&app, req, &actor).await }).await
+}
+
+async fn rollback_check(
+    State(ctx): State<Arc<Ctx>>,
+    Path((app, revision)): Path<(String, u64)>,
+) -> ApiResult<crate::data::RollbackCheck> {
+    Ok(axum::Json(ctx.rollback_check(&app, revision).await?))
+}
+
+#[derive(Deserialize)]
+struct PlanRequest {
+    #[serde(default)]
+    migrations: Option<Vec<crate::data::ShippedMigration>>,
+}
+
+async fn migrate_plan(
+    State(ctx): State<Arc<Ctx>>,
+    Path(app): Path<String>,
+    Json(req): Json<PlanRequest>,
+) -> ApiResult<crate::data::PlanView> {
+    Ok(axum::Json(ctx.migrate_plan(&app, req.migrations).await?))
+}
+
+async fn migrate_contract(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(app): Path<String>,
+) -> ApiResult<crate::data::ContractOutcome> {
+    in_own_task(async move { ctx.migrate_contract(&app, &actor).await }).await
+}
+
+#[derive(Deserialize)]
+struct PromoteRequest {
+    permanent: bool,
+}
+
+async fn promote(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path((app, revision)): Path<(String, u64)>,
+    Json(req): Json<PromoteRequest>,
+) -> ApiResult<Revision> {
+    if !req.permanent {
+        return Err(bad_request(
+            "promote needs \"permanent\": true",
+            "`backstop promote APP R --permanent` declares that no rollback will go further back than R",
+        ));
+    }
+    in_own_task(async move { ctx.promote(&app, revision, &actor).await }).await
 }
 
 /// Run an operation in its own task: a client that hangs up mid-way must

@@ -49,6 +49,17 @@ pub struct AppConfig {
     pub health_interval: Duration,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// The app's database, when its releases ship migrations.
+    pub database: Option<DatabaseConfig>,
+}
+
+/// `[apps.NAME.database]`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub db: backstop_schema::Database,
+    /// Run the contract stage as soon as the release that ships it is proven and the gate allows it
+    /// (`contract = "auto"`); by default only `backstop migrate contract APP` runs it.
+    pub auto_contract: bool,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +94,14 @@ struct RawApp {
     args: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    database: Option<RawDatabase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    contract: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -115,10 +134,11 @@ impl Config {
         if raw.server.state.trim().is_empty() {
             return Err(invalid("server.state".into(), "is empty, expected a directory path".into()));
         }
+        let path_of_config = path;
         let mut state = PathBuf::from(&raw.server.state);
         if state.is_relative() {
             // Relative to the config file, so the same file works from any working directory.
-            state = path.parent().unwrap_or(Path::new(".")).join(state);
+            state = config_dir(path).join(state);
         }
         let server = ServerConfig { listen, state, keep_known_good: raw.server.keep_known_good.unwrap_or(5) };
 
@@ -146,6 +166,28 @@ impl Config {
                     return Err(invalid(k("env"), "must not set PORT: backstop assigns it to each instance".into()));
                 }
             }
+            let database = match app.database {
+                None => None,
+                Some(raw) => Some(DatabaseConfig {
+                    db: match backstop_schema::Database::parse(&raw.url).map_err(|m| invalid(k("database.url"), m))? {
+                        // Relative to the config file, like the state directory.
+                        backstop_schema::Database::Sqlite { path } if path.is_relative() => {
+                            backstop_schema::Database::Sqlite { path: config_dir(path_of_config).join(path) }
+                        }
+                        db => db,
+                    },
+                    auto_contract: match raw.contract.as_deref() {
+                        None | Some("manual") => false,
+                        Some("auto") => true,
+                        Some(other) => {
+                            return Err(invalid(
+                                k("database.contract"),
+                                format!("is `{other}`, expected \"manual\" or \"auto\""),
+                            ));
+                        }
+                    },
+                }),
+            };
             let cfg = AppConfig {
                 listen,
                 health,
@@ -158,6 +200,7 @@ impl Config {
                 soak_failures,
                 args: app.args,
                 env: app.env,
+                database,
             };
             if cfg.health_interval.is_zero() {
                 return Err(invalid(k("health_interval"), "must be longer than 0s".into()));
@@ -166,6 +209,10 @@ impl Config {
         }
         Ok(Config { path: path.to_owned(), server, apps })
     }
+}
+
+fn config_dir(config: &Path) -> &Path {
+    config.parent().unwrap_or(Path::new("."))
 }
 
 fn one_line(s: &str) -> String {
@@ -203,6 +250,17 @@ keep_warm = "10m"
     }
 
     #[test]
+    fn database_section_is_optional_and_parsed() {
+        let shop = |c: &Config| c.apps[&"shop".parse::<AppName>().unwrap()].clone();
+        assert!(shop(&parse(MINIMAL).unwrap()).database.is_none());
+        let text =
+            format!("{MINIMAL}[apps.shop.database]\nurl = \"postgres://shop@127.0.0.1/shop\"\ncontract = \"auto\"\n");
+        let db = shop(&parse(&text).unwrap()).database.unwrap();
+        assert_eq!(db.db, backstop_schema::Database::Postgres { url: "postgres://shop@127.0.0.1/shop".into() });
+        assert!(db.auto_contract);
+    }
+
+    #[test]
     fn relative_state_is_beside_the_config_file() {
         let c = parse("[server]\nstate = \"state\"\n").unwrap();
         assert_eq!(c.server.state, PathBuf::from("/etc/backstop/state"));
@@ -218,6 +276,11 @@ keep_warm = "10m"
             (MINIMAL.replace("\"/healthz\"", "\"healthz\""), "apps.shop.health"),
             (MINIMAL.replace("apps.shop]", "apps.Shop]"), "apps.Shop"),
             (format!("{MINIMAL}env = {{ PORT = \"1\" }}\n"), "apps.shop.env"),
+            (format!("{MINIMAL}[apps.shop.database]\nurl = \"mysql://db/shop\"\n"), "apps.shop.database.url"),
+            (
+                format!("{MINIMAL}[apps.shop.database]\nurl = \"sqlite://shop.db\"\ncontract = \"sometimes\"\n"),
+                "apps.shop.database.contract",
+            ),
         ];
         for (text, key) in cases {
             match parse(&text) {

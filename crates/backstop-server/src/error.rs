@@ -27,6 +27,23 @@ pub enum OpError {
     UnknownGuardFlag { key: String },
     #[error("bad request: {message}")]
     BadRequest { message: String },
+    #[error("app `{app}` has no database configured")]
+    NoDatabase { app: String },
+    #[error("{}", crate::error::chain(.source))]
+    Database {
+        #[from]
+        source: backstop_schema::SchemaError,
+    },
+    #[error("release refused: {}", .refusals.iter().map(|r| format!("{}:{}: {} ({})", r.file, r.line, r.message, r.rule)).collect::<Vec<_>>().join("; "))]
+    MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
+    #[error("rollback of `{}` to revision {} refused, it cannot run on the schema as it is now: {}", .check.app, .check.revision, .check.summary())]
+    UnsafeRollback { check: Box<crate::data::RollbackCheck> },
+    #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
+    ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
+    #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::data::blocked_summary(.blocked))]
+    ContractBlocked { app: String, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
+    #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
+    NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
     #[error("state store failure")]
     Store {
         #[source]
@@ -72,6 +89,24 @@ impl OpError {
                 format!("create it first (`backstop flag create {key} --description \"…\" --on`), or fix the name")
             }
             OpError::BadRequest { .. } => "see `backstop help`".into(),
+            OpError::NoDatabase { app } => format!("add [apps.{app}.database] url = \"postgres://…\" (or sqlite://PATH) to the server's config and restart it"),
+            OpError::Database { source } => match source {
+                backstop_schema::SchemaError::ChecksumMismatch { .. } => "restore the applied file as it was and put the change in a new migration".into(),
+                backstop_schema::SchemaError::Parse { .. } => "fix the SQL at the place named; `backstop lint DIR` shows every finding".into(),
+                backstop_schema::SchemaError::Statement { .. } | backstop_schema::SchemaError::SqliteStatement { .. } => "fix the migration and release again; traffic did not move".into(),
+                _ => "check [apps.NAME.database] url and that the database is up".into(),
+            },
+            OpError::MigrationsRefused { refusals } => match refusals.first() {
+                Some(r) => format!("{} (`backstop migrate plan APP --migrations DIR` shows every stage)", r.help),
+                None => "`backstop migrate plan APP --migrations DIR` shows every stage".into(),
+            },
+            OpError::UnsafeRollback { check } => format!("{}; or pass --force to roll back anyway (recorded in the audit log)", check.advice),
+            OpError::ContractNotYet { .. } => "wait until it is known-good (`backstop status APP`), or declare it permanent with `backstop promote APP R --permanent`".into(),
+            OpError::ContractBlocked { app, blocked, .. } => {
+                let newest = blocked.iter().map(|(r, _)| *r).max().unwrap_or(0);
+                format!("once you will not roll back to revision {newest} or earlier, declare the live revision permanent (`backstop promote {app} R --permanent`) and run the contract again")
+            }
+            OpError::NotPromotable { .. } => "wait for it to finish its soak (`backstop status APP`)".into(),
             OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),
         }
     }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod flags;
 mod gc;

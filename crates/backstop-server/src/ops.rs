@@ -14,6 +14,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::data::{ShippedMigration, ShippedQuery};
 use crate::error::OpError;
 use crate::runtime::{AppRuntime, Ctx, Running, Slot};
 
@@ -27,11 +28,20 @@ pub struct ReleaseRequest {
     /// Flags that guard the release's risky changes (each must exist).
     #[serde(default)]
     pub guarded_by: Vec<String>,
+    /// The release's whole migration folder, in run order (`None`: the release ships none).
+    #[serde(default)]
+    pub migrations: Option<Vec<ShippedMigration>>,
+    /// The queries the release's code runs, for the precise rollback check.
+    #[serde(default)]
+    pub queries: Vec<ShippedQuery>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UndoRequest {
     pub to_revision: Option<u64>,
+    /// Roll back even onto a schema the target cannot use; recorded in the audit log.
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,8 +60,8 @@ pub struct Outcome {
 /// How the revision that loses traffic is recorded.
 #[derive(Debug, Clone)]
 pub enum Abandon {
-    /// An operator undid it.
-    Undone { actor: String },
+    /// An operator undid it; `forced_over` names the schema problems the operator overrode.
+    Undone { actor: String, forced_over: Vec<String> },
     /// It failed its soak.
     Failed { reason: String },
 }
@@ -84,6 +94,11 @@ impl Ctx {
                 Err(e) => return Err(e.into()),
             }
         }
+        let database = match (&req.migrations, &rt.config.database) {
+            (Some(_), None) => return Err(OpError::NoDatabase { app: app.to_string() }),
+            (Some(m), Some(db)) => Some((db.db.clone(), m.clone())),
+            (None, _) => None,
+        };
         let before = self.store.app(&app).await?.live_revision;
         let op = self
             .store
@@ -98,6 +113,24 @@ impl Ctx {
         let _guard = rt.ops.lock().await;
         // Read again under the lock: an operation that ended in between may have moved traffic.
         let live = self.store.app(&app).await?.live_revision;
+        let plan = match &database {
+            None => None,
+            Some((db, shipped)) => {
+                let plan = match self.plan_release(db, shipped).await {
+                    Ok(plan) if plan.stages.refused() => {
+                        Err(OpError::MigrationsRefused { refusals: plan.stages.refusals })
+                    }
+                    other => other,
+                };
+                match plan {
+                    Ok(plan) => Some(plan),
+                    Err(e) => {
+                        self.finish_failed(&app, &op, actor, "release", None, &e.to_string()).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
         let rev = match self
             .store
             .create_revision(NewRevision {
@@ -117,11 +150,31 @@ impl Ctx {
                 return Err(e.into());
             }
         };
-        self.store
-            .apply(&app, vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))])
-            .await?;
+        let mut recorded = vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))];
+        if let Some((_, shipped)) = &database {
+            recorded.push(Change::Shipped {
+                revision: rev.revision,
+                migrations: serde_json::to_value(shipped).unwrap_or_default(),
+                queries: serde_json::to_value(&req.queries).unwrap_or_default(),
+            });
+        } else if !req.queries.is_empty() {
+            recorded.push(Change::Shipped {
+                revision: rev.revision,
+                migrations: json!([]),
+                queries: serde_json::to_value(&req.queries).unwrap_or_default(),
+            });
+        }
+        self.store.apply(&app, recorded).await?;
 
-        let running = match self.start_instance(&app, &rt, &rev, &op).await {
+        let expanded = match (&database, &plan) {
+            (Some((db, _)), Some(plan)) => self.migrate_expand(&app, &op, db, plan).await,
+            _ => Ok(()),
+        };
+        let started = match expanded {
+            Ok(()) => self.start_instance(&app, &rt, &rev, &op).await,
+            Err(e) => Err(e),
+        };
+        let running = match started {
             Ok(r) => r,
             Err(err) => {
                 let reason = err.to_string();
@@ -164,7 +217,39 @@ impl Ctx {
             }
         };
         let outcome = self.switch(&app, &rt, &op, actor, &rev, running, false, live, None).await?;
+        self.record_schema_if_missing(&app, &rt, rev.revision).await;
         Ok(outcome)
+    }
+
+    /// The expand stage of a release: its pending expand and backfill migrations, before the new code
+    /// starts. The contract migrations it ships wait for `migrate contract`.
+    async fn migrate_expand(
+        &self,
+        app: &AppName,
+        op: &Operation,
+        db: &backstop_schema::Database,
+        plan: &crate::data::ReleasePlan,
+    ) -> Result<(), OpError> {
+        let deferred: Vec<&str> = plan.stages.versions(backstop_migrate::Stage::Contract).collect();
+        if !plan.expand.is_empty() {
+            let report = db.apply(&plan.expand, backstop_schema::Stage::Expand).await?;
+            self.store
+                .apply(app, vec![step(op, "migrate-expand", Some(format!("applied {}", report.applied.join(", "))))])
+                .await?;
+        }
+        if !deferred.is_empty() {
+            self.store
+                .apply(
+                    app,
+                    vec![step(
+                        op,
+                        "contract-deferred",
+                        Some(format!("{} wait for `backstop migrate contract` after the soak", deferred.join(", "))),
+                    )],
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Move traffic back to an earlier revision: a pointer swap when it is
@@ -184,7 +269,8 @@ impl Ctx {
             .await?;
         let _guard = rt.ops.lock().await;
         let live = self.store.app(&app).await?.live_revision;
-        self.move_back(&app, &rt, &op, actor, req.to_revision, live, Abandon::Undone { actor: actor.into() }).await
+        let abandon = Abandon::Undone { actor: actor.into(), forced_over: Vec::new() };
+        self.move_back(&app, &rt, &op, actor, req.to_revision, live, abandon, req.force).await
     }
 
     /// Shared by undo and the automatic revert of a revision failing its soak.
@@ -197,7 +283,8 @@ impl Ctx {
         actor: &str,
         requested: Option<u64>,
         live: Option<u64>,
-        abandon: Abandon,
+        mut abandon: Abandon,
+        force: bool,
     ) -> Result<Outcome, OpError> {
         let action = op.kind.as_str();
         let revisions = match self.store.revisions(app).await {
@@ -224,6 +311,55 @@ impl Ctx {
         };
         self.store.apply(app, vec![step(op, "target-chosen", Some(format!("revision {target}")))]).await?;
 
+        // An operator's undo lands old code on today's schema: check it can run there.
+        if let Abandon::Undone { forced_over, .. } = &mut abandon {
+            if rt.config.database.is_some() {
+                let check = match self.rollback_check(app.as_str(), target).await {
+                    Ok(c) => c,
+                    Err(e) if force => {
+                        tracing::warn!(app = %app, error = %e, "schema check failed; forced undo goes on");
+                        forced_over.push(format!("schema check failed: {e}"));
+                        self.store.apply(app, vec![step(op, "schema-check-overridden", Some(e.to_string()))]).await?;
+                        return self.undo_to(app, rt, op, actor, &rev, live, abandon).await;
+                    }
+                    Err(e) => {
+                        self.finish_failed(app, op, actor, action, Some(target), &e.to_string()).await;
+                        return Err(e);
+                    }
+                };
+                if !check.safe {
+                    if !force {
+                        let e = OpError::UnsafeRollback { check: Box::new(check) };
+                        self.finish_failed(app, op, actor, action, Some(target), &e.to_string()).await;
+                        return Err(e);
+                    }
+                    forced_over.extend(check.problems.iter().map(|p| p.object.clone()));
+                    self.store.apply(app, vec![step(op, "schema-check-overridden", Some(check.summary()))]).await?;
+                } else {
+                    let mode = serde_json::to_value(check.mode).unwrap_or_default();
+                    let detail = format!("{} check: safe", mode.as_str().unwrap_or("schema"));
+                    self.store.apply(app, vec![step(op, "schema-checked", Some(detail))]).await?;
+                }
+            }
+        }
+        self.undo_to(app, rt, op, actor, &rev, live, abandon).await
+    }
+
+    /// The second half of `move_back`, once the target is chosen and checked.
+    #[expect(clippy::too_many_arguments, reason = "the same facts as move_back, split for readability")]
+    async fn undo_to(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        op: &Operation,
+        actor: &str,
+        rev: &Revision,
+        live: Option<u64>,
+        abandon: Abandon,
+    ) -> Result<Outcome, OpError> {
+        let action = op.kind.as_str();
+        let target = rev.revision;
+
         // Warm: one probe to make sure it still answers, then a pointer swap.
         let warm = rt.slot(target).filter(|s| s.running.instance.is_alive());
         let (running, was_warm) = match warm {
@@ -234,7 +370,7 @@ impl Ctx {
             {
                 (slot.running, true)
             }
-            _ => match self.start_instance(app, rt, &rev, op).await {
+            _ => match self.start_instance(app, rt, rev, op).await {
                 Ok(r) => (r, false),
                 Err(err) => {
                     self.finish_failed(app, op, actor, action, Some(target), &err.to_string()).await;
@@ -247,10 +383,12 @@ impl Ctx {
                 }
             },
         };
-        self.switch(app, rt, op, actor, &rev, running, was_warm, live, Some(abandon)).await
+        let outcome = self.switch(app, rt, op, actor, rev, running, was_warm, live, Some(abandon)).await?;
+        self.record_schema_if_missing(app, rt, target).await;
+        Ok(outcome)
     }
 
-    async fn finish_failed(
+    pub(crate) async fn finish_failed(
         &self,
         app: &AppName,
         op: &Operation,
@@ -421,9 +559,17 @@ impl Ctx {
         if let Some(prev) = &prev_rev {
             let (status, reason) = match &abandon {
                 None => (prev.status.after_replaced(), Some(format!("replaced by revision {}", rev.revision))),
-                Some(Abandon::Undone { actor }) => (
+                Some(Abandon::Undone { actor, forced_over }) => (
                     prev.status.after_abandoned(),
-                    Some(format!("undone by {actor}, traffic back on revision {}", rev.revision)),
+                    Some(if forced_over.is_empty() {
+                        format!("undone by {actor}, traffic back on revision {}", rev.revision)
+                    } else {
+                        format!(
+                            "undone by {actor}, traffic back on revision {} (forced over: {})",
+                            rev.revision,
+                            forced_over.join(", ")
+                        )
+                    }),
                 ),
                 Some(Abandon::Failed { reason }) => (RevisionStatus::Failed, Some(reason.clone())),
             };
@@ -469,15 +615,19 @@ impl Ctx {
             )),
         ));
         changes.push(Change::Finish { operation: op.id, state: OperationState::Succeeded, error: None });
-        changes.push(audit(
-            actor,
-            op.kind.as_str(),
-            "succeeded",
-            json!({
+        changes.push(audit(actor, op.kind.as_str(), "succeeded", {
+            let mut detail = json!({
                 "operation": op.id, "revision": rev.revision, "from_revision": previous,
                 "version": rev.version, "digest": rev.digest, "warm": was_warm,
-            }),
-        ));
+            });
+            if let Some(Abandon::Undone { forced_over, .. }) = &abandon {
+                if !forced_over.is_empty() {
+                    detail["forced"] = json!(true);
+                    detail["forced_over"] = json!(forced_over);
+                }
+            }
+            detail
+        }));
 
         let old_backend = rt.proxy.switch(Some(running.backend.clone()));
         if let Err(e) = self.store.apply(app, changes).await {

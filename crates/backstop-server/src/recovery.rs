@@ -106,7 +106,7 @@ impl Ctx {
             Err(err) => {
                 let reason = format!("could not restart {why}: {err}");
                 let abandon = Abandon::Failed { reason: reason.clone() };
-                match self.move_back(app, rt, &op, "backstop", None, Some(live), abandon).await {
+                match self.move_back(app, rt, &op, "backstop", None, Some(live), abandon, false).await {
                     Ok(o) => tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision"),
                     Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
                 }

@@ -117,7 +117,7 @@ impl Ctx {
                 Ok(op) => {
                     let _guard = rt.ops.lock().await;
                     let abandon = Abandon::Failed { reason: reason.to_owned() };
-                    match self.move_back(app, rt, &op, "backstop", None, Some(revision), abandon).await {
+                    match self.move_back(app, rt, &op, "backstop", None, Some(revision), abandon, false).await {
                         Ok(o) => tracing::warn!(app = %app, from = revision, to = o.revision, "reverted"),
                         Err(e) => {
                             tracing::error!(app = %app, revision, error = %e, "automatic revert failed");

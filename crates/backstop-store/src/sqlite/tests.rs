@@ -249,10 +249,14 @@ async fn shipped_migrations_and_schema_snapshots_are_kept_per_revision() {
     let r2 = s.create_revision(new_rev("v2")).await.unwrap().revision;
     assert_eq!(s.revision_database(&app(), r1).await.unwrap(), RevisionDatabase::default());
 
-    let migrations = serde_json::json!([{ "version": "0001", "name": "0001_users.sql", "sql": "CREATE TABLE users ()" }]);
-    s.apply(&app(), vec![Change::Shipped { revision: r1, migrations: migrations.clone(), queries: serde_json::json!([]) }])
-        .await
-        .unwrap();
+    let migrations =
+        serde_json::json!([{ "version": "0001", "name": "0001_users.sql", "sql": "CREATE TABLE users ()" }]);
+    s.apply(
+        &app(),
+        vec![Change::Shipped { revision: r1, migrations: migrations.clone(), queries: serde_json::json!([]) }],
+    )
+    .await
+    .unwrap();
     let shipped = s.revision_database(&app(), r1).await.unwrap();
     assert_eq!(shipped.migrations, migrations);
     assert_eq!(shipped.snapshot, None);

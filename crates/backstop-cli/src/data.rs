@@ -1,0 +1,284 @@
+//! Data-safety commands: `migrate plan|contract`, `check-rollback`, `promote`, and reading the
+//! migration and query folders a release ships.
+
+use std::path::Path;
+
+use backstop_server::data::{ShippedMigration, ShippedQuery, down_name};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::exit::{CliError, CliResult};
+use crate::output::table;
+use crate::{Global, Output};
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Which migrations run before the deploy (expand), which after the soak (contract), and why.
+    Plan {
+        app: String,
+        /// Plan this folder as a pending release would ship it (default: the live revision's folder).
+        #[arg(long)]
+        migrations: Option<std::path::PathBuf>,
+    },
+    /// Run the live revision's contract migrations, once it is proven and no revision in the
+    /// rollback window needs what they remove.
+    Contract { app: String },
+}
+
+/// The forward migrations of `dir` in run order, each with its `.down.sql` pair when there is one.
+pub fn read_shipped(dir: &Path) -> CliResult<Vec<ShippedMigration>> {
+    if !dir.is_dir() {
+        return Err(CliError::bad_input(
+            format!("--migrations {} is not a directory", dir.display()),
+            "pass the release's migration folder (numbered .sql files, .up.sql/.down.sql pairs or Flyway V1__name.sql)",
+        ));
+    }
+    let (files, _) = backstop_schema::read_migrations(dir).map_err(|e| {
+        CliError::bad_input(format!("cannot read {}: {e}", dir.display()), "check the folder's permissions")
+    })?;
+    let mut shipped = Vec::with_capacity(files.len());
+    for f in files {
+        let down_path = dir.join(down_name(&f.name));
+        let down = match std::fs::read_to_string(&down_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(CliError::bad_input(
+                    format!("cannot read {}: {e}", down_path.display()),
+                    "check the file's permissions",
+                ));
+            }
+        };
+        shipped.push(ShippedMigration { version: f.version, name: f.name, sql: f.sql, down });
+    }
+    Ok(shipped)
+}
+
+/// The queries of `dir`: sqlx offline files (`query-*.json`) when there are any, otherwise every
+/// statement of every `.sql` file, named `FILE:LINE`.
+pub fn read_queries(dir: &Path) -> CliResult<Vec<ShippedQuery>> {
+    let bad = |e: String| CliError::bad_input(e, "pass a folder of .sql query files or sqlx's .sqlx folder");
+    let entries = std::fs::read_dir(dir).map_err(|e| bad(format!("--queries {}: {e}", dir.display())))?;
+    let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_owned)).collect();
+    names.sort();
+    if names.iter().any(|n| n.starts_with("query-") && n.ends_with(".json")) {
+        let queries = backstop_schema::read_sqlx_offline(dir).map_err(|e| bad(e.to_string()))?;
+        return Ok(queries.into_iter().map(|(name, sql)| ShippedQuery { name, sql }).collect());
+    }
+    let mut queries = Vec::new();
+    for name in names.iter().filter(|n| n.ends_with(".sql")) {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+        let report = backstop_migrate::analyze(name, &text, backstop_migrate::Dialect::Postgres)
+            .map_err(|e| bad(format!("{e}")))?;
+        for s in report.statements {
+            queries.push(ShippedQuery { name: format!("{name}:{}", s.line), sql: s.sql });
+        }
+    }
+    if queries.is_empty() {
+        return Err(bad(format!("--queries {} holds no .sql query and no sqlx query-*.json file", dir.display())));
+    }
+    Ok(queries)
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
+    let c = Client::new(&g.server, g.token.clone())?;
+    match command {
+        MigrateCommand::Plan { app, migrations } => {
+            let shipped = migrations.as_deref().map(read_shipped).transpose()?;
+            let plan: Value =
+                c.post(&format!("/v1/apps/{app}/migrations/plan"), &json!({ "migrations": shipped })).await?;
+            if g.output != Output::Table {
+                println!("{}", pretty(&plan));
+                return Ok(());
+            }
+            println!(
+                "{} migrations of {}:",
+                plan["app"].as_str().unwrap_or(&app),
+                plan["source"].as_str().unwrap_or("?")
+            );
+            let applied: Vec<&str> =
+                plan["applied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if !applied.is_empty() {
+                println!("already applied: {}", applied.join(", "));
+            }
+            let mut rows = Vec::new();
+            for m in plan["migrations"].as_array().into_iter().flatten() {
+                let statements: Vec<String> = m["statements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| {
+                        format!(
+                            "{}: {} ({})",
+                            s["line"],
+                            s["kind"].as_str().unwrap_or(""),
+                            s["phase"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                rows.push(vec![
+                    m["file"].as_str().unwrap_or("").to_owned(),
+                    m["stage"].as_str().unwrap_or("").to_owned(),
+                    statements.join("\n"),
+                    m["reason"].as_str().unwrap_or("").to_owned(),
+                ]);
+            }
+            if rows.is_empty() {
+                println!("nothing pending");
+            } else {
+                println!("{}", table(&["FILE", "STAGE", "STATEMENTS", "WHY"], rows));
+            }
+            let refusals = plan["refusals"].as_array().cloned().unwrap_or_default();
+            for r in &refusals {
+                println!(
+                    "refused: {}:{}: {} ({})\n  help: {}",
+                    r["file"].as_str().unwrap_or(""),
+                    r["line"],
+                    r["message"].as_str().unwrap_or(""),
+                    r["rule"].as_str().unwrap_or(""),
+                    r["help"].as_str().unwrap_or("")
+                );
+            }
+            if refusals.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::failed(
+                    format!("a release with these migrations would be refused ({} reasons above)", refusals.len()),
+                    "fix each one as its help says, then plan again",
+                ))
+            }
+        }
+        MigrateCommand::Contract { app } => {
+            let v: Value = c.post(&format!("/v1/apps/{app}/migrations/contract"), &json!({})).await?;
+            if g.output != Output::Table {
+                println!("{}", pretty(&v));
+                return Ok(());
+            }
+            let applied: Vec<&str> = v["applied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if applied.is_empty() {
+                println!("{app}: nothing to contract, every migration of revision {} is applied", v["revision"]);
+            } else {
+                println!(
+                    "{app}: contract applied {} for revision {} (checked revisions {}), operation {}",
+                    applied.join(", "),
+                    v["revision"],
+                    v["checked"],
+                    v["operation"]
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn check_rollback(g: &Global, app: &str, revision: u64) -> CliResult {
+    let c = Client::new(&g.server, g.token.clone())?;
+    let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{revision}/rollback-check")).await?;
+    if g.output != Output::Table {
+        println!("{}", pretty(&v));
+    } else {
+        let mode = v["mode"].as_str().unwrap_or("?");
+        if v["safe"].as_bool() == Some(true) {
+            let note = v["note"].as_str().map(|n| format!(" ({n})")).unwrap_or_default();
+            println!("{app}: rolling back to revision {revision} is safe, {mode} check{note}");
+        } else {
+            println!("{app}: rolling back to revision {revision} is NOT safe, {mode} check:");
+            for p in v["problems"].as_array().into_iter().flatten() {
+                println!("  {}: {}", p["object"].as_str().unwrap_or(""), p["message"].as_str().unwrap_or(""));
+            }
+            for d in v["down"].as_array().into_iter().flatten() {
+                let losses: Vec<&str> =
+                    d["loses_data"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                println!(
+                    "  since then: {} (down: {}{})",
+                    d["version"].as_str().unwrap_or(""),
+                    d["down"].as_str().unwrap_or("none"),
+                    if losses.is_empty() { String::new() } else { format!(", loses data: {}", losses.join("; ")) }
+                );
+            }
+            println!("  advice: {}", v["advice"].as_str().unwrap_or(""));
+        }
+    }
+    if v["safe"].as_bool() == Some(true) {
+        Ok(())
+    } else {
+        let objects: Vec<&str> =
+            v["problems"].as_array().into_iter().flatten().filter_map(|p| p["object"].as_str()).collect();
+        Err(CliError::failed(
+            format!("revision {revision} cannot run on the schema as it is now: {}", objects.join(", ")),
+            v["advice"].as_str().unwrap_or("roll forward instead").to_owned(),
+        ))
+    }
+}
+
+pub async fn promote(g: &Global, app: &str, revision: u64, permanent: bool) -> CliResult {
+    if !permanent {
+        return Err(CliError::bad_input(
+            "promote needs --permanent",
+            format!("`backstop promote {app} {revision} --permanent` declares that no rollback will go further back"),
+        ));
+    }
+    let c = Client::new(&g.server, g.token.clone())?;
+    let v: Value =
+        c.post(&format!("/v1/apps/{app}/revisions/{revision}/promote"), &json!({ "permanent": true })).await?;
+    match g.output {
+        Output::Table => println!(
+            "{app}: revision {} ({}) is permanent; rollbacks will not go further back",
+            v["revision"],
+            v["version"].as_str().unwrap_or("")
+        ),
+        _ => println!("{}", pretty(&v)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_read_with_their_down_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("0001_users.up.sql", "CREATE TABLE users (id int);");
+        write("0001_users.down.sql", "DROP TABLE users;");
+        write("0002_name.up.sql", "ALTER TABLE users ADD COLUMN name text;");
+        let shipped = read_shipped(dir.path()).unwrap();
+        let found: Vec<(&str, &str, Option<&str>)> =
+            shipped.iter().map(|m| (m.version.as_str(), m.name.as_str(), m.down.as_deref())).collect();
+        assert_eq!(
+            found,
+            [("0001", "0001_users.up.sql", Some("DROP TABLE users;")), ("0002", "0002_name.up.sql", None)]
+        );
+        let err = read_shipped(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(err.exit, crate::exit::Exit::BadInput);
+    }
+
+    #[test]
+    fn queries_come_from_sql_files_or_sqlx_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("users.sql"),
+            "SELECT id, name FROM users;\n\nINSERT INTO users (name) VALUES ($1);",
+        )
+        .unwrap();
+        let queries = read_queries(dir.path()).unwrap();
+        let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["users.sql:1", "users.sql:3"]);
+        assert_eq!(queries[1].sql, "INSERT INTO users (name) VALUES ($1)");
+
+        let sqlx = tempfile::tempdir().unwrap();
+        std::fs::write(sqlx.path().join("query-ab12.json"), r#"{"db_name":"PostgreSQL","query":"SELECT 1"}"#).unwrap();
+        let queries = read_queries(sqlx.path()).unwrap();
+        assert_eq!((queries[0].name.as_str(), queries[0].sql.as_str()), ("query-ab12", "SELECT 1"));
+
+        let empty = tempfile::tempdir().unwrap();
+        assert!(read_queries(empty.path()).is_err());
+    }
+}
