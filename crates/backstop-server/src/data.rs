@@ -507,6 +507,27 @@ impl Ctx {
         })
     }
 
+    /// `contract = "auto"`: once `revision` is known-good, run its contract stage if it has one.
+    /// A refusal is journaled and audited like any failed operation, and logged.
+    pub(crate) async fn auto_contract(&self, app: &AppName, revision: u64) {
+        let Some(rt) = self.apps.get(app) else { return };
+        let Some(db) = &rt.config.database else { return };
+        let pending = async {
+            let shipped: Vec<ShippedMigration> =
+                decode("migrations", &self.store.revision_database(app, revision).await?.migrations)?;
+            let ledger = db.db.applied().await?;
+            Ok::<bool, OpError>(shipped.iter().any(|m| !ledger.contains_key(&m.version)))
+        };
+        match pending.await {
+            Ok(false) => {}
+            Ok(true) => match self.migrate_contract(app.as_str(), "backstop:auto-contract").await {
+                Ok(done) => tracing::info!(app = %app, revision, applied = ?done.applied, "automatic contract ran"),
+                Err(e) => tracing::warn!(app = %app, revision, error = %e, "automatic contract refused"),
+            },
+            Err(e) => tracing::error!(app = %app, revision, error = %e, "cannot tell whether a contract is pending"),
+        }
+    }
+
     /// `promote APP R --permanent`: no rollback will go further back than R.
     pub async fn promote(&self, app_name: &str, revision: u64, actor: &str) -> Result<Revision, OpError> {
         let (app, rt) = self.app(app_name)?;

@@ -30,6 +30,9 @@ impl Ctx {
                 }
                 None => false,
             };
+            // A revision that went live without its schema recorded (a crash in between, or the
+            // database configured since) gets it now: it is the schema it runs on.
+            self.record_schema_if_missing(app, rt, live).await;
             if let (Some(slot), true) = (serving, healthy) {
                 rt.proxy.switch(Some(slot.running.backend.clone()));
                 let rev = self.store.revision(app, live).await?;
@@ -169,6 +172,11 @@ impl Ctx {
                 }
             }
             let reason = match live {
+                _ if op.kind == backstop_core::OperationKind::MigrateContract => {
+                    "interrupted by a control-plane restart; the migrations in the database's ledger stayed applied, \
+                     run `backstop migrate contract` again for the rest"
+                        .to_owned()
+                }
                 Some(l) => format!("interrupted by a control-plane restart; traffic stayed on revision {l}"),
                 None => "interrupted by a control-plane restart".to_owned(),
             };

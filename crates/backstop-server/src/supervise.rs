@@ -77,7 +77,15 @@ impl Ctx {
                     ];
                     match ctx.store.apply(&app, changes).await {
                         Ok(()) => tracing::info!(app = %app, revision, "revision survived its soak: known-good"),
-                        Err(e) => tracing::error!(app = %app, revision, error = %e, "could not record known-good"),
+                        Err(e) => {
+                            tracing::error!(app = %app, revision, error = %e, "could not record known-good");
+                            return;
+                        }
+                    }
+                    if rt.config.database.as_ref().is_some_and(|d| d.auto_contract) {
+                        // After the lock is released: the contract takes it itself.
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move { ctx.auto_contract(&app, revision).await });
                     }
                     return;
                 }

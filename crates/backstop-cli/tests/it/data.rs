@@ -295,11 +295,7 @@ fn sqlite_app_databases_get_the_same_pipeline() {
     h.wait_status(1, "known-good");
     let v2 = folder(&h, "v2", &[base, drop]);
     release_with(&h, "v2", &["--migrations", path(&v2)]).ok();
-    let columns = |p: &Path| -> Vec<String> {
-        let c = rusqlite::Connection::open(p).unwrap();
-        let mut s = c.prepare("SELECT name FROM pragma_table_info('users') ORDER BY cid").unwrap();
-        s.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
-    };
+    let columns = |p: &Path| sqlite_columns(p, "users");
     assert_eq!(columns(&db_path), ["id", "full_name", "nickname"], "the drop waits");
     // Not before the soak is over.
     let out = h.cli(&["migrate", "contract", "shop"]);
@@ -332,4 +328,66 @@ fn migrations_need_a_database_and_bad_folders_are_bad_input() {
     let out = h.cli(&["promote", "shop", "1"]);
     assert_eq!(out.code(), 2, "{}", out.stderr());
     assert!(h.json(&["history", "shop"]).as_array().unwrap().is_empty(), "nothing half-written");
+}
+
+fn sqlite_columns(p: &Path, table: &str) -> Vec<String> {
+    let c = rusqlite::Connection::open(p).unwrap();
+    let mut s = c.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")).unwrap();
+    s.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn contract_auto_runs_once_the_release_is_proven_and_the_window_allows() {
+    let h = Harness::start("[apps.shop.database]\nurl = \"sqlite://shop.db\"\ncontract = \"auto\"\n");
+    let db_path = h.dir.path().join("shop.db");
+    let base = ("0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, nickname TEXT);");
+    let drop = ("0002_drop_nickname.sql", "ALTER TABLE users DROP COLUMN nickname;");
+    let queries = folder(&h, "queries", &[("users.sql", "SELECT id FROM users;")]);
+    let v1 = folder(&h, "v1", &[base]);
+    release_with(&h, "v1", &["--migrations", path(&v1), "--queries", path(&queries)]).ok();
+    h.wait_status(1, "known-good");
+    let v2 = folder(&h, "v2", &[base, drop]);
+    release_with(&h, "v2", &["--migrations", path(&v2)]).ok();
+    h.wait_status(2, "known-good");
+    // Revision 1's own queries never read nickname, so the window allows it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sqlite_columns(&db_path, "users") != ["id"] {
+        assert!(std::time::Instant::now() < deadline, "no automatic contract: {}", h.server_log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ops = h.json(&["operations", "shop", "--limit", "5"]);
+    let contract = ops.as_array().unwrap().iter().find(|o| o["kind"] == "migrate-contract").unwrap();
+    assert_eq!(
+        (contract["actor"].as_str(), contract["state"].as_str()),
+        (Some("backstop:auto-contract"), Some("succeeded"))
+    );
+    assert_eq!(
+        ops.as_array().unwrap().iter().filter(|o| o["kind"] == "migrate-contract").count(),
+        1,
+        "revision 1 had nothing to contract, so no operation was started for it"
+    );
+}
+
+#[test]
+fn a_live_revision_without_a_recorded_schema_gets_one_at_start() {
+    let mut h = Harness::start("");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    assert_eq!(h.json(&["check-rollback", "shop", "1"])["mode"], "unchecked");
+    // The app gets a database afterwards; the next start records what revision 1 runs on.
+    let db_path = h.dir.path().join("shop.db");
+    rusqlite::Connection::open(&db_path)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        .unwrap();
+    h.stop();
+    h.app_extra = "[apps.shop.database]\nurl = \"sqlite://shop.db\"\n".into();
+    std::fs::write(h.config_path(), h.config_text()).unwrap();
+    h.boot();
+    let check = h.json(&["check-rollback", "shop", "1"]);
+    assert_eq!((check["mode"].as_str(), check["safe"].as_bool()), (Some("conservative"), Some(true)), "{check}");
+    rusqlite::Connection::open(&db_path).unwrap().execute_batch("ALTER TABLE users DROP COLUMN name").unwrap();
+    let out = h.cli(&["check-rollback", "shop", "1"]);
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    assert!(out.stdout().contains("users.name"), "{}", out.stdout());
 }
