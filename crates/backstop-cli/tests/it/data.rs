@@ -327,6 +327,14 @@ fn migrations_need_a_database_and_bad_folders_are_bad_input() {
     assert!(out.stderr().contains("is not a directory"), "{}", out.stderr());
     let out = h.cli(&["promote", "shop", "1"]);
     assert_eq!(out.code(), 2, "{}", out.stderr());
+    let out = h.cli(&["migrate", "contract", "shop"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(out.stderr().starts_with("error: app `shop` has no database configured"), "{}", out.stderr());
+    let out = h.cli(&["check-rollback", "shop", "9"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(out.stderr().starts_with("error: revision 9 of `shop` does not exist"), "{}", out.stderr());
+    let out = h.cli(&["promote", "shop", "9", "--permanent"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
     assert!(h.json(&["history", "shop"]).as_array().unwrap().is_empty(), "nothing half-written");
 }
 
@@ -390,4 +398,60 @@ fn a_live_revision_without_a_recorded_schema_gets_one_at_start() {
     let out = h.cli(&["check-rollback", "shop", "1"]);
     assert_eq!(out.code(), 1, "{}", out.stdout());
     assert!(out.stdout().contains("users.name"), "{}", out.stdout());
+}
+
+#[test]
+fn a_crash_during_the_expand_stage_leaves_the_database_and_the_ledger_consistent() {
+    let db = Db::new();
+    let mut h = Harness::start(&format!("[apps.shop.database]\nurl = \"{}\"\n", db.url()));
+    let v1 = folder(&h, "v1", &[USERS]);
+    release_with(&h, "v1", &["--migrations", path(&v1)]).ok();
+    let slow = (
+        "0002_add_name.up.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN IF NOT EXISTS name text;\nSELECT pg_sleep(2);",
+    );
+    let v2 = folder(&h, "v2", &[USERS, slow]);
+    let art = h.artifact("v2", &[]);
+    let (token, api) = (h.token(), h.api_port);
+    let (art2, v2b) = (art.clone(), v2.clone());
+    let release = std::thread::spawn(move || {
+        std::process::Command::new(BIN)
+            .args(["release", "shop", "--artifact", path(&art2), "--version", "v2", "--migrations", path(&v2b)])
+            .env("BACKSTOP_URL", format!("http://127.0.0.1:{api}"))
+            .env("BACKSTOP_TOKEN", token)
+            .output()
+            .unwrap()
+    });
+    // Kill the control plane while the migration's transaction is open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db
+        .one("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()")
+        != "1"
+    {
+        assert!(std::time::Instant::now() < deadline, "the migration never started: {}", h.server_log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.kill9();
+    let _ = release.join();
+    // The connection died with the process: PostgreSQL rolled the migration back, ledger included.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db
+        .one("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()")
+        != "0"
+    {
+        assert!(std::time::Instant::now() < deadline, "the migration's session outlived the control plane");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(db.columns("users"), ["id", "full_name"]);
+    assert_eq!(db.one("SELECT string_agg(version, ',') FROM backstop_migrations"), "0001");
+
+    h.boot();
+    assert_eq!(h.revision_status(2), "failed");
+    let ops = h.json(&["operations", "shop", "--limit", "1"]);
+    assert_eq!(ops[0]["state"], "reverted", "{ops}");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    // The same release again goes through.
+    release_with(&h, "v2", &["--migrations", path(&v2)]).ok();
+    assert_eq!(db.columns("users"), ["id", "full_name", "name"]);
+    assert_eq!(db.one("SELECT string_agg(version, ',' ORDER BY version) FROM backstop_migrations"), "0001,0002");
 }
