@@ -62,8 +62,11 @@ fn main() {
         std::fs::write(format!("{dir}/run"), format!("#!/bin/sh\nexec {bin} demo-app --app-version {version}\n"))
             .unwrap();
         Command::new("chmod").args(["+x", &format!("{dir}/run")]).status().unwrap();
-        let ok =
-            Command::new(bin).args(["release", "shop", "--artifact", &dir, "--version", &version]).status().unwrap();
+        let ok = Command::new(bin)
+            .args(["release", "shop", "--artifact", &dir, "--version", &version])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
         assert!(ok.success(), "release failed");
 
         let seen: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));

@@ -360,6 +360,18 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
                     };
                     println!("{:<14}{val}", format!("{}:", key.replace('_', "-")));
                 }
+                let db = &v["database"];
+                let migrations: Vec<&str> =
+                    db["migrations"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                if !migrations.is_empty() {
+                    println!("{:<14}{}", "migrations:", migrations.join(", "));
+                }
+                if db["queries"].as_u64().unwrap_or(0) > 0 {
+                    println!("{:<14}{}", "queries:", db["queries"]);
+                }
+                if let Some(at) = db["schema_recorded_at"].as_str() {
+                    println!("{:<14}{at}", "schema:");
+                }
                 println!("\n{}", operations_table(&v["operations"]));
             }
         }

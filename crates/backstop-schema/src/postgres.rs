@@ -36,7 +36,39 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND {USER_SCHEMAS}"
     );
-    for row in client.query(&tables, &[]).await.map_err(SchemaError::pg("listing tables"))? {
+    let columns = format!(
+        "SELECT n.nspname::text || '.' || c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' OR a.attgenerated <> '' \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMAS}"
+    );
+    let constraints = format!(
+        "SELECT n.nspname::text || '.' || c.relname::text, con.conname::text, con.contype::text, \
+                pg_get_constraintdef(con.oid), \
+                ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(num, ord) \
+                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord) \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} ORDER BY 1, 2"
+    );
+    let indexes = format!(
+        "SELECT n.nspname::text || '.' || c.relname::text, i.relname::text, pg_get_indexdef(ix.indexrelid), \
+                ix.indisunique, \
+                ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(num, ord) \
+                      JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num ORDER BY k.ord), \
+                EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid) \
+         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class c ON c.oid = ix.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMAS} ORDER BY 1, 2"
+    );
+    // The four catalog queries are independent: sent together, they share the round trips.
+    let (table_rows, column_rows, constraint_rows, index_rows) = tokio::try_join!(
+        async { client.query(&tables, &[]).await.map_err(SchemaError::pg("listing tables")) },
+        async { client.query(&columns, &[]).await.map_err(SchemaError::pg("reading columns")) },
+        async { client.query(&constraints, &[]).await.map_err(SchemaError::pg("reading constraints")) },
+        async { client.query(&indexes, &[]).await.map_err(SchemaError::pg("reading indexes")) },
+    )?;
+    for row in table_rows {
         let kind = match row.get::<_, &str>(1) {
             "v" => RelationKind::View,
             "m" => RelationKind::MaterializedView,
@@ -45,14 +77,7 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
         snapshot.tables.insert(row.get(0), Table { kind, ..Table::default() });
     }
 
-    let columns = format!(
-        "SELECT n.nspname::text || '.' || c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-                NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' OR a.attgenerated <> '' \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMAS}"
-    );
-    for row in client.query(&columns, &[]).await.map_err(SchemaError::pg("reading columns"))? {
+    for row in column_rows {
         let Some(table) = snapshot.tables.get_mut(row.get::<_, &str>(0)) else { continue };
         let generated: bool = row.get(5);
         table.columns.insert(
@@ -67,15 +92,7 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
         );
     }
 
-    let constraints = format!(
-        "SELECT n.nspname::text || '.' || c.relname::text, con.conname::text, con.contype::text, \
-                pg_get_constraintdef(con.oid), \
-                ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(num, ord) \
-                      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord) \
-         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} ORDER BY 1, 2"
-    );
-    for row in client.query(&constraints, &[]).await.map_err(SchemaError::pg("reading constraints"))? {
+    for row in constraint_rows {
         let Some(table) = snapshot.tables.get_mut(row.get::<_, &str>(0)) else { continue };
         let kind = match row.get::<_, &str>(2) {
             "p" => ConstraintKind::PrimaryKey,
@@ -89,17 +106,7 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
         table.constraints.push(Constraint { name: row.get(1), kind, definition: row.get(3), columns: row.get(4) });
     }
 
-    let indexes = format!(
-        "SELECT n.nspname::text || '.' || c.relname::text, i.relname::text, pg_get_indexdef(ix.indexrelid), \
-                ix.indisunique, \
-                ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(num, ord) \
-                      JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.num ORDER BY k.ord), \
-                EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid) \
-         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class c ON c.oid = ix.indrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMAS} ORDER BY 1, 2"
-    );
-    for row in client.query(&indexes, &[]).await.map_err(SchemaError::pg("reading indexes"))? {
+    for row in index_rows {
         let Some(table) = snapshot.tables.get_mut(row.get::<_, &str>(0)) else { continue };
         table.indexes.push(Index {
             name: row.get(1),

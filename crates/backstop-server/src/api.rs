@@ -246,7 +246,15 @@ async fn one_revision(
                 || o.steps.iter().any(|s| s.detail.as_deref() == Some(&format!("revision {revision}")))
         })
         .collect();
-    Ok(axum::Json(json!({ "revision": rev, "operations": ops })))
+    let db = ctx.store.revision_database(&app, revision).await.map_err(OpError::from)?;
+    let shipped: Vec<&str> =
+        db.migrations.as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+    let database = json!({
+        "migrations": shipped,
+        "queries": db.queries.as_array().map_or(0, Vec::len),
+        "schema_recorded_at": db.snapshot_at,
+    });
+    Ok(axum::Json(json!({ "revision": rev, "operations": ops, "database": database })))
 }
 
 async fn known_good(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<Revision> {

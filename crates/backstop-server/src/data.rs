@@ -303,7 +303,10 @@ impl Ctx {
         check.safe = verdict.safe;
         check.problems = verdict.problems;
         check.set_aside = verdict.unused;
-        check.down = self.down_steps(&app, &db.db, &target, live).await?;
+        if !check.safe {
+            // Only a refusal needs the way back; a safe answer stays one catalog read.
+            check.down = self.down_steps(&app, &db.db, &target, live).await?;
+        }
         check.advice = advice(&check);
         Ok(check)
     }
