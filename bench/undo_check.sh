@@ -4,7 +4,7 @@
 # for the same app without a database, with a PostgreSQL database (a throwaway cluster) and with a
 # SQLite database. The app's schema is 20 tables of 12 columns with indexes and foreign keys; every
 # undo reads the schema from the catalog and compares it with the target's recorded one.
-# Usage: bench/undo_check.sh [ROUNDS]     (default 20 undos per mode)
+# Usage: bench/undo_check.sh [ROUNDS]     (default 20 undos per mode; MODES="postgres" for one mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-20}
@@ -67,7 +67,7 @@ TOML
     postgres) printf '[apps.shop.database]\nurl = "postgres://postgres@127.0.0.1:%s/shop"\n' "$PGPORT" >> "$dir/backstop.toml"; ship=(--migrations "$WORK/migrations") ;;
     sqlite) printf '[apps.shop.database]\nurl = "sqlite://%s/shop.db"\n' "$dir" >> "$dir/backstop.toml"; ship=(--migrations "$WORK/migrations") ;;
   esac
-  BACKSTOP_LOG=warn "$BIN" server --config "$dir/backstop.toml" 2>"$dir/server.log" &
+  BACKSTOP_LOG=${BACKSTOP_LOG:-warn} "$BIN" server --config "$dir/backstop.toml" 2>"$dir/server.log" &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
   export BACKSTOP_URL="http://127.0.0.1:$api" BACKSTOP_TOKEN=$(cat "$dir/state/admin.token")
@@ -85,4 +85,4 @@ TOML
 }
 
 echo "== undo to a warm revision, CLI start -> first request served by it ($ROUNDS undos per mode)"
-for mode in none postgres sqlite; do run_mode "$mode"; done
+for mode in ${MODES:-none postgres sqlite}; do run_mode "$mode"; done

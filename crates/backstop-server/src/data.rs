@@ -455,6 +455,8 @@ impl Ctx {
         let revisions = self.store.revisions(app).await?;
         let floor = revisions.iter().filter(|r| r.status == RevisionStatus::Permanent).map(|r| r.revision).max();
         let mut checked = Vec::new();
+        // Revisions that never went live with a recorded schema: nothing to compare.
+        let mut unchecked = Vec::new();
         let mut blocked: Vec<(u64, Vec<Problem>)> = Vec::new();
         for rev in revisions.iter().filter(|r| floor.is_none_or(|f| r.revision > f)) {
             if matches!(rev.status, RevisionStatus::Failed | RevisionStatus::Deploying) {
@@ -465,8 +467,11 @@ impl Ctx {
             if pending_versions.iter().all(|v| theirs.iter().any(|m| m.version == *v)) {
                 continue;
             }
-            let Some(recorded) = &stored.snapshot else { continue };
-            let Ok(target) = serde_json::from_value::<Snapshot>(recorded.clone()) else { continue };
+            let target = stored.snapshot.as_ref().and_then(|s| serde_json::from_value::<Snapshot>(s.clone()).ok());
+            let Some(target) = target else {
+                unchecked.push(rev.revision);
+                continue;
+            };
             let shipped_queries: Vec<ShippedQuery> = decode("queries", &stored.queries)?;
             let verdict = self.verdict_for(db, &target, &after, &shipped_queries, Some(&contract_sql)).await?;
             checked.push(rev.revision);
@@ -479,7 +484,15 @@ impl Ctx {
                 app,
                 vec![step(
                     "window-checked",
-                    format!("revisions {checked:?} checked against the schema after {}", pending_versions.join(", ")),
+                    format!(
+                        "revisions {checked:?} checked against the schema after {}{}",
+                        pending_versions.join(", "),
+                        if unchecked.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {unchecked:?} have no recorded schema and were not checked")
+                        }
+                    ),
                 )],
             )
             .await?;
