@@ -1,11 +1,12 @@
-//! Admin routes of flags: create, set, on, off (the kill switch), list, show,
-//! history. Writes need the admin token; reads are open like the rest of `/v1`.
+//! Admin routes of flags: create, set, on, off (the kill switch), delete,
+//! list, show, history. Writes need the admin token; reads are open like the rest of `/v1`.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use backstop_flags::Flag;
@@ -21,7 +22,7 @@ type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 
 pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     let mutating = Router::new()
-        .route("/v1/flags/{key}", post(create).put(set))
+        .route("/v1/flags/{key}", post(create).put(set).delete(delete))
         .route("/v1/flags/{key}/on", post(on))
         .route("/v1/flags/{key}/off", post(off))
         .route_layer(middleware::from_fn_with_state(ctx, crate::api::require_token));
@@ -137,10 +138,36 @@ async fn off(
     switch(&ctx, &key, false, &actor, body.reason).await
 }
 
-async fn list(State(ctx): State<Arc<Ctx>>) -> ApiResult<Value> {
+/// Delete a flag (its history stays); like the switches, it needs a reason.
+async fn delete(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult<Written> {
+    let reason = reason_of(body.reason).ok_or_else(|| {
+        bad_request(
+            format!("deleting flag `{key}` needs a reason"),
+            format!("say why, e.g. `backstop flag delete {key} --reason \"feature shipped\"`"),
+        )
+    })?;
+    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Delete, "delete", &actor, Some(reason)).await?))
+}
+
+/// Every flag, with the configuration version and its ETag; `If-None-Match`
+/// with that ETag gets 304 (what the SDK polls when it cannot stream).
+async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
     let current = ctx.flags.current();
-    let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
-    Ok(axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })))
+    let mut resp = if super::ofrep::matches_etag(&headers, &current.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
+        axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })).into_response()
+    };
+    if let Ok(etag) = HeaderValue::from_str(&current.etag) {
+        resp.headers_mut().insert(header::ETAG, etag);
+    }
+    resp
 }
 
 async fn show(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Flag> {
