@@ -16,7 +16,9 @@ mod ofrep;
 mod stream;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -24,7 +26,7 @@ use axum::http::StatusCode;
 use backstop_flags::{CompiledFlag, Flag, FlagError, Snapshot, compile};
 use backstop_store::{FlagDelete, FlagHistoryEntry, FlagWrite, FlagWriteMode, Store, StoreError};
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 pub use limit::RateLimiter;
 
@@ -39,6 +41,19 @@ pub const EVAL_TOKEN_FILE: &str = "eval.token";
 /// How many changes a slow stream subscriber may fall behind before it is
 /// sent a fresh snapshot instead.
 const CHANNEL_CAPACITY: usize = 1024;
+
+/// How often every open stream is sent a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What the broadcast carries to every stream subscriber.
+#[derive(Debug, Clone)]
+pub enum Broadcast {
+    Change(Arc<Published>),
+    /// Send a keep-alive comment (one tick for all streams, not a timer each).
+    KeepAlive,
+    /// The server is shutting down: end the stream.
+    Close,
+}
 
 /// The flags as evaluated now: a snapshot at one configuration version and its ETag.
 #[derive(Debug)]
@@ -78,8 +93,8 @@ pub struct Published {
 pub struct FlagService {
     current: RwLock<Arc<Current>>,
     write: tokio::sync::Mutex<()>,
-    events: broadcast::Sender<Arc<Published>>,
-    closed: watch::Sender<bool>,
+    events: broadcast::Sender<Broadcast>,
+    closed: AtomicBool,
     /// The OFREP evaluation rate limit per token.
     limiter: RateLimiter,
 }
@@ -113,11 +128,22 @@ impl FlagService {
         });
         let snapshot = Snapshot::new(set.version, compiled);
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let ticker = events.downgrade();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEEP_ALIVE);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                // Ends with the service.
+                let Some(events) = ticker.upgrade() else { return };
+                let _ = events.send(Broadcast::KeepAlive);
+            }
+        });
         Ok(FlagService {
             current: RwLock::new(Arc::new(Current::new(snapshot))),
             write: tokio::sync::Mutex::new(()),
             events,
-            closed: watch::Sender::new(false),
+            closed: AtomicBool::new(false),
             limiter: RateLimiter::new(ofrep_rate_limit),
         })
     }
@@ -126,17 +152,18 @@ impl FlagService {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Broadcast> {
         self.events.subscribe()
     }
 
     /// End every open stream (the server is shutting down).
     pub fn close(&self) {
-        self.closed.send_replace(true);
+        self.closed.store(true, Ordering::SeqCst);
+        let _ = self.events.send(Broadcast::Close);
     }
 
-    fn closed(&self) -> watch::Receiver<bool> {
-        self.closed.subscribe()
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     pub(crate) async fn edit(
@@ -201,7 +228,7 @@ impl FlagService {
         });
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = current;
         // No subscriber is not an error.
-        let _ = self.events.send(published);
+        let _ = self.events.send(Broadcast::Change(published));
     }
 }
 
@@ -210,22 +237,12 @@ pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     admin::routes(ctx.clone()).merge(ofrep::routes(ctx.clone())).merge(stream::routes(ctx))
 }
 
-/// A `text/event-stream` response over pre-serialised event frames, with a
-/// keep-alive comment after 15 s of silence.
+/// A `text/event-stream` response over pre-serialised event frames.
 fn sse_response(frames: impl futures_util::Stream<Item = Bytes> + Send + 'static) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     use futures_util::StreamExt;
-    let keep_alive = std::time::Duration::from_secs(15);
-    let frames = Box::pin(frames);
-    let body = futures_util::stream::unfold(frames, move |mut frames| async move {
-        let next = match tokio::time::timeout(keep_alive, frames.next()).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return None,
-            Err(_) => Bytes::from_static(b":\n\n"),
-        };
-        Some((Ok::<_, std::convert::Infallible>(next), frames))
-    });
-    let mut resp = axum::response::Response::new(axum::body::Body::from_stream(body));
+    let body = axum::body::Body::from_stream(frames.map(Ok::<_, std::convert::Infallible>));
+    let mut resp = axum::response::Response::new(body);
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -18,10 +18,10 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::Stream;
 use serde_json::json;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
 
-use super::{Current, FlagEvent, FlagService, Published};
+use super::{Broadcast, Current, FlagEvent, FlagService, Published};
 use crate::api::ApiError;
 use crate::runtime::Ctx;
 
@@ -72,8 +72,7 @@ pub(super) struct Framing {
 
 struct Subscriber {
     flags: Arc<FlagService>,
-    rx: broadcast::Receiver<Arc<Published>>,
-    closed: watch::Receiver<bool>,
+    rx: broadcast::Receiver<Broadcast>,
     /// The configuration version the client has; older broadcasts are skipped.
     seen: u64,
     first: Option<Arc<Current>>,
@@ -81,16 +80,17 @@ struct Subscriber {
 }
 
 /// The frames of one subscriber: a resync frame, then changes in version
-/// order, a fresh resync frame after falling behind; ends when the service closes.
+/// order and keep-alive comments, a fresh resync frame after falling behind;
+/// ends when the service closes. A subscriber waits on the broadcast alone:
+/// no timer or second channel per subscriber.
 pub(super) fn frames(flags: Arc<FlagService>, framing: Framing) -> impl Stream<Item = Bytes> {
     // Subscribe before reading the snapshot: a change in between is then
     // either in the snapshot (and skipped by version) or received.
     let rx = flags.subscribe();
     let current = flags.current();
-    let sub =
-        Subscriber { closed: flags.closed(), flags, rx, seen: current.snapshot.version, first: Some(current), framing };
+    let sub = Subscriber { flags, rx, seen: current.snapshot.version, first: Some(current), framing };
     futures_util::stream::unfold(sub, |mut sub| async move {
-        if *sub.closed.borrow() {
+        if sub.flags.is_closed() {
             return None;
         }
         if let Some(first) = sub.first.take() {
@@ -98,25 +98,26 @@ pub(super) fn frames(flags: Arc<FlagService>, framing: Framing) -> impl Stream<I
             return Some((frame, sub));
         }
         loop {
-            tokio::select! {
-                _ = sub.closed.changed() => return None,
-                msg = sub.rx.recv() => match msg {
-                    Ok(p) if p.version <= sub.seen => continue,
-                    Ok(p) => {
-                        sub.seen = p.version;
-                        let frame = (sub.framing.change)(&p);
-                        return Some((frame, sub));
+            match sub.rx.recv().await {
+                Ok(Broadcast::Change(p)) if p.version <= sub.seen => continue,
+                Ok(Broadcast::Change(p)) => {
+                    sub.seen = p.version;
+                    let frame = (sub.framing.change)(&p);
+                    return Some((frame, sub));
+                }
+                Ok(Broadcast::KeepAlive) => return Some((Bytes::from_static(b":\n\n"), sub)),
+                Ok(Broadcast::Close) | Err(RecvError::Closed) => return None,
+                Err(RecvError::Lagged(_)) => {
+                    if sub.flags.is_closed() {
+                        return None;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        // Skip what is left of the backlog: the resync covers it.
-                        sub.rx = sub.rx.resubscribe();
-                        let current = sub.flags.current();
-                        sub.seen = current.snapshot.version;
-                        let frame = (sub.framing.resync)(&current);
-                        return Some((frame, sub));
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+                    // Skip what is left of the backlog: the resync covers it.
+                    sub.rx = sub.rx.resubscribe();
+                    let current = sub.flags.current();
+                    sub.seen = current.snapshot.version;
+                    let frame = (sub.framing.resync)(&current);
+                    return Some((frame, sub));
+                }
             }
         }
     })
@@ -173,6 +174,8 @@ mod tests {
             assert_eq!((event.as_str(), id, data["key"].as_str()), ("change", version, Some("kill")));
             assert_eq!(data["flag"]["enabled"], json!(enabled));
         }
+        let _ = flags.events.send(Broadcast::KeepAlive);
+        assert_eq!(&frames.next().await.unwrap()[..], b":\n\n", "a keep-alive comment");
         flags.edit(&store, "kill", Edit::Delete, "delete", "tester", Some("gone".into())).await.unwrap();
         let (event, id, data) = parse(&frames.next().await.unwrap());
         assert_eq!((event.as_str(), id, data["flag"].clone()), ("change", 4, serde_json::Value::Null));
