@@ -512,3 +512,39 @@ fn a_deleted_flag_is_gone_everywhere_but_its_history() {
     h.cli(&["flag", "create", "kill"]).ok();
     assert_eq!(h.json(&["flag", "show", "kill"])["version"], json!(3));
 }
+
+/// Poll the app's public address until `status` answers (bounded; behaviour, not speed).
+fn wait_public(h: &Harness, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (got, body) = h.public_get();
+        if got == status {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "public address stayed {got} ({body}), expected {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn switching_the_guard_flag_off_fixes_a_running_release_with_no_deploy() {
+    let mut h = Harness::start("");
+    h.stop();
+    h.app_extra = format!(
+        "env = {{ BACKSTOP_FLAGS_URL = \"http://127.0.0.1:{}\", BACKSTOP_FLAGS_TOKEN_FILE = \"{}\" }}\n",
+        h.api_port,
+        h.state().join("eval.token").display()
+    );
+    std::fs::write(h.config_path(), h.config_text()).unwrap();
+    h.boot();
+    h.cli(&["flag", "create", "new-checkout", "--on"]).ok();
+    // The demo service reads the flag with the SDK: broken while it is on.
+    h.release("v1", &["--broken", "--guard-flag", "new-checkout"]).ok();
+    assert!(wait_public(&h, 500).contains("checkout exploded"));
+
+    h.cli(&["flag", "off", "new-checkout", "--reason", "checkout errors"]).ok();
+    assert_eq!(wait_public(&h, 200).trim(), "shop v1");
+    h.cli(&["flag", "on", "new-checkout", "--reason", "try again"]).ok();
+    wait_public(&h, 500);
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 1, "no deploy happened");
+}
