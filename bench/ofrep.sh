@@ -59,8 +59,8 @@ cat > "$WORK/features.json" <<'JSON'
 ]}
 JSON
 EDGE_TOKEN='*:development.backstopbench'
-"$EDGE" --port "$EDGE_PORT" --interface 127.0.0.1 offline --bootstrap-file "$WORK/features.json" \
-  --tokens "$EDGE_TOKEN" >"$WORK/edge.log" 2>&1 &
+"$EDGE" --port "$EDGE_PORT" --interface 127.0.0.1 --workers "$(nproc)" offline --bootstrap-file "$WORK/features.json" \
+  --client-tokens '*:development.backstopclient' --frontend-tokens "$EDGE_TOKEN" >"$WORK/edge.log" 2>&1 &
 EDGE_PID=$!
 EDGE_PATH="/api/frontend/features/new-checkout?userId=user-42&properties%5Bcountry%5D=NL"
 for _ in $(seq 100); do
@@ -104,7 +104,7 @@ for r in $(seq "$ROUNDS"); do
   run backstop "http://127.0.0.1:$API/ofrep/v1/evaluate/flags/new-checkout" "$WORK/backstop.lua"
   run edge "http://127.0.0.1:$EDGE_PORT$EDGE_PATH" "$WORK/edge.lua"
 done
-echo "unleash-edge: $("$EDGE" --version 2>/dev/null || echo unknown)"
+echo "peer: $(cargo install --list 2>/dev/null | grep -m1 "^unleash-edge" || echo "$EDGE")"
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 rows = {}
