@@ -4,7 +4,7 @@
 # (examples/propagation); RUNS runs (default 5) of FLIPS flips (default 5).
 # Per run: p50/p99/max of the time from the flip's API call returning to each
 # subscriber reading the change; then the median of the runs. Loopback only.
-# Usage: bench/flags.sh [SUBSCRIBERS] [FLIPS] [RUNS]
+# Usage: bench/flags.sh [SUBSCRIBERS] [FLIPS] [RUNS]   (BACKSTOP_BIN=… measures another build of the server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUBS=${1:-1000}
@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf '[server]\nlisten = "127.0.0.1:%s"\nstate = "%s/state"\n' "$PORT" "$WORK" > "$WORK/backstop.toml"
-BACKSTOP_LOG=warn ${SERVER_CPU:+taskset -c "$SERVER_CPU"} "$TARGET/release/backstop" server --config "$WORK/backstop.toml" 2>"$WORK/server.log" &
+BACKSTOP_LOG=warn ${SERVER_CPU:+taskset -c "$SERVER_CPU"} "${BACKSTOP_BIN:-$TARGET/release/backstop}" server --config "$WORK/backstop.toml" 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
 export BACKSTOP_URL="http://127.0.0.1:$PORT"
