@@ -511,6 +511,15 @@ fn a_deleted_flag_is_gone_everywhere_but_its_history() {
     // The key can be used again; its versions go on.
     h.cli(&["flag", "create", "kill"]).ok();
     assert_eq!(h.json(&["flag", "show", "kill"])["version"], json!(3));
+
+    // A flag guarding the live release is its kill switch: not deleted.
+    let art = h.artifact("v1", &[]);
+    h.cli(&["release", "shop", "--artifact", art.to_str().unwrap(), "--version", "v1", "--guarded-by", "other"]).ok();
+    let refused = h.cli(&["flag", "delete", "other", "--reason", "cleanup"]);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("guards revision 1 of app `shop`, which is live"), "{}", refused.stderr());
+    assert_two_lines(&refused);
+    assert_eq!(h.json(&["flag", "show", "other"])["key"], json!("other"), "still there");
 }
 
 /// Poll the app's public address until `status` answers (bounded; behaviour, not speed).

@@ -138,7 +138,21 @@ async fn off(
     switch(&ctx, &key, false, &actor, body.reason).await
 }
 
+/// The app and live revision a flag guards (`--guarded-by`), if any.
+async fn guarded_live_revision(ctx: &Ctx, key: &str) -> Result<Option<(String, u64)>, ApiError> {
+    let store_failed = |e| ApiError::from(crate::error::OpError::from(e));
+    for app in ctx.store.apps().await.map_err(store_failed)? {
+        let Some(live) = app.live_revision else { continue };
+        let revision = ctx.store.revision(&app.name, live).await.map_err(store_failed)?;
+        if revision.guarded_by.iter().any(|k| k == key) {
+            return Ok(Some((app.name.as_str().to_owned(), live)));
+        }
+    }
+    Ok(None)
+}
+
 /// Delete a flag (its history stays); like the switches, it needs a reason.
+/// A flag that guards a live revision is that release's kill switch: refused.
 async fn delete(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
@@ -151,6 +165,16 @@ async fn delete(
             format!("say why, e.g. `backstop flag delete {key} --reason \"feature shipped\"`"),
         )
     })?;
+    if let Some((app, revision)) = guarded_live_revision(&ctx, &key).await? {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "flag_guards_live_release",
+            message: format!("flag `{key}` guards revision {revision} of app `{app}`, which is live"),
+            hint: format!(
+                "it is that release's kill switch; switch it off with `backstop flag off {key} --reason \"...\"`, or delete it once a release it does not guard is live"
+            ),
+        });
+    }
     Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Delete, "delete", &actor, Some(reason)).await?))
 }
 
