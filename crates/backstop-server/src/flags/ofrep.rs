@@ -239,6 +239,40 @@ mod tests {
         assert_eq!(err(r#"{"context":{"targetingKey":7}}"#), "INVALID_CONTEXT");
     }
 
+    #[tokio::test]
+    async fn the_event_stream_sends_the_current_etag_then_one_per_change() {
+        use backstop_store::SqliteStore;
+        use futures_util::StreamExt;
+
+        use super::super::{Edit, FlagService};
+
+        let store = SqliteStore::in_memory().unwrap();
+        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
+        let flag =
+            serde_json::from_value(json!({"key": "kill", "enabled": true, "variants": {"on": true, "off": false},
+            "default_variant": "on", "off_variant": "off", "version": 0}))
+            .unwrap();
+        flags.edit(&store, "kill", Edit::Create(flag), "create", "tester", None).await.unwrap();
+        let mut events = Box::pin(frames(flags.clone(), OFREP_EVENTS));
+        let event = |frame: Bytes| {
+            let text = String::from_utf8(frame.to_vec()).unwrap();
+            assert!(!text.contains("event:"), "OFREP events are plain messages: {text}");
+            let id: u64 = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().parse().unwrap();
+            let data: Value =
+                serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+            assert_eq!(data["type"], json!("refetchEvaluation"), "{text}");
+            (id, data["etag"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(event(events.next().await.unwrap()), (1, flags.current().etag.clone()));
+        for (version, edit) in [(2, Edit::Enable(false)), (3, Edit::Delete)] {
+            let before = flags.current().etag.clone();
+            flags.edit(&store, "kill", edit, "x", "tester", Some("test".into())).await.unwrap();
+            let (id, etag) = event(events.next().await.unwrap());
+            assert_eq!((id, etag.as_str()), (version, flags.current().etag.as_str()));
+            assert_ne!(etag, before);
+        }
+    }
+
     #[test]
     fn if_none_match() {
         let etag = "W/\"abc\"";
