@@ -57,6 +57,10 @@ impl Client {
         self.send(self.request(Method::PUT, path).json(body)).await
     }
 
+    pub async fn delete<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+        self.send(self.request(Method::DELETE, path).json(body)).await
+    }
+
     pub async fn put_body<T: DeserializeOwned>(&self, path: &str, content_type: &str, body: Vec<u8>) -> CliResult<T> {
         self.send(self.request(Method::PUT, path).header("content-type", content_type).body(body)).await
     }

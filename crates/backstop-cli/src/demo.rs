@@ -1,6 +1,7 @@
 //! `backstop demo`: the whole story on this machine in under a minute — a
-//! throwaway control plane, a good release, a bad one, a refused one, and an
-//! instant rollback to the warm previous version.
+//! throwaway control plane, a good release, a bad one whose breakage a flag
+//! switches off (rung 1, no deploy), an instant rollback to the warm previous
+//! version, and a refused release.
 
 use std::time::{Duration, Instant};
 
@@ -59,12 +60,14 @@ pub async fn run(keep: bool) -> CliResult {
     let (api_port, app_port) = (free_port()?, free_port()?);
     let config_path = root.join("backstop.toml");
     let config_text = format!(
-        "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"{}\"\n\n[apps.shop]\nlisten = \"127.0.0.1:{app_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nkeep_warm = \"10m\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\n",
-        root.join("state").display()
+        "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"{}\"\n\n[apps.shop]\nlisten = \"127.0.0.1:{app_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nkeep_warm = \"10m\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\nenv = {{ BACKSTOP_FLAGS_URL = \"http://127.0.0.1:{api_port}\", BACKSTOP_FLAGS_TOKEN_FILE = \"{}\" }}\n",
+        root.join("state").display(),
+        root.join("state").join("eval.token").display()
     );
     std::fs::write(&config_path, &config_text).map_err(|e| fail("cannot write the demo config", e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cannot find this executable", e))?;
-    for (name, flags) in [("v1", vec![]), ("v2", vec!["--broken"]), ("v3", vec!["--unhealthy"])] {
+    let v2 = vec!["--broken", "--guard-flag", "new-checkout"];
+    for (name, flags) in [("v1", vec![]), ("v2", v2), ("v3", vec!["--unhealthy"])] {
         crate::demo_app::write_artifact(&root.join(format!("artifacts/{name}")), &exe, name, &flags)
             .map_err(|e| fail("cannot write a demo artifact", e))?;
     }
@@ -107,13 +110,38 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
 
-    say("release v2 (passes its health check, but checkout is broken)");
-    let o = release(&c, &art("v2"), "v2", "new checkout flow", Some("2222222")).await?;
+    say("release v2 (passes its health check, but its new checkout, behind flag new-checkout, is broken)");
+    let flag = serde_json::json!({"flag": {"description": "the v2 checkout", "enabled": true,
+        "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off"}});
+    let _: Value = c.post("/v1/flags/new-checkout", &flag).await?;
+    let o = release_guarded(&c, &art("v2"), "v2", "new checkout flow", Some("2222222"), "new-checkout").await?;
     println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
+    // The service's SDK client connects in the background; wait until the new checkout is on.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hit(&http, &public, 1).await.1 == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
 
-    say("undo: traffic back to the last known-good revision, still running warm");
+    say("rung 1, the kill switch: backstop flag off new-checkout (no deploy, v2 keeps running)");
+    let started = Instant::now();
+    let _: Value = c.post("/v1/flags/new-checkout/off", &serde_json::json!({"reason": "checkout errors"})).await?;
+    let mut fixed = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        if hit(&http, &public, 1).await.1 == 0 {
+            fixed = Some(started.elapsed());
+            break;
+        }
+    }
+    match fixed {
+        Some(took) => println!("requests succeed again {:.1} ms after the flip", took.as_secs_f64() * 1000.0),
+        None => println!("unexpected: still failing 10 s after the flip"),
+    }
+    let (ok, bad, last) = hit(&http, &public, 20).await;
+    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+
+    say("rung 2, undo: traffic back to the last known-good revision, still running warm");
     let started = Instant::now();
     let o: Value = c.post("/v1/apps/shop/undo", &serde_json::json!({})).await?;
     let took = started.elapsed();
@@ -156,6 +184,29 @@ async fn release(
         digest: None,
         git_commit,
         guarded_by: &[],
+        migrations: None,
+        queries: None,
+    };
+    commands::release(c, &args).await
+}
+
+async fn release_guarded(
+    c: &Client,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    git_commit: Option<&str>,
+    flag: &str,
+) -> CliResult<Value> {
+    let guarded_by = [flag.to_owned()];
+    let args = commands::ReleaseArgs {
+        app: "shop",
+        artifact,
+        version,
+        change_cause,
+        digest: None,
+        git_commit,
+        guarded_by: &guarded_by,
         migrations: None,
         queries: None,
     };

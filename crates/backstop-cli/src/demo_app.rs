@@ -1,6 +1,13 @@
 //! The demo service `backstop demo` releases: a tiny HTTP app on $PORT whose
 //! behaviour (good, broken, unhealthy, crashing) is set by flags, so that
 //! releases of it can go right and wrong on purpose.
+//!
+//! With `--guard-flag KEY` its breakage sits behind a feature flag, read
+//! with the Rust SDK from the control plane in `BACKSTOP_FLAGS_URL` with
+//! the token in the file `BACKSTOP_FLAGS_TOKEN_FILE`: it takes the broken
+//! "new checkout" only while the flag is on, so `backstop flag off KEY`
+//! fixes it with no deploy. Without a flag configuration it takes the old
+//! path, never the risky one.
 
 use std::time::Duration;
 
@@ -28,6 +35,31 @@ pub struct DemoAppArgs {
     /// Exit with status 70 this many milliseconds after start.
     #[arg(long)]
     pub crash_after_ms: Option<u64>,
+    /// Be broken only while this boolean flag is on for the request.
+    #[arg(long, requires = "broken")]
+    pub guard_flag: Option<String>,
+}
+
+/// Whether a request takes the new (here: broken) path: without a guard
+/// flag, always; with one, only when the flag positively says so.
+fn new_path(guard: Option<&(String, backstop_flags_client::Client)>) -> bool {
+    let Some((key, client)) = guard else { return true };
+    let ctx = backstop_flags_client::Context::new().with_targeting_key("demo-user");
+    client.evaluate_bool(key, &ctx).map(|r| r.value).unwrap_or(false)
+}
+
+fn flag_client() -> CliResult<backstop_flags_client::Client> {
+    let missing = |what: &str| {
+        CliError::bad_input(
+            format!("--guard-flag needs {what}"),
+            "set BACKSTOP_FLAGS_URL and BACKSTOP_FLAGS_TOKEN_FILE in the app's `env` in backstop.toml",
+        )
+    };
+    let url = std::env::var("BACKSTOP_FLAGS_URL").map_err(|_| missing("BACKSTOP_FLAGS_URL"))?;
+    let file = std::env::var("BACKSTOP_FLAGS_TOKEN_FILE").map_err(|_| missing("BACKSTOP_FLAGS_TOKEN_FILE"))?;
+    let token = std::fs::read_to_string(&file)
+        .map_err(|e| CliError::bad_input(format!("cannot read {file}: {e}"), "point it at STATE/eval.token"))?;
+    Ok(backstop_flags_client::Client::connect(backstop_flags_client::ClientConfig::new(url, token.trim())))
 }
 
 #[derive(Deserialize)]
@@ -41,6 +73,10 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
     })?;
     let version = args.app_version.clone();
     let (broken, unhealthy) = (args.broken, args.unhealthy);
+    let guard = match &args.guard_flag {
+        Some(key) => Some(std::sync::Arc::new((key.clone(), flag_client()?))),
+        None => None,
+    };
     let v1 = version.clone();
     let v2 = version.clone();
     let app = Router::new()
@@ -48,8 +84,9 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
             "/",
             get(move || {
                 let v = v1.clone();
+                let guard = guard.clone();
                 async move {
-                    if broken {
+                    if broken && new_path(guard.as_deref()) {
                         (
                             StatusCode::INTERNAL_SERVER_ERROR,
                             [("x-demo-version", v.clone())],

@@ -51,6 +51,12 @@ pub enum FlagCommand {
         #[arg(long, short)]
         reason: String,
     },
+    /// Delete a flag: it is gone from evaluation and the stream at once; its history stays.
+    Delete {
+        key: String,
+        #[arg(long, short)]
+        reason: String,
+    },
     /// All flags.
     List,
     /// One flag.
@@ -84,6 +90,13 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
         }
         FlagCommand::On { key, reason } => switch(&c, g.output, &key, "on", &reason).await?,
         FlagCommand::Off { key, reason } => switch(&c, g.output, &key, "off", &reason).await?,
+        FlagCommand::Delete { key, reason } => {
+            let v: Value = c.delete(&format!("/v1/flags/{key}"), &json!({ "reason": reason })).await?;
+            match g.output {
+                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
+                Output::Table => println!("deleted flag {key} (config version {})", v["config_version"]),
+            }
+        }
         FlagCommand::List => {
             let v: Value = c.get("/v1/flags").await?;
             match g.output {

@@ -6,6 +6,12 @@
 //! connection ends the connection; the next connection starts with a full
 //! `snapshot` event, so reconnecting is the full refetch and no version is
 //! ever skipped silently.
+//!
+//! When the server answers but the stream cannot be had (an error status, a
+//! proxy that answers something other than an event stream, or no snapshot
+//! in time), the task falls back to polling the whole configuration
+//! (`GET /v1/flags`, with `If-None-Match`) every `poll_interval`, and tries
+//! the stream again before each poll.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +43,13 @@ pub struct ClientConfig {
     /// A connection that sends nothing (not even a keep-alive, which the
     /// server sends every 15 s) for this long is considered dead.
     pub idle_timeout: Duration,
+    /// How often to poll the configuration when the stream cannot be had.
+    pub poll_interval: Duration,
 }
+
+/// How long a new stream connection may take to deliver its snapshot before
+/// the stream counts as unavailable (e.g. a proxy buffering it).
+const FIRST_EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ClientConfig {
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
@@ -47,6 +59,7 @@ impl ClientConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(45),
+            poll_interval: Duration::from_secs(30),
         }
     }
 }
@@ -123,10 +136,12 @@ impl Client {
         self.inner.shared.state.subscribe()
     }
 
-    /// Wait until the client is ready or reports an error, and return that state.
+    /// Wait until the client serves a current configuration (streaming or
+    /// polling) or reports an error, and return that state.
     pub async fn wait_ready(&self) -> State {
         let mut rx = self.watch_state();
-        let state = rx.wait_for(|s| matches!(s, State::Ready { .. } | State::Error { .. })).await;
+        let state =
+            rx.wait_for(|s| matches!(s, State::Ready { .. } | State::Polling { .. } | State::Error { .. })).await;
         // The sender lives as long as `self`, so waiting cannot fail.
         state.map(|s| s.clone()).unwrap_or_else(|_| self.state())
     }
@@ -188,15 +203,16 @@ struct Change {
 enum Ended {
     /// The server refused the token; retried, but reported as such.
     Refused(String),
+    /// The server answered, but not with a working stream: poll instead.
+    Unavailable(String),
     Lost(String),
 }
 
-impl Ended {
-    fn message(self) -> String {
-        match self {
-            Ended::Refused(m) | Ended::Lost(m) => m,
-        }
-    }
+/// `GET /v1/flags`: every flag at one configuration version.
+#[derive(Deserialize)]
+struct Listing {
+    version: u64,
+    flags: Vec<Flag>,
 }
 
 async fn run(config: ClientConfig, shared: Arc<Shared>) {
@@ -207,15 +223,31 @@ async fn run(config: ClientConfig, shared: Arc<Shared>) {
             return;
         }
     };
-    let url = format!("{}/v1/flags/stream", config.url.trim_end_matches('/'));
+    let base = config.url.trim_end_matches('/');
+    let url = format!("{base}/v1/flags/stream");
+    let list_url = format!("{base}/v1/flags");
     let mut backoff = config.initial_backoff;
+    // The ETag of the last polled configuration.
+    let mut polled: Option<String> = None;
     loop {
         let mut got_snapshot = false;
         let ended = follow(&http, &url, &config, &shared, &mut got_snapshot).await;
         if got_snapshot {
             backoff = config.initial_backoff;
         }
-        let message = ended.message();
+        let message = match ended {
+            Ended::Unavailable(why) => match poll(&http, &list_url, &config, &shared, &mut polled).await {
+                Ok(version) => {
+                    tracing::warn!(url = %url, error = %why, "flag stream unavailable; polling");
+                    shared.state.send_replace(State::Polling { version, message: why });
+                    backoff = config.initial_backoff;
+                    tokio::time::sleep(config.poll_interval).await;
+                    continue;
+                }
+                Err(e) => format!("{why}; polling failed too: {e}"),
+            },
+            Ended::Refused(m) | Ended::Lost(m) => m,
+        };
         tracing::warn!(url = %url, error = %message, "flag stream disconnected; reconnecting");
         let last = shared.snapshot.load().as_ref().map(|s| s.version);
         shared.state.send_modify(|state| {
@@ -232,6 +264,43 @@ async fn run(config: ClientConfig, shared: Arc<Shared>) {
         tokio::time::sleep(jittered(backoff)).await;
         backoff = (backoff * 2).min(config.max_backoff);
     }
+}
+
+/// Fetch the whole configuration once; its version when it applied (or was unchanged).
+async fn poll(
+    http: &reqwest::Client,
+    url: &str,
+    config: &ClientConfig,
+    shared: &Shared,
+    etag: &mut Option<String>,
+) -> Result<u64, String> {
+    let mut request = http.get(url).bearer_auth(&config.token).timeout(config.idle_timeout);
+    let current = shared.snapshot.load_full();
+    if let (Some(etag), Some(_)) = (etag.as_deref(), &current) {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+    }
+    let response = request.send().await.map_err(|e| format!("cannot poll {url}: {e}"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED {
+        return current.map(|s| s.version).ok_or_else(|| "304 without a configuration".to_owned());
+    }
+    if !status.is_success() {
+        return Err(format!("{url} answered {status}"));
+    }
+    let new_etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let listing: Listing = response.json().await.map_err(|e| format!("unreadable answer from {url}: {e}"))?;
+    let flags = listing
+        .flags
+        .into_iter()
+        .map(|f| {
+            let key = f.key.clone();
+            compile(f).map_err(|e| format!("polled flag `{key}` does not compile: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let version = listing.version;
+    shared.snapshot.store(Some(Arc::new(Snapshot::new(version, flags))));
+    *etag = new_etag;
+    Ok(version)
 }
 
 /// `backoff` minus up to a quarter, so that many clients do not reconnect in step.
@@ -267,17 +336,27 @@ async fn follow(
         return Ended::Refused(format!("the server refused the token ({status}): {detail}"));
     }
     if !status.is_success() {
-        return Ended::Lost(format!("{url} answered {status}"));
+        return Ended::Unavailable(format!("{url} answered {status}"));
+    }
+    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !content_type.is_some_and(|t| t.starts_with("text/event-stream")) {
+        return Ended::Unavailable(format!(
+            "{url} answered {} instead of an event stream",
+            content_type.unwrap_or("no content type")
+        ));
     }
     let mut response = response;
     let mut decoder = sse::Decoder::default();
     // The configuration version this connection is at; none before its snapshot.
     let mut at: Option<u64> = None;
     loop {
-        let chunk = match tokio::time::timeout(config.idle_timeout, response.chunk()).await {
-            Err(_) => return Ended::Lost(format!("no data from {url} for {:?}", config.idle_timeout)),
-            Ok(Err(e)) => return Ended::Lost(format!("reading the flag stream: {e}")),
-            Ok(Ok(None)) => return Ended::Lost("the server closed the flag stream".into()),
+        let wait = if at.is_some() { config.idle_timeout } else { FIRST_EVENT_TIMEOUT.min(config.idle_timeout) };
+        // Before its snapshot, a connection that fails is an unavailable stream, not a lost one.
+        let ended = |m: String| if at.is_some() { Ended::Lost(m) } else { Ended::Unavailable(m) };
+        let chunk = match tokio::time::timeout(wait, response.chunk()).await {
+            Err(_) => return ended(format!("no data from {url} for {wait:?}")),
+            Ok(Err(e)) => return ended(format!("reading the flag stream: {e}")),
+            Ok(Ok(None)) => return ended("the server closed the flag stream".into()),
             Ok(Ok(Some(chunk))) => chunk,
         };
         for event in decoder.push(&chunk) {

@@ -97,7 +97,8 @@ impl FeatureProvider for BackstopProvider {
     fn status(&self) -> ProviderStatus {
         match self.client.state() {
             State::Connecting => ProviderStatus::NotReady,
-            State::Ready { .. } => ProviderStatus::Ready,
+            // Polling serves a configuration current to within its interval.
+            State::Ready { .. } | State::Polling { .. } => ProviderStatus::Ready,
             State::Stale { .. } => ProviderStatus::STALE,
             State::Error { .. } => ProviderStatus::Error,
         }

@@ -10,6 +10,12 @@ pub enum State {
     Connecting,
     /// Following the stream; evaluations use configuration `version`.
     Ready { version: u64 },
+    /// The server answers but the stream cannot be had (`message` says why:
+    /// refused by a proxy, not a stream, no data): the client polls the full
+    /// configuration every `poll_interval` instead, so a change reaches it
+    /// within that interval rather than at once; it tries the stream again
+    /// before each poll and is `Ready` as soon as it has it.
+    Polling { version: u64, message: String },
     /// Disconnected since `since`, serving the last snapshot (`last_version`)
     /// and reconnecting; `message` says why the connection was lost.
     Stale { since: Instant, last_version: u64, message: String },
@@ -19,8 +25,15 @@ pub enum State {
 }
 
 impl State {
+    /// Following the stream: changes arrive as they happen.
     pub fn is_ready(&self) -> bool {
         matches!(self, State::Ready { .. })
+    }
+
+    /// Serving a configuration that is current: streaming, or polling
+    /// successfully (current to within the poll interval).
+    pub fn is_current(&self) -> bool {
+        matches!(self, State::Ready { .. } | State::Polling { .. })
     }
 
     /// How long the served snapshot has been stale, when it is.
@@ -37,6 +50,7 @@ impl fmt::Display for State {
         match self {
             State::Connecting => f.write_str("connecting"),
             State::Ready { version } => write!(f, "ready at version {version}"),
+            State::Polling { version, message } => write!(f, "polling, at version {version}: {message}"),
             State::Stale { since, last_version, message } => {
                 write!(f, "stale for {:.1}s, serving version {last_version}: {message}", since.elapsed().as_secs_f64())
             }

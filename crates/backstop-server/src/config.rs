@@ -33,7 +33,12 @@ pub struct ServerConfig {
     pub state: PathBuf,
     /// Artifacts of this many most recent known-good revisions per app are never collected.
     pub keep_known_good: usize,
+    /// OFREP evaluations per second per token (one second of burst); 0 is no limit.
+    pub ofrep_rate_limit: u32,
 }
+
+/// The default OFREP rate limit per token: far above what one service asks.
+pub const DEFAULT_OFREP_RATE_LIMIT: u32 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -76,6 +81,7 @@ struct RawServer {
     listen: Option<String>,
     state: String,
     keep_known_good: Option<usize>,
+    ofrep_rate_limit: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -140,7 +146,12 @@ impl Config {
             // Relative to the config file, so the same file works from any working directory.
             state = config_dir(path).join(state);
         }
-        let server = ServerConfig { listen, state, keep_known_good: raw.server.keep_known_good.unwrap_or(5) };
+        let server = ServerConfig {
+            listen,
+            state,
+            keep_known_good: raw.server.keep_known_good.unwrap_or(5),
+            ofrep_rate_limit: raw.server.ofrep_rate_limit.unwrap_or(DEFAULT_OFREP_RATE_LIMIT),
+        };
 
         let mut apps = BTreeMap::new();
         let mut seen: BTreeMap<SocketAddr, String> = BTreeMap::from([(listen, "server.listen".to_owned())]);

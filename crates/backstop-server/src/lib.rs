@@ -83,7 +83,7 @@ impl Server {
         let eval_token = flags::load_or_create_eval_token(&state)
             .map_err(|source| ServerError::State { path: state.clone(), source })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
-        let flags = Arc::new(flags::FlagService::load(store.as_ref()).await?);
+        let flags = Arc::new(flags::FlagService::load(store.as_ref(), config.server.ofrep_rate_limit).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)

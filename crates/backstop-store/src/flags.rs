@@ -50,19 +50,30 @@ pub enum FlagWriteMode {
     Replace,
 }
 
-/// One change of one flag. The store assigns `flag.version` (1 on create,
-/// previous + 1 after) and the next global configuration version.
+/// One change of one flag. The store assigns `flag.version` (previous + 1;
+/// a key created for the first time starts at 1, a key created again after a
+/// delete goes on from its last version) and the next global configuration
+/// version.
 #[derive(Debug, Clone)]
 pub struct FlagWrite {
     pub flag: Flag,
     pub mode: FlagWriteMode,
-    /// What happened, for history and audit: `create`, `set`, `on`, `off`.
+    /// What happened, for history and audit: `create`, `set`, `on`, `off`
+    /// (`delete` is [`FlagStore::delete_flag`]).
     pub action: String,
     pub actor: String,
     pub reason: Option<String>,
     /// Replace only if the stored flag is at this version
     /// ([`StoreError::FlagChanged`] otherwise): optimistic concurrency.
     pub expected_version: Option<u64>,
+}
+
+/// The removal of one flag.
+#[derive(Debug, Clone)]
+pub struct FlagDelete {
+    pub key: String,
+    pub actor: String,
+    pub reason: Option<String>,
 }
 
 /// One version of a flag, as written.
@@ -97,6 +108,10 @@ pub trait FlagStore: Send + Sync {
     async fn flag_history(&self, key: &str) -> Result<Vec<FlagHistoryEntry>>;
     /// Write a flag, its history row and an audit entry in one transaction.
     async fn write_flag(&self, write: FlagWrite) -> Result<FlagHistoryEntry>;
+    /// Remove a flag; its history row (action `delete`, holding the last
+    /// definition at the next version) and an audit entry are written in the
+    /// same transaction. [`StoreError::UnknownFlag`] when there is none.
+    async fn delete_flag(&self, delete: FlagDelete) -> Result<FlagHistoryEntry>;
 }
 
 fn parse_flag(what: &'static str, json: &str) -> Result<Flag> {
@@ -177,7 +192,7 @@ impl FlagStore for SqliteStore {
         let version = match (mode, current) {
             (FlagWriteMode::Create, Some(_)) => return Err(StoreError::FlagExists { key: flag.key }),
             (FlagWriteMode::Replace, None) => return Err(StoreError::UnknownFlag { key: flag.key }),
-            (FlagWriteMode::Create, None) => 1,
+            (FlagWriteMode::Create, None) => last_history_version(&tx, &flag.key)? + 1,
             (FlagWriteMode::Replace, Some(found)) => {
                 let found = found as u64;
                 if let Some(expected) = expected_version.filter(|&e| e != found) {
@@ -188,36 +203,15 @@ impl FlagStore for SqliteStore {
         };
         flag.version = version;
         let config = config_version(&tx)? + 1;
-        let now = Utc::now();
-        let at = ts(now);
-        let json = serde_json::to_string(&flag)
-            .map_err(|e| StoreError::Corrupt { what: "flag to store", value: e.to_string() })?;
+        let at = ts(Utc::now());
+        let json = flag_json(&flag)?;
         tx.execute(
             "INSERT INTO flags (key, flag, version, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT(key) DO UPDATE SET flag = excluded.flag, version = excluded.version, \
              updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             params![flag.key, json, version as i64, at, actor],
         )?;
-        tx.execute(
-            "INSERT INTO flag_history (key, version, config_version, action, flag, actor, reason, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![flag.key, version as i64, config as i64, action, json, actor, reason, at],
-        )?;
-        let detail = serde_json::json!({
-            "flag": flag.key,
-            "version": version,
-            "config_version": config,
-            "enabled": flag.enabled,
-            "reason": reason,
-        });
-        append_audit(
-            &tx,
-            None,
-            NewAudit { actor: actor.clone(), action: format!("flag.{action}"), outcome: "ok".into(), detail },
-            &at,
-        )?;
-        tx.commit()?;
-        Ok(FlagHistoryEntry {
+        let entry = FlagHistoryEntry {
             key: flag.key.clone(),
             version,
             config_version: config,
@@ -226,8 +220,81 @@ impl FlagStore for SqliteStore {
             actor,
             reason,
             at: parse_ts("flag_history.at", &at)?,
-        })
+        };
+        record(&tx, &entry, &json, &at)?;
+        tx.commit()?;
+        Ok(entry)
     }
+
+    async fn delete_flag(&self, delete: FlagDelete) -> Result<FlagHistoryEntry> {
+        let FlagDelete { key, actor, reason } = delete;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let stored: Option<String> =
+            tx.query_row("SELECT flag FROM flags WHERE key = ?1", [&key], |r| r.get(0)).optional()?;
+        let Some(stored) = stored else {
+            return Err(StoreError::UnknownFlag { key });
+        };
+        let mut flag = parse_flag("flags.flag", &stored)?;
+        flag.version = last_history_version(&tx, &key)? + 1;
+        let config = config_version(&tx)? + 1;
+        let at = ts(Utc::now());
+        let json = flag_json(&flag)?;
+        tx.execute("DELETE FROM flags WHERE key = ?1", [&key])?;
+        let entry = FlagHistoryEntry {
+            key,
+            version: flag.version,
+            config_version: config,
+            action: "delete".into(),
+            flag,
+            actor,
+            reason,
+            at: parse_ts("flag_history.at", &at)?,
+        };
+        record(&tx, &entry, &json, &at)?;
+        tx.commit()?;
+        Ok(entry)
+    }
+}
+
+fn flag_json(flag: &Flag) -> Result<String> {
+    serde_json::to_string(flag).map_err(|e| StoreError::Corrupt { what: "flag to store", value: e.to_string() })
+}
+
+/// The highest version a key ever had (0 for a key never used): a key
+/// created again after a delete goes on from there.
+fn last_history_version(tx: &rusqlite::Connection, key: &str) -> Result<u64> {
+    let v: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM flag_history WHERE key = ?1", [key], |r| r.get(0))?;
+    Ok(v as u64)
+}
+
+/// The history row and the audit entry of one change, inside its transaction.
+fn record(tx: &rusqlite::Transaction<'_>, entry: &FlagHistoryEntry, json: &str, at: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO flag_history (key, version, config_version, action, flag, actor, reason, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            entry.key,
+            entry.version as i64,
+            entry.config_version as i64,
+            entry.action,
+            json,
+            entry.actor,
+            entry.reason,
+            at
+        ],
+    )?;
+    let detail = serde_json::json!({
+        "flag": entry.key,
+        "version": entry.version,
+        "config_version": entry.config_version,
+        "enabled": entry.flag.enabled,
+        "reason": entry.reason,
+    });
+    let audit =
+        NewAudit { actor: entry.actor.clone(), action: format!("flag.{}", entry.action), outcome: "ok".into(), detail };
+    append_audit(tx, None, audit, at)
 }
 
 #[cfg(test)]
@@ -294,6 +361,31 @@ mod tests {
         assert!(matches!(store.flag_history("z").await.unwrap_err(), StoreError::UnknownFlag { .. }));
         assert_eq!(store.flags().await.unwrap().version, 1);
         assert_eq!(store.audit_entries(0, 100).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn delete_keeps_history_and_a_new_create_goes_on_from_it() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.write_flag(write(flag("a", true), FlagWriteMode::Create, "create")).await.unwrap();
+        store.write_flag(write(flag("b", true), FlagWriteMode::Create, "create")).await.unwrap();
+        let del = |key: &str| FlagDelete { key: key.into(), actor: "tester".into(), reason: Some("gone".into()) };
+        let e = store.delete_flag(del("a")).await.unwrap();
+        assert_eq!((e.version, e.config_version, e.action.as_str()), (2, 3, "delete"));
+        assert!(matches!(store.flag("a").await.unwrap_err(), StoreError::UnknownFlag { .. }));
+        let set = store.flags().await.unwrap();
+        assert_eq!((set.version, set.flags.len()), (3, 1));
+        let missing = store.delete_flag(del("a")).await.unwrap_err();
+        assert!(matches!(missing, StoreError::UnknownFlag { .. }), "{missing}");
+        assert_eq!(store.flags().await.unwrap().version, 3, "a refused delete writes nothing");
+
+        let again = store.write_flag(write(flag("a", false), FlagWriteMode::Create, "create")).await.unwrap();
+        assert_eq!((again.version, again.config_version), (3, 4));
+        let history = store.flag_history("a").await.unwrap();
+        assert_eq!(history.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(), ["create", "delete", "create"]);
+        assert_eq!(history[1].reason.as_deref(), Some("gone"));
+        let audit = store.audit_entries(0, 100).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "flag.delete").count(), 1);
+        backstop_core::audit::verify_chain(&audit).unwrap();
     }
 
     #[tokio::test]

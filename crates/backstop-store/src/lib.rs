@@ -10,7 +10,7 @@ mod flags;
 mod model;
 mod sqlite;
 
-pub use flags::{FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
+pub use flags::{FlagDelete, FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
 pub use model::{
     Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, RevisionDatabase, Step,
 };

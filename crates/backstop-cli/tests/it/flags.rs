@@ -294,10 +294,13 @@ struct Events {
 
 impl Events {
     fn connect(port: u16, token: &str) -> Events {
+        Events::connect_to(port, "/v1/flags/stream", token)
+    }
+
+    fn connect_to(port: u16, path: &str, token: &str) -> Events {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        write!(stream, "GET /v1/flags/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {token}\r\n\r\n")
-            .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {token}\r\n\r\n").unwrap();
         Events { stream, buf: String::new() }
     }
 
@@ -319,14 +322,24 @@ impl Events {
         }
     }
 
+    /// The first complete `data:` line in the buffer and the `event:` name
+    /// before it (`message` when there is none, as in SSE).
     fn take_event(&mut self) -> Option<(String, Value)> {
-        let start = self.buf.find("event: ")?;
-        let data_at = start + self.buf[start..].find("\ndata: ")? + "\ndata: ".len();
-        let end = data_at + self.buf[data_at..].find('\n')?;
-        let name = self.buf[start + "event: ".len()..].lines().next()?.trim().to_owned();
-        let data = serde_json::from_str(self.buf[data_at..end].trim()).ok()?;
-        self.buf.drain(..end);
-        Some((name, data))
+        let mut name = None;
+        let mut pos = 0;
+        while let Some(nl) = self.buf[pos..].find('\n') {
+            let line = self.buf[pos..pos + nl].trim_end_matches('\r');
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = Some(n.to_owned());
+            }
+            if let Some(data) = line.strip_prefix("data: ") {
+                let data = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {line}"));
+                self.buf.drain(..pos + nl + 1);
+                return Some((name.unwrap_or_else(|| "message".into()), data));
+            }
+            pos += nl + 1;
+        }
+        None
     }
 }
 
@@ -375,4 +388,172 @@ fn a_restart_loses_no_flag_or_history() {
     h.cli(&["flag", "on", "kill", "--reason", "fixed"]).ok();
     assert_eq!(h.json(&["flag", "list"])["version"], json!(3), "versions go on after a restart");
     h.cli(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn the_ofrep_event_stream_pushes_the_new_etag_of_a_flip() {
+    let h = Harness::start("");
+    let eval = eval_token(&h);
+    h.cli(&["flag", "create", "kill", "--on"]).ok();
+    let bulk = "/ofrep/v1/evaluate/flags";
+    let (status, head, body) = http(h.api_port, "POST", bulk, &[("X-API-Key", &eval)], r#"{"context":{}}"#);
+    assert_eq!(status, 200, "{body}");
+    let old = header(&head, "etag").unwrap().to_owned();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let streams = v["eventStreams"].as_array().expect("the bulk answer advertises its event stream");
+    assert_eq!(streams.len(), 1, "{v}");
+    assert_eq!(streams[0]["type"], json!("sse"));
+    let url = streams[0]["url"].as_str().unwrap();
+    let path = url.strip_prefix(&format!("http://127.0.0.1:{}", h.api_port)).unwrap_or_else(|| panic!("{url}"));
+    let (status, _, _) = http(h.api_port, "GET", path, &[], "");
+    assert_eq!(status, 401, "the event stream needs a token too");
+
+    let mut events = Events::connect_to(h.api_port, path, &eval);
+    let (name, first) = events.next();
+    assert_eq!((name.as_str(), first["type"].as_str()), ("message", Some("refetchEvaluation")));
+    assert_eq!(first["etag"], json!(old), "on connect: the ETag as it is now");
+
+    h.cli(&["flag", "off", "kill", "--reason", "incident"]).ok();
+    let (name, event) = events.next();
+    assert_eq!((name.as_str(), event["type"].as_str()), ("message", Some("refetchEvaluation")));
+    let new = event["etag"].as_str().unwrap().to_owned();
+    assert_ne!(new, old, "{event}");
+
+    // The re-fetch the event asks for: the old ETag no longer gets 304, the new one does.
+    let refetch = format!("{bulk}?flagConfigEtag={}", new.replace('"', "%22"));
+    let (status, head, body) =
+        http(h.api_port, "POST", &refetch, &[("X-API-Key", &eval), ("If-None-Match", &old)], r#"{"context":{}}"#);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&head, "etag"), Some(new.as_str()));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["flags"][0]["reason"], json!("DISABLED"));
+    let (status, _, _) =
+        http(h.api_port, "POST", bulk, &[("X-API-Key", &eval), ("If-None-Match", &new)], r#"{"context":{}}"#);
+    assert_eq!(status, 304);
+
+    h.cli(&["flag", "create", "other"]).ok();
+    let (_, event) = events.next();
+    assert_eq!(event["type"], json!("refetchEvaluation"));
+    assert_ne!(event["etag"], json!(new), "every change moves the ETag");
+}
+
+#[test]
+fn ofrep_over_the_rate_limit_gets_429_with_retry_after() {
+    let mut h = Harness::start("");
+    h.stop();
+    let config = h.config_text().replacen("[server]\n", "[server]\nofrep_rate_limit = 2\n", 1);
+    std::fs::write(h.config_path(), config).unwrap();
+    h.boot();
+    h.cli(&["flag", "create", "kill", "--on"]).ok();
+    let eval = eval_token(&h);
+    let single = "/ofrep/v1/evaluate/flags/kill";
+    let answers: Vec<(u16, String, String)> =
+        (0..10).map(|_| http(h.api_port, "POST", single, &[("X-API-Key", &eval)], "{}")).collect();
+    assert_eq!(answers[0].0, 200, "{}", answers[0].2);
+    let (_, head, body) = answers.iter().find(|a| a.0 == 429).expect("the limit of 2 per second answers 429");
+    let retry: u64 = header(head, "retry-after").expect("429 says when to retry").parse().unwrap();
+    assert!(retry >= 1, "{head}");
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["errorCode"], json!("GENERAL"), "{v}");
+    assert!(v["errorDetails"].as_str().unwrap().contains("2 evaluations per second"), "{v}");
+    let (status, _, _) = http(h.api_port, "POST", "/ofrep/v1/evaluate/flags", &[("X-API-Key", &eval)], "{}");
+    assert_eq!(status, 429, "bulk evaluation counts against the same token");
+
+    // Another token has its own budget; the limited one gets its turn back after Retry-After.
+    let bearer = format!("Bearer {}", h.token());
+    let (status, _, _) = http(h.api_port, "POST", single, &[("Authorization", &bearer)], "{}");
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_secs(retry));
+    let (status, _, body) = http(h.api_port, "POST", single, &[("X-API-Key", &eval)], "{}");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_deleted_flag_is_gone_everywhere_but_its_history() {
+    let h = Harness::start("");
+    let eval = eval_token(&h);
+    h.cli(&["flag", "create", "kill", "--on"]).ok();
+    h.cli(&["flag", "create", "other"]).ok();
+    let mut events = Events::connect(h.api_port, &eval);
+    assert_eq!(events.next().0, "snapshot");
+
+    let unknown = h.cli(&["flag", "delete", "nope", "--reason", "typo"]);
+    assert_eq!(unknown.code(), 2, "{}", unknown.stderr());
+    assert!(unknown.stderr().contains("flag `nope` does not exist"), "{}", unknown.stderr());
+    assert_two_lines(&unknown);
+    let blank = h.cli(&["flag", "delete", "kill", "--reason", " "]);
+    assert_eq!(blank.code(), 2, "{}", blank.stderr());
+    assert!(blank.stderr().contains("needs a reason"), "{}", blank.stderr());
+    assert_two_lines(&blank);
+    assert_eq!(h.cli(&["flag", "delete", "kill"]).code(), 2, "--reason is required");
+    assert_eq!(h.json(&["flag", "list"])["version"], json!(2), "refusals write nothing");
+
+    let out = h.cli(&["flag", "delete", "kill", "--reason", "feature shipped"]);
+    assert!(out.ok().stdout().contains("deleted flag kill"), "{}", out.stdout());
+    let (name, change) = events.next();
+    assert_eq!((name.as_str(), change["version"].clone(), change["key"].clone()), ("change", json!(3), json!("kill")));
+    assert_eq!(change["flag"], Value::Null, "a deleted flag is sent as no flag");
+
+    let (status, v) = ofrep(&h, "/ofrep/v1/evaluate/flags/kill", &eval, "{}");
+    assert_eq!((status, v["errorCode"].as_str()), (404, Some("FLAG_NOT_FOUND")));
+    assert_eq!(h.cli(&["flag", "show", "kill"]).code(), 2);
+    let list = h.json(&["flag", "list"]);
+    let keys: Vec<&str> = list["flags"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+    assert_eq!((keys, list["version"].clone()), (vec!["other"], json!(3)));
+    let history = h.json(&["flag", "history", "kill"]);
+    let actions: Vec<(&str, Option<&str>)> =
+        history.as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["reason"].as_str())).collect();
+    assert_eq!(actions, [("create", None), ("delete", Some("feature shipped"))]);
+    let audit = h.json(&["audit", "list"]);
+    assert_eq!(audit.as_array().unwrap().last().unwrap()["action"], json!("flag.delete"));
+    h.cli(&["audit", "verify"]).ok();
+
+    // The key can be used again; its versions go on.
+    h.cli(&["flag", "create", "kill"]).ok();
+    assert_eq!(h.json(&["flag", "show", "kill"])["version"], json!(3));
+
+    // A flag guarding the live release is its kill switch: not deleted.
+    let art = h.artifact("v1", &[]);
+    h.cli(&["release", "shop", "--artifact", art.to_str().unwrap(), "--version", "v1", "--guarded-by", "other"]).ok();
+    let refused = h.cli(&["flag", "delete", "other", "--reason", "cleanup"]);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("guards revision 1 of app `shop`, which is live"), "{}", refused.stderr());
+    assert_two_lines(&refused);
+    assert_eq!(h.json(&["flag", "show", "other"])["key"], json!("other"), "still there");
+}
+
+/// Poll the app's public address until `status` answers (bounded; behaviour, not speed).
+fn wait_public(h: &Harness, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (got, body) = h.public_get();
+        if got == status {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "public address stayed {got} ({body}), expected {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn switching_the_guard_flag_off_fixes_a_running_release_with_no_deploy() {
+    let mut h = Harness::start("");
+    h.stop();
+    h.app_extra = format!(
+        "env = {{ BACKSTOP_FLAGS_URL = \"http://127.0.0.1:{}\", BACKSTOP_FLAGS_TOKEN_FILE = \"{}\" }}\n",
+        h.api_port,
+        h.state().join("eval.token").display()
+    );
+    std::fs::write(h.config_path(), h.config_text()).unwrap();
+    h.boot();
+    h.cli(&["flag", "create", "new-checkout", "--on"]).ok();
+    // The demo service reads the flag with the SDK: broken while it is on.
+    h.release("v1", &["--broken", "--guard-flag", "new-checkout"]).ok();
+    assert!(wait_public(&h, 500).contains("checkout exploded"));
+
+    h.cli(&["flag", "off", "new-checkout", "--reason", "checkout errors"]).ok();
+    assert_eq!(wait_public(&h, 200).trim(), "shop v1");
+    h.cli(&["flag", "on", "new-checkout", "--reason", "try again"]).ok();
+    wait_public(&h, 500);
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 1, "no deploy happened");
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the SDK against a real control plane started in
 //! process on a free port, over real HTTP.
 
+mod gate;
 mod support;
 
 use backstop_flags_client::{BackstopProvider, Client, ClientConfig, ClientError, Context, EvalError, Reason, State};
@@ -115,5 +116,43 @@ async fn openfeature_api_evaluates_through_the_provider() {
     support::wait_state(&client, |s| *s == State::Ready { version }).await;
     let details = of.get_bool_details("kill", Some(&ctx), None).await.unwrap();
     assert_eq!((details.value, details.reason), (false, Some(EvaluationReason::Disabled)));
+    cp.stop().await;
+}
+
+#[tokio::test]
+async fn polls_when_the_stream_is_refused_then_streams_again() {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    let cp = ControlPlane::start().await;
+    cp.create_bool("kill", true).await;
+    let gate = gate::Gate::start(cp.port()).await;
+    let mut config = ClientConfig::new(gate.url(), cp.eval_token());
+    config.poll_interval = Duration::from_millis(100);
+    let client = Client::connect(config);
+
+    let state = client.wait_ready().await;
+    match &state {
+        State::Polling { version: 1, message } => assert!(message.contains("502"), "{message}"),
+        other => panic!("expected polling, got {other:?}"),
+    }
+    assert!(!state.is_ready() && state.is_current());
+    assert!(client.evaluate_bool("kill", &Context::new()).unwrap().value);
+
+    // A flip reaches the client through polling.
+    let version = cp.off("kill").await;
+    support::wait_state(&client, |s| matches!(s, State::Polling { version: v, .. } if *v == version)).await;
+    assert!(!client.evaluate_bool("kill", &Context::new()).unwrap().value);
+    assert!(gate.refused.load(Ordering::SeqCst) >= 2, "it kept trying the stream");
+    assert!(gate.polls.load(Ordering::SeqCst) >= 2);
+
+    // Once the stream gets through, the client follows it and stops polling.
+    gate.let_streams_through();
+    support::wait_state(&client, |s| *s == State::Ready { version }).await;
+    let polls = gate.polls.load(Ordering::SeqCst);
+    let version = cp.on("kill").await;
+    support::wait_state(&client, |s| *s == State::Ready { version }).await;
+    assert!(client.evaluate_bool("kill", &Context::new()).unwrap().value);
+    assert_eq!(gate.polls.load(Ordering::SeqCst), polls, "no polling while streaming");
     cp.stop().await;
 }

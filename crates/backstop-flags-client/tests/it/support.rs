@@ -56,6 +56,10 @@ impl ControlPlane {
         (StateDir(self._dir.take().unwrap()), self.port)
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -104,6 +108,12 @@ impl ControlPlane {
                           "default_variant": "off", "off_variant": "off",
                           "rules": [{"serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]});
         self.create(key, flag).await;
+    }
+
+    /// Switch a flag back on; returns the new configuration version.
+    pub async fn on(&self, key: &str) -> u64 {
+        let written = self.post(&format!("/v1/flags/{key}/on"), json!({"reason": "fixed"})).await;
+        written["config_version"].as_u64().unwrap()
     }
 
     /// The kill switch; returns the new configuration version.

@@ -1,11 +1,12 @@
-//! Admin routes of flags: create, set, on, off (the kill switch), list, show,
-//! history. Writes need the admin token; reads are open like the rest of `/v1`.
+//! Admin routes of flags: create, set, on, off (the kill switch), delete,
+//! list, show, history. Writes need the admin token; reads are open like the rest of `/v1`.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use backstop_flags::Flag;
@@ -21,7 +22,7 @@ type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 
 pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     let mutating = Router::new()
-        .route("/v1/flags/{key}", post(create).put(set))
+        .route("/v1/flags/{key}", post(create).put(set).delete(delete))
         .route("/v1/flags/{key}/on", post(on))
         .route("/v1/flags/{key}/off", post(off))
         .route_layer(middleware::from_fn_with_state(ctx, crate::api::require_token));
@@ -137,10 +138,60 @@ async fn off(
     switch(&ctx, &key, false, &actor, body.reason).await
 }
 
-async fn list(State(ctx): State<Arc<Ctx>>) -> ApiResult<Value> {
+/// The app and live revision a flag guards (`--guarded-by`), if any.
+async fn guarded_live_revision(ctx: &Ctx, key: &str) -> Result<Option<(String, u64)>, ApiError> {
+    let store_failed = |e| ApiError::from(crate::error::OpError::from(e));
+    for app in ctx.store.apps().await.map_err(store_failed)? {
+        let Some(live) = app.live_revision else { continue };
+        let revision = ctx.store.revision(&app.name, live).await.map_err(store_failed)?;
+        if revision.guarded_by.iter().any(|k| k == key) {
+            return Ok(Some((app.name.as_str().to_owned(), live)));
+        }
+    }
+    Ok(None)
+}
+
+/// Delete a flag (its history stays); like the switches, it needs a reason.
+/// A flag that guards a live revision is that release's kill switch: refused.
+async fn delete(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(key): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> ApiResult<Written> {
+    let reason = reason_of(body.reason).ok_or_else(|| {
+        bad_request(
+            format!("deleting flag `{key}` needs a reason"),
+            format!("say why, e.g. `backstop flag delete {key} --reason \"feature shipped\"`"),
+        )
+    })?;
+    if let Some((app, revision)) = guarded_live_revision(&ctx, &key).await? {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "flag_guards_live_release",
+            message: format!("flag `{key}` guards revision {revision} of app `{app}`, which is live"),
+            hint: format!(
+                "it is that release's kill switch; switch it off with `backstop flag off {key} --reason \"...\"`, or delete it once a release it does not guard is live"
+            ),
+        });
+    }
+    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Delete, "delete", &actor, Some(reason)).await?))
+}
+
+/// Every flag, with the configuration version and its ETag; `If-None-Match`
+/// with that ETag gets 304 (what the SDK polls when it cannot stream).
+async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
     let current = ctx.flags.current();
-    let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
-    Ok(axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })))
+    let mut resp = if super::ofrep::matches_etag(&headers, &current.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
+        axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })).into_response()
+    };
+    if let Ok(etag) = HeaderValue::from_str(&current.etag) {
+        resp.headers_mut().insert(header::ETAG, etag);
+    }
+    resp
 }
 
 async fn show(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Flag> {

@@ -6,20 +6,29 @@
 //! commit to the store (flag, history row and audit entry in one
 //! transaction), swap the in-memory snapshot, then broadcast. So subscribers
 //! see versions in order, and never a change the store does not hold.
+//!
+//! Each change is serialised once, into the exact bytes of its stream events
+//! ([`Published`]); every subscriber is sent those same bytes.
 
 mod admin;
+mod limit;
 mod ofrep;
 mod stream;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use backstop_flags::{CompiledFlag, Flag, FlagError, Snapshot, compile};
-use backstop_store::{FlagHistoryEntry, FlagWrite, FlagWriteMode, Store, StoreError};
+use backstop_store::{FlagDelete, FlagHistoryEntry, FlagWrite, FlagWriteMode, Store, StoreError};
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+
+pub use limit::RateLimiter;
 
 use crate::api::ApiError;
 use crate::error::OpError;
@@ -33,14 +42,35 @@ pub const EVAL_TOKEN_FILE: &str = "eval.token";
 /// sent a fresh snapshot instead.
 const CHANNEL_CAPACITY: usize = 1024;
 
+/// How often every open stream is sent a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What the broadcast carries to every stream subscriber.
+#[derive(Debug, Clone)]
+pub enum Broadcast {
+    Change(Arc<Published>),
+    /// Send a keep-alive comment (one tick for all streams, not a timer each).
+    KeepAlive,
+    /// The server is shutting down: end the stream.
+    Close,
+}
+
 /// The flags as evaluated now: a snapshot at one configuration version and its ETag.
 #[derive(Debug)]
 pub struct Current {
     pub snapshot: Snapshot,
     pub etag: String,
+    /// The `snapshot` stream event of this version, serialised on first use.
+    snapshot_frame: OnceLock<Bytes>,
 }
 
-/// One stored change, as broadcast to stream subscribers.
+impl Current {
+    fn new(snapshot: Snapshot) -> Current {
+        Current { etag: snapshot.etag(), snapshot, snapshot_frame: OnceLock::new() }
+    }
+}
+
+/// One stored change: the data of a `change` stream event.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlagEvent {
     pub version: u64,
@@ -50,11 +80,23 @@ pub struct FlagEvent {
     pub flag: Option<Flag>,
 }
 
+/// One change as broadcast: serialised once, sent as the same bytes to every subscriber.
+#[derive(Debug)]
+pub struct Published {
+    pub version: u64,
+    /// The `change` event of the configuration stream.
+    change_frame: Bytes,
+    /// The OFREP `refetchEvaluation` event.
+    refetch_frame: Bytes,
+}
+
 pub struct FlagService {
     current: RwLock<Arc<Current>>,
     write: tokio::sync::Mutex<()>,
-    events: broadcast::Sender<FlagEvent>,
-    closed: watch::Sender<bool>,
+    events: broadcast::Sender<Broadcast>,
+    closed: AtomicBool,
+    /// The OFREP evaluation rate limit per token.
+    limiter: RateLimiter,
 }
 
 /// A change asked for through the admin API.
@@ -62,6 +104,7 @@ pub(crate) enum Edit {
     Create(Flag),
     Set { flag: Flag, expected_version: Option<u64> },
     Enable(bool),
+    Delete,
 }
 
 /// What a write did.
@@ -74,9 +117,10 @@ pub struct Written {
 }
 
 impl FlagService {
-    /// Load every stored flag. A stored flag that no longer compiles is
+    /// Load every stored flag; OFREP evaluations are limited to
+    /// `ofrep_rate_limit` per second per token (0: no limit). A stored flag that no longer compiles is
     /// logged and left out rather than stopping the control plane.
-    pub async fn load(store: &dyn Store) -> Result<FlagService, StoreError> {
+    pub async fn load(store: &dyn Store, ofrep_rate_limit: u32) -> Result<FlagService, StoreError> {
         let set = store.flags().await?;
         let compiled = set.flags.into_iter().filter_map(|f| {
             let key = f.key.clone();
@@ -84,11 +128,23 @@ impl FlagService {
         });
         let snapshot = Snapshot::new(set.version, compiled);
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let ticker = events.downgrade();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEEP_ALIVE);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                // Ends with the service.
+                let Some(events) = ticker.upgrade() else { return };
+                let _ = events.send(Broadcast::KeepAlive);
+            }
+        });
         Ok(FlagService {
-            current: RwLock::new(Arc::new(Current { etag: snapshot.etag(), snapshot })),
+            current: RwLock::new(Arc::new(Current::new(snapshot))),
             write: tokio::sync::Mutex::new(()),
             events,
-            closed: watch::Sender::new(false),
+            closed: AtomicBool::new(false),
+            limiter: RateLimiter::new(ofrep_rate_limit),
         })
     }
 
@@ -96,17 +152,18 @@ impl FlagService {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<FlagEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Broadcast> {
         self.events.subscribe()
     }
 
     /// End every open stream (the server is shutting down).
     pub fn close(&self) {
-        self.closed.send_replace(true);
+        self.closed.store(true, Ordering::SeqCst);
+        let _ = self.events.send(Broadcast::Close);
     }
 
-    fn closed(&self) -> watch::Receiver<bool> {
-        self.closed.subscribe()
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     pub(crate) async fn edit(
@@ -120,6 +177,12 @@ impl FlagService {
     ) -> Result<Written, ApiError> {
         let _guard = self.write.lock().await;
         let (flag, mode, expected_version) = match edit {
+            Edit::Delete => {
+                let delete = FlagDelete { key: key.to_owned(), actor: actor.to_owned(), reason };
+                let entry = store.delete_flag(delete).await.map_err(store_error)?;
+                self.publish(&entry, None);
+                return Ok(Written { flag: entry.flag, changed: true, config_version: entry.config_version });
+            }
             Edit::Create(flag) => (flag, FlagWriteMode::Create, None),
             Edit::Set { flag, expected_version } => (flag, FlagWriteMode::Replace, expected_version),
             Edit::Enable(enabled) => {
@@ -136,32 +199,74 @@ impl FlagService {
         let write =
             FlagWrite { flag, mode, action: action.to_owned(), actor: actor.to_owned(), reason, expected_version };
         let entry = store.write_flag(write).await.map_err(store_error)?;
-        self.publish(&entry).map_err(invalid_flag)?;
+        let compiled = compile(entry.flag.clone()).map_err(invalid_flag)?;
+        self.publish(&entry, Some(compiled));
         Ok(Written { flag: entry.flag, changed: true, config_version: entry.config_version })
     }
 
-    fn publish(&self, entry: &FlagHistoryEntry) -> Result<(), FlagError> {
-        let compiled: CompiledFlag = compile(entry.flag.clone())?;
+    /// Swap in the snapshot with `entry` applied (`None`: the flag is gone), then broadcast it.
+    fn publish(&self, entry: &FlagHistoryEntry, compiled: Option<CompiledFlag>) {
         let old = self.current();
         let mut flags = old.snapshot.flags.clone();
-        flags.insert(entry.key.clone(), compiled);
-        let snapshot = Snapshot { version: entry.config_version, flags };
-        let etag = snapshot.etag();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Current { snapshot, etag: etag.clone() });
-        // No subscriber is not an error.
-        let _ = self.events.send(FlagEvent {
-            version: entry.config_version,
-            etag,
-            key: entry.key.clone(),
-            flag: Some(entry.flag.clone()),
+        let flag = match compiled {
+            Some(compiled) => {
+                flags.insert(entry.key.clone(), compiled);
+                Some(entry.flag.clone())
+            }
+            None => {
+                flags.remove(&entry.key);
+                None
+            }
+        };
+        let current = Arc::new(Current::new(Snapshot { version: entry.config_version, flags }));
+        let event =
+            FlagEvent { version: entry.config_version, etag: current.etag.clone(), key: entry.key.clone(), flag };
+        let published = Arc::new(Published {
+            version: event.version,
+            change_frame: stream::change_frame(&event),
+            refetch_frame: ofrep::refetch_frame(&current),
         });
-        Ok(())
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = current;
+        // No subscriber is not an error.
+        let _ = self.events.send(Broadcast::Change(published));
     }
 }
 
 /// The flag routes: admin (`/v1/flags...`), OFREP (`/ofrep/v1/...`) and the stream.
 pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     admin::routes(ctx.clone()).merge(ofrep::routes(ctx.clone())).merge(stream::routes(ctx))
+}
+
+/// A `text/event-stream` response over pre-serialised event frames.
+fn sse_response(frames: impl futures_util::Stream<Item = Bytes> + Send + 'static) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use futures_util::StreamExt;
+    let body = axum::body::Body::from_stream(frames.map(Ok::<_, std::convert::Infallible>));
+    let mut resp = axum::response::Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Ask reverse proxies not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// One SSE frame: optional event name, the id, one line of data.
+fn sse_frame(event: Option<&str>, id: u64, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + 32);
+    if let Some(event) = event {
+        out.push_str("event: ");
+        out.push_str(event);
+        out.push('\n');
+    }
+    out.push_str("id: ");
+    out.push_str(&id.to_string());
+    out.push_str("\ndata: ");
+    // Compact JSON has no line breaks; a data line must not hold one.
+    debug_assert!(!data.contains('\n'));
+    out.push_str(data);
+    out.push_str("\n\n");
+    Bytes::from(out)
 }
 
 pub(crate) fn store_error(e: StoreError) -> ApiError {

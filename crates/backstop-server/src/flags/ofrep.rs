@@ -1,27 +1,87 @@
 //! The OpenFeature Remote Evaluation Protocol: single and bulk evaluation
-//! with OFREP's success and error shapes, ETag / If-None-Match on bulk, and
-//! the evaluation-token check shared with the flag stream.
+//! with OFREP's success and error shapes, ETag / If-None-Match on bulk, a
+//! rate limit per token (429 with `Retry-After`), the evaluation-token check
+//! shared with the flag stream, and OFREP's event stream: the bulk response
+//! names it in `eventStreams`, and every change sends a `refetchEvaluation`
+//! event carrying the new ETag.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use backstop_flags::{Context, EvalError, Evaluation};
 use serde_json::{Value, json};
 
+use super::Current;
+use super::stream::{Framing, frames};
 use crate::api::ApiError;
 use crate::runtime::Ctx;
 
+/// Where OFREP providers follow changes (advertised in `eventStreams`).
+pub(super) const EVENTS_PATH: &str = "/ofrep/v1/events";
+
+/// How long a backgrounded client (a browser tab) may stay silent before it
+/// closes the event stream; it re-fetches when it comes back.
+const INACTIVITY_DELAY_SEC: u64 = 120;
+
 pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
-    Router::new()
+    let evaluate = Router::new()
         .route("/ofrep/v1/evaluate/flags", post(bulk))
         .route("/ofrep/v1/evaluate/flags/{key}", post(single))
-        .route_layer(middleware::from_fn_with_state(ctx, require_reader))
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), rate_limit));
+    evaluate.route(EVENTS_PATH, get(events)).route_layer(middleware::from_fn_with_state(ctx, require_reader))
+}
+
+/// Evaluations beyond the configured rate of one token get 429, with
+/// `Retry-After` in whole seconds and OFREP's error shape.
+async fn rate_limit(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
+    let token = presented(req.headers()).unwrap_or_default();
+    match ctx.flags.limiter.check(token, Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let secs = secs.max(1);
+            let details = format!(
+                "more than {} evaluations per second with this token; retry in {secs}s",
+                ctx.config.server.ofrep_rate_limit
+            );
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, Json(error_body(None, "GENERAL", details))).into_response();
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp
+        }
+    }
+}
+
+/// The `refetchEvaluation` event of a configuration version (the default
+/// `message` event; the id is the configuration version).
+pub(super) fn refetch_frame(current: &Current) -> Bytes {
+    let data = json!({ "type": "refetchEvaluation", "etag": current.etag });
+    super::sse_frame(None, current.snapshot.version, &data.to_string())
+}
+
+const OFREP_EVENTS: Framing = Framing { resync: refetch_frame, change: |p| p.refetch_frame.clone() };
+
+/// OFREP's event stream: a `refetchEvaluation` with the current ETag on
+/// connect (so a change between the client's fetch and its connect is not
+/// missed), then one per change.
+async fn events(State(ctx): State<Arc<Ctx>>) -> Response {
+    super::sse_response(frames(ctx.flags.clone(), OFREP_EVENTS))
+}
+
+/// The absolute URL of the event stream, as the client reached this server.
+fn events_url(headers: &HeaderMap, ctx: &Ctx) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| ctx.config.server.listen.to_string(), str::to_owned);
+    let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    format!("{}://{host}{EVENTS_PATH}", if https { "https" } else { "http" })
 }
 
 /// The token of a request: `X-API-Key: TOKEN` or `Authorization: Bearer TOKEN`.
@@ -111,7 +171,7 @@ async fn single(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>, body: Byte
     }
 }
 
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -148,6 +208,11 @@ async fn bulk(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> R
         .collect();
     let body = json!({
         "flags": flags,
+        "eventStreams": [{
+            "type": "sse",
+            "url": events_url(&headers, &ctx),
+            "inactivityDelaySec": INACTIVITY_DELAY_SEC,
+        }],
         "metadata": { "version": current.snapshot.version, "stream": "/v1/flags/stream" },
     });
     let mut resp = Json(body).into_response();
@@ -172,6 +237,40 @@ mod tests {
         assert_eq!(err("[1]"), "PARSE_ERROR");
         assert_eq!(err(r#"{"context":3}"#), "INVALID_CONTEXT");
         assert_eq!(err(r#"{"context":{"targetingKey":7}}"#), "INVALID_CONTEXT");
+    }
+
+    #[tokio::test]
+    async fn the_event_stream_sends_the_current_etag_then_one_per_change() {
+        use backstop_store::SqliteStore;
+        use futures_util::StreamExt;
+
+        use super::super::{Edit, FlagService};
+
+        let store = SqliteStore::in_memory().unwrap();
+        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
+        let flag =
+            serde_json::from_value(json!({"key": "kill", "enabled": true, "variants": {"on": true, "off": false},
+            "default_variant": "on", "off_variant": "off", "version": 0}))
+            .unwrap();
+        flags.edit(&store, "kill", Edit::Create(flag), "create", "tester", None).await.unwrap();
+        let mut events = Box::pin(frames(flags.clone(), OFREP_EVENTS));
+        let event = |frame: Bytes| {
+            let text = String::from_utf8(frame.to_vec()).unwrap();
+            assert!(!text.contains("event:"), "OFREP events are plain messages: {text}");
+            let id: u64 = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().parse().unwrap();
+            let data: Value =
+                serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+            assert_eq!(data["type"], json!("refetchEvaluation"), "{text}");
+            (id, data["etag"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(event(events.next().await.unwrap()), (1, flags.current().etag.clone()));
+        for (version, edit) in [(2, Edit::Enable(false)), (3, Edit::Delete)] {
+            let before = flags.current().etag.clone();
+            flags.edit(&store, "kill", edit, "x", "tester", Some("test".into())).await.unwrap();
+            let (id, etag) = event(events.next().await.unwrap());
+            assert_eq!((id, etag.as_str()), (version, flags.current().etag.as_str()));
+            assert_ne!(etag, before);
+        }
     }
 
     #[test]

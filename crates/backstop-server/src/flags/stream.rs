@@ -3,23 +3,25 @@
 //! change, in version order. A subscriber that falls behind the broadcast
 //! channel gets a fresh `snapshot` rather than a gap; the event id is the
 //! configuration version, so a client can tell.
+//!
+//! [`frames`] is shared with the OFREP event stream: both send frames that
+//! were serialised once per change, never per subscriber.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::Response;
 use axum::routing::get;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use serde_json::json;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
 
-use super::{Current, FlagEvent, FlagService};
+use super::{Broadcast, Current, FlagEvent, FlagService, Published};
 use crate::api::ApiError;
 use crate::runtime::Ctx;
 
@@ -39,86 +41,92 @@ fn reserved_key() -> ApiError {
     }
 }
 
-fn snapshot_event(current: &Current) -> Event {
-    let data = json!({
-        "version": current.snapshot.version,
-        "etag": current.etag,
-        "flags": current.snapshot.flags,
-    });
-    Event::default().event("snapshot").id(current.snapshot.version.to_string()).data(data.to_string())
+/// The `snapshot` event of a version, serialised once per version.
+pub(super) fn snapshot_frame(current: &Current) -> Bytes {
+    current
+        .snapshot_frame
+        .get_or_init(|| {
+            let data = json!({
+                "version": current.snapshot.version,
+                "etag": current.etag,
+                "flags": current.snapshot.flags,
+            });
+            super::sse_frame(Some("snapshot"), current.snapshot.version, &data.to_string())
+        })
+        .clone()
 }
 
-fn change_event(e: &FlagEvent) -> Event {
+pub(super) fn change_frame(e: &FlagEvent) -> Bytes {
     let data = serde_json::to_string(e).unwrap_or_default();
-    Event::default().event("change").id(e.version.to_string()).data(data)
+    super::sse_frame(Some("change"), e.version, &data)
 }
 
-/// What a subscriber is sent next.
-#[derive(Debug)]
-enum Message {
-    Snapshot(Arc<Current>),
-    Change(Box<FlagEvent>),
-}
-
-impl Message {
-    fn event(&self) -> Event {
-        match self {
-            Message::Snapshot(current) => snapshot_event(current),
-            Message::Change(e) => change_event(e),
-        }
-    }
+/// How a stream turns the service's state into frames.
+#[derive(Clone, Copy)]
+pub(super) struct Framing {
+    /// What a subscriber is sent on connect and after falling behind.
+    pub resync: fn(&Current) -> Bytes,
+    /// What a subscriber is sent for one change.
+    pub change: fn(&Published) -> Bytes,
 }
 
 struct Subscriber {
     flags: Arc<FlagService>,
-    rx: broadcast::Receiver<FlagEvent>,
-    closed: watch::Receiver<bool>,
+    rx: broadcast::Receiver<Broadcast>,
     /// The configuration version the client has; older broadcasts are skipped.
     seen: u64,
     first: Option<Arc<Current>>,
+    framing: Framing,
 }
 
-/// The messages of one subscriber: a snapshot, then changes in version
-/// order, a fresh snapshot after falling behind; ends when the service closes.
-fn messages(flags: Arc<FlagService>) -> impl Stream<Item = Message> {
+/// The frames of one subscriber: a resync frame, then changes in version
+/// order and keep-alive comments, a fresh resync frame after falling behind;
+/// ends when the service closes. A subscriber waits on the broadcast alone:
+/// no timer or second channel per subscriber.
+pub(super) fn frames(flags: Arc<FlagService>, framing: Framing) -> impl Stream<Item = Bytes> {
     // Subscribe before reading the snapshot: a change in between is then
     // either in the snapshot (and skipped by version) or received.
     let rx = flags.subscribe();
     let current = flags.current();
-    let sub = Subscriber { closed: flags.closed(), flags, rx, seen: current.snapshot.version, first: Some(current) };
+    let sub = Subscriber { flags, rx, seen: current.snapshot.version, first: Some(current), framing };
     futures_util::stream::unfold(sub, |mut sub| async move {
-        if *sub.closed.borrow() {
+        if sub.flags.is_closed() {
             return None;
         }
         if let Some(first) = sub.first.take() {
-            return Some((Message::Snapshot(first), sub));
+            let frame = (sub.framing.resync)(&first);
+            return Some((frame, sub));
         }
         loop {
-            tokio::select! {
-                _ = sub.closed.changed() => return None,
-                msg = sub.rx.recv() => match msg {
-                    Ok(e) if e.version <= sub.seen => continue,
-                    Ok(e) => {
-                        sub.seen = e.version;
-                        return Some((Message::Change(Box::new(e)), sub));
+            match sub.rx.recv().await {
+                Ok(Broadcast::Change(p)) if p.version <= sub.seen => continue,
+                Ok(Broadcast::Change(p)) => {
+                    sub.seen = p.version;
+                    let frame = (sub.framing.change)(&p);
+                    return Some((frame, sub));
+                }
+                Ok(Broadcast::KeepAlive) => return Some((Bytes::from_static(b":\n\n"), sub)),
+                Ok(Broadcast::Close) | Err(RecvError::Closed) => return None,
+                Err(RecvError::Lagged(_)) => {
+                    if sub.flags.is_closed() {
+                        return None;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        // Skip what is left of the backlog: the snapshot covers it.
-                        sub.rx = sub.rx.resubscribe();
-                        let current = sub.flags.current();
-                        sub.seen = current.snapshot.version;
-                        return Some((Message::Snapshot(current), sub));
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+                    // Skip what is left of the backlog: the resync covers it.
+                    sub.rx = sub.rx.resubscribe();
+                    let current = sub.flags.current();
+                    sub.seen = current.snapshot.version;
+                    let frame = (sub.framing.resync)(&current);
+                    return Some((frame, sub));
+                }
             }
         }
     })
 }
 
-async fn stream(State(ctx): State<Arc<Ctx>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let events = messages(ctx.flags.clone()).map(|m| Ok(m.event()));
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+const CONFIG_STREAM: Framing = Framing { resync: snapshot_frame, change: |p| p.change_frame.clone() };
+
+async fn stream(State(ctx): State<Arc<Ctx>>) -> Response {
+    super::sse_response(frames(ctx.flags.clone(), CONFIG_STREAM))
 }
 
 #[cfg(test)]
@@ -141,52 +149,57 @@ mod tests {
         flags.edit(store, "kill", Edit::Enable(enabled), "flip", "tester", Some("test".into())).await.unwrap();
     }
 
+    /// (event name, id, data) of one frame.
+    fn parse(frame: &Bytes) -> (String, u64, serde_json::Value) {
+        let text = std::str::from_utf8(frame).unwrap();
+        assert!(text.ends_with("\n\n"), "{text}");
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+        let event = field("event: ").unwrap_or_else(|| "message".into());
+        let id = field("id: ").unwrap().parse().unwrap();
+        (event, id, serde_json::from_str(&field("data: ").unwrap()).unwrap())
+    }
+
     #[tokio::test]
     async fn snapshot_then_changes_in_order_then_end_on_close() {
         let store = SqliteStore::in_memory().unwrap();
-        let flags = Arc::new(FlagService::load(&store).await.unwrap());
+        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
         flags.edit(&store, "kill", Edit::Create(bool_flag("kill")), "create", "tester", None).await.unwrap();
-        let mut messages = Box::pin(messages(flags.clone()));
-        match messages.next().await.unwrap() {
-            Message::Snapshot(c) => assert_eq!((c.snapshot.version, c.snapshot.flags.len()), (1, 1)),
-            other => panic!("{other:?}"),
-        }
+        let mut frames = Box::pin(frames(flags.clone(), CONFIG_STREAM));
+        let (event, id, data) = parse(&frames.next().await.unwrap());
+        assert_eq!((event.as_str(), id, data["flags"].as_object().unwrap().len()), ("snapshot", 1, 1));
         flip(&flags, &store, false).await;
         flip(&flags, &store, true).await;
         for (version, enabled) in [(2, false), (3, true)] {
-            match messages.next().await.unwrap() {
-                Message::Change(e) => {
-                    assert_eq!((e.version, e.key.as_str()), (version, "kill"));
-                    assert_eq!(e.flag.unwrap().enabled, enabled);
-                }
-                other => panic!("{other:?}"),
-            }
+            let (event, id, data) = parse(&frames.next().await.unwrap());
+            assert_eq!((event.as_str(), id, data["key"].as_str()), ("change", version, Some("kill")));
+            assert_eq!(data["flag"]["enabled"], json!(enabled));
         }
+        let _ = flags.events.send(Broadcast::KeepAlive);
+        assert_eq!(&frames.next().await.unwrap()[..], b":\n\n", "a keep-alive comment");
+        flags.edit(&store, "kill", Edit::Delete, "delete", "tester", Some("gone".into())).await.unwrap();
+        let (event, id, data) = parse(&frames.next().await.unwrap());
+        assert_eq!((event.as_str(), id, data["flag"].clone()), ("change", 4, serde_json::Value::Null));
         flags.close();
-        assert!(messages.next().await.is_none());
+        assert!(frames.next().await.is_none());
     }
 
     #[tokio::test]
     async fn a_lagging_subscriber_gets_a_fresh_snapshot_not_a_gap() {
         let store = SqliteStore::in_memory().unwrap();
-        let flags = Arc::new(FlagService::load(&store).await.unwrap());
+        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
         flags.edit(&store, "kill", Edit::Create(bool_flag("kill")), "create", "tester", None).await.unwrap();
-        let mut messages = Box::pin(messages(flags.clone()));
-        assert!(matches!(messages.next().await.unwrap(), Message::Snapshot(_)));
+        let mut frames = Box::pin(frames(flags.clone(), CONFIG_STREAM));
+        assert_eq!(parse(&frames.next().await.unwrap()).0, "snapshot");
         let flips = CHANNEL_CAPACITY + 5;
         for i in 0..flips {
             flip(&flags, &store, i % 2 == 1).await;
         }
-        match messages.next().await.unwrap() {
-            Message::Snapshot(c) => assert_eq!(c.snapshot.version, 1 + flips as u64),
-            other => panic!("expected a snapshot after lagging, got {other:?}"),
-        }
+        let (event, id, _) = parse(&frames.next().await.unwrap());
+        assert_eq!((event.as_str(), id), ("snapshot", 1 + flips as u64), "a snapshot after lagging");
         // Nothing older than that snapshot follows it.
         let last_enabled = (flips - 1) % 2 == 1;
         flip(&flags, &store, !last_enabled).await;
-        match messages.next().await.unwrap() {
-            Message::Change(e) => assert_eq!(e.version, 2 + flips as u64),
-            other => panic!("{other:?}"),
-        }
+        let (event, id, _) = parse(&frames.next().await.unwrap());
+        assert_eq!((event.as_str(), id), ("change", 2 + flips as u64));
     }
 }
