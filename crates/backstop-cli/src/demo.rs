@@ -1,7 +1,9 @@
 //! `backstop demo`: the whole story on this machine in under a minute — a
 //! throwaway control plane, a good release, a bad one whose breakage a flag
 //! switches off (rung 1, no deploy), an instant rollback to the warm previous
-//! version, and a refused release.
+//! version, a refused release, and a second app whose releases ship database
+//! migrations: a rename refused, the expand/contract way through, a rollback
+//! refused once the old code's column is gone.
 
 use std::time::{Duration, Instant};
 
@@ -57,22 +59,28 @@ pub async fn run(keep: bool) -> CliResult {
         .tempdir()
         .map_err(|e| fail("cannot create a state directory", e))?;
     let root = tmp.path().to_owned();
-    let (api_port, app_port) = (free_port()?, free_port()?);
+    let (api_port, app_port, accounts_port) = (free_port()?, free_port()?, free_port()?);
     let config_path = root.join("backstop.toml");
     let config_text = format!(
         "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"{}\"\n\n[apps.shop]\nlisten = \"127.0.0.1:{app_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nkeep_warm = \"10m\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\nenv = {{ BACKSTOP_FLAGS_URL = \"http://127.0.0.1:{api_port}\", BACKSTOP_FLAGS_TOKEN_FILE = \"{}\" }}\n",
         root.join("state").display(),
         root.join("state").join("eval.token").display()
+    ) + &format!(
+        "\n[apps.accounts]\nlisten = \"127.0.0.1:{accounts_port}\"\nhealth = \"/healthz\"\nsoak = \"1s\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\n[apps.accounts.database]\nurl = \"sqlite://accounts.db\"\n"
     );
     std::fs::write(&config_path, &config_text).map_err(|e| fail("cannot write the demo config", e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cannot find this executable", e))?;
     let v2 = vec!["--broken", "--guard-flag", "new-checkout"];
-    for (name, flags) in [("v1", vec![]), ("v2", v2), ("v3", vec!["--unhealthy"])] {
+    for (name, flags) in
+        [("v1", vec![]), ("v2", v2), ("v3", vec!["--unhealthy"]), ("a1", vec![]), ("a2", vec![]), ("a3", vec![])]
+    {
         crate::demo_app::write_artifact(&root.join(format!("artifacts/{name}")), &exe, name, &flags)
             .map_err(|e| fail("cannot write a demo artifact", e))?;
     }
 
-    say(&format!("starting a control plane on 127.0.0.1:{api_port}, app `shop` public on 127.0.0.1:{app_port}"));
+    say(&format!(
+        "starting a control plane on 127.0.0.1:{api_port}, app `shop` public on 127.0.0.1:{app_port}, app `accounts` on 127.0.0.1:{accounts_port}"
+    ));
     println!("{config_text}");
     let config =
         backstop_server::Config::parse(&config_path, &config_text).map_err(|e| CliError::failed(e.to_string(), ""))?;
@@ -166,6 +174,69 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     commands::history(&c, Output::Table, "shop", None).await?;
     say("backstop status shop");
     commands::status(&c, Output::Table, "shop").await?;
+
+    data_safety(&c, root).await
+}
+
+/// The `accounts` app: its releases ship migrations to its (SQLite) database.
+async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
+    let folder = |name: &str, files: &[(&str, &str)]| -> CliResult<std::path::PathBuf> {
+        let dir = root.join("migrations").join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", dir.display()), ""))?;
+        for (file, sql) in files {
+            std::fs::write(dir.join(file), sql)
+                .map_err(|e| CliError::failed(format!("cannot write {file}: {e}"), ""))?;
+        }
+        Ok(dir)
+    };
+    let users = ("0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, full_name TEXT NOT NULL);\n");
+    let add = ("0002_add_name.sql", "ALTER TABLE users ADD COLUMN name TEXT;\n");
+    let copy = ("0003_copy_name.sql", "UPDATE users SET name = full_name WHERE name IS NULL;\n");
+    let drop = ("0004_drop_full_name.sql", "ALTER TABLE users DROP COLUMN full_name;\n");
+    let rename = ("0002_rename.sql", "ALTER TABLE users RENAME COLUMN full_name TO name;\n");
+    let art = |v: &str| root.join(format!("artifacts/{v}"));
+    let show = |r: CliResult<Value>, ok: &dyn Fn(&Value) -> String| match r {
+        Ok(v) => println!("{}", ok(&v)),
+        Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
+    };
+    let live = |v: &Value| format!("revision {} is {}", v["revision"], v["status"].as_str().unwrap_or(""));
+
+    say("data safety: app `accounts` ships its migrations with each release (SQLite here, PostgreSQL alike)");
+    let v1 = folder("a1", &[users])?;
+    show(release_app(c, "accounts", &art("a1"), "a1", "users with full_name", &[], Some(&v1)).await, &live);
+    wait_known_good_app(c, "accounts", 1).await?;
+
+    say("a release renaming users.full_name to name in one step: refused, nothing runs");
+    let bad = folder("a2-rename", &[users, rename])?;
+    show(release_app(c, "accounts", &art("a2"), "a2", "rename full_name", &[], Some(&bad)).await, &live);
+
+    say("the expand/contract way, release a2: add `name` and copy the data before the new code starts");
+    let v2 = folder("a2", &[users, add, copy])?;
+    show(release_app(c, "accounts", &art("a2"), "a2", "read name", &[], Some(&v2)).await, &live);
+    wait_known_good_app(c, "accounts", 2).await?;
+
+    say("release a3 ships the drop of full_name: it waits for the contract stage, after the soak");
+    let v3 = folder("a3", &[users, add, copy, drop])?;
+    show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", &[], Some(&v3)).await, &live);
+    wait_known_good_app(c, "accounts", 3).await?;
+    let check: Value = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
+    println!(
+        "rolling back to revision 2 now: safe = {} ({} check)",
+        check["safe"],
+        check["mode"].as_str().unwrap_or("")
+    );
+
+    say("backstop migrate contract accounts: refused while revisions 1 and 2 may still be rolled back to");
+    let contract = |v: &Value| format!("contract applied {} (checked revisions {})", v["applied"], v["checked"]);
+    show(c.post("/v1/apps/accounts/migrations/contract", &serde_json::json!({})).await, &contract);
+
+    say("backstop promote accounts 3 --permanent, then the contract runs");
+    let _: Value = c.post("/v1/apps/accounts/revisions/3/promote", &serde_json::json!({"permanent": true})).await?;
+    show(c.post("/v1/apps/accounts/migrations/contract", &serde_json::json!({})).await, &contract);
+
+    say("backstop undo accounts --to-revision 2: refused, a2's code reads users.full_name, which is gone");
+    show(c.post("/v1/apps/accounts/undo", &serde_json::json!({"to_revision": 2})).await, &live);
     Ok(())
 }
 
@@ -185,6 +256,29 @@ async fn release(
         git_commit,
         guarded_by: &[],
         migrations: None,
+        queries: None,
+    };
+    commands::release(c, &args).await
+}
+
+async fn release_app(
+    c: &Client,
+    app: &str,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    guarded_by: &[String],
+    migrations: Option<&std::path::Path>,
+) -> CliResult<Value> {
+    let args = commands::ReleaseArgs {
+        app,
+        artifact,
+        version,
+        change_cause,
+        digest: None,
+        git_commit: None,
+        guarded_by,
+        migrations,
         queries: None,
     };
     commands::release(c, &args).await
@@ -214,9 +308,13 @@ async fn release_guarded(
 }
 
 async fn wait_known_good(c: &Client, revision: u64) -> CliResult {
+    wait_known_good_app(c, "shop", revision).await
+}
+
+async fn wait_known_good_app(c: &Client, app: &str, revision: u64) -> CliResult {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v: Value = c.get(&format!("/v1/apps/shop/revisions/{revision}")).await?;
+        let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{revision}")).await?;
         match v["revision"]["status"].as_str() {
             Some("known-good") => return Ok(()),
             Some("failed") => {

@@ -497,7 +497,7 @@ impl Ctx {
             )
             .await?;
         if !blocked.is_empty() {
-            return Err(OpError::ContractBlocked { app: app.to_string(), blocked, floor });
+            return Err(OpError::ContractBlocked { app: app.to_string(), live: expected_live, blocked, floor });
         }
         let report = db.apply(&files(&shipped), backstop_schema::Stage::Contract).await?;
         self.store.apply(app, vec![step("migrate-contract", format!("applied {}", report.applied.join(", ")))]).await?;

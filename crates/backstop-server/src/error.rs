@@ -41,7 +41,7 @@ pub enum OpError {
     #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
     ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
     #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::data::blocked_summary(.blocked))]
-    ContractBlocked { app: String, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
+    ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
     #[error("state store failure")]
@@ -102,9 +102,9 @@ impl OpError {
             },
             OpError::UnsafeRollback { check } => format!("{}; or pass --force to roll back anyway (recorded in the audit log)", check.advice),
             OpError::ContractNotYet { .. } => "wait until it is known-good (`backstop status APP`), or declare it permanent with `backstop promote APP R --permanent`".into(),
-            OpError::ContractBlocked { app, blocked, .. } => {
+            OpError::ContractBlocked { app, live, blocked, .. } => {
                 let newest = blocked.iter().map(|(r, _)| *r).max().unwrap_or(0);
-                format!("once you will not roll back to revision {newest} or earlier, declare the live revision permanent (`backstop promote {app} R --permanent`) and run the contract again")
+                format!("once you will not roll back to revision {newest} or earlier, declare the live revision permanent (`backstop promote {app} {live} --permanent`) and run the contract again")
             }
             OpError::NotPromotable { .. } => "wait for it to finish its soak (`backstop status APP`)".into(),
             OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),

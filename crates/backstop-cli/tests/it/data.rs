@@ -171,7 +171,7 @@ fn full_name_becomes_name_by_expand_and_contract_on_postgres() {
     assert_eq!(out.code(), 1, "{}", out.stderr());
     let err = out.stderr();
     assert!(err.contains("users.full_name (needed by revision 1, 2)"), "{err}");
-    assert!(err.contains("hint:") && err.contains("promote shop"), "{err}");
+    assert!(err.contains("hint:") && err.contains("`backstop promote shop 3 --permanent`"), "{err}");
     assert_eq!(db.columns("users"), ["id", "full_name", "name"]);
 
     h.cli(&["promote", "shop", "3", "--permanent"]).ok();

@@ -2,6 +2,7 @@
 //! real child processes behind the real proxy, over loopback.
 
 mod data;
+mod demo;
 mod errors;
 mod flags;
 mod harness;

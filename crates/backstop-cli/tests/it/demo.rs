@@ -1,0 +1,30 @@
+//! The README's first command: `backstop demo` tells the whole story, end to end.
+
+use crate::harness::BIN;
+
+#[test]
+fn the_demo_tells_the_whole_story() {
+    let out = std::process::Command::new(BIN).arg("demo").env("NO_COLOR", "1").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let in_order = [
+        "20 requests to http://127.0.0.1:",
+        "20 requests: 0 ok, 20 FAILED; last answer: 500 shop v2",
+        "requests succeed again",
+        "(warm swap: true)",
+        "error: revision 3 failed: never became healthy",
+        "error: release refused: 0002_rename.sql:1: renaming column `full_name` of `users`",
+        "rolling back to revision 2 now: safe = true (conservative check)",
+        "error: contract refused, revisions still in the rollback window need what it removes: users.full_name (needed by revision 1, 2)",
+        "contract applied [\"0004\"]",
+        "error: rollback of `accounts` to revision 2 refused",
+    ];
+    let mut from = 0;
+    for line in in_order {
+        match stdout[from..].find(line) {
+            Some(at) => from += at + line.len(),
+            None => panic!("the demo did not print {line:?} (in order):\n{stdout}"),
+        }
+    }
+    assert!(stdout.contains("column users.full_name is gone"), "{stdout}");
+}
