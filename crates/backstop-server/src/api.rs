@@ -74,6 +74,7 @@ impl From<OpError> for ApiError {
             },
             OpError::MigrationsRefused { .. } => (StatusCode::CONFLICT, "migrations_refused"),
             OpError::UnsafeRollback { .. } => (StatusCode::CONFLICT, "unsafe_rollback"),
+            OpError::RollbackUnchecked { .. } => (StatusCode::CONFLICT, "rollback_unchecked"),
             OpError::ContractNotYet { .. } => (StatusCode::CONFLICT, "not_proven"),
             OpError::ContractBlocked { .. } => (StatusCode::CONFLICT, "contract_blocked"),
             OpError::NotPromotable { .. } => (StatusCode::CONFLICT, "not_promotable"),

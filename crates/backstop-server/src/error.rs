@@ -38,6 +38,8 @@ pub enum OpError {
     MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
     #[error("rollback of `{}` to revision {} refused, it cannot run on the schema as it is now: {}", .check.app, .check.revision, .check.summary())]
     UnsafeRollback { check: Box<crate::data::RollbackCheck> },
+    #[error("cannot check whether revision {revision} can run on the database as it is now: {reason}")]
+    RollbackUnchecked { revision: u64, reason: String },
     #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
     ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
     #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::data::blocked_summary(.blocked))]
@@ -101,6 +103,7 @@ impl OpError {
                 None => "`backstop migrate plan APP --migrations DIR` shows every stage".into(),
             },
             OpError::UnsafeRollback { check } => format!("{}; or pass --force to roll back anyway (recorded in the audit log)", check.advice),
+            OpError::RollbackUnchecked { .. } => "bring the database back or fix [apps.NAME.database] url; or pass --force to roll back without the check (recorded in the audit log)".into(),
             OpError::ContractNotYet { .. } => "wait until it is known-good (`backstop status APP`), or declare it permanent with `backstop promote APP R --permanent`".into(),
             OpError::ContractBlocked { app, live, blocked, .. } => {
                 let newest = blocked.iter().map(|(r, _)| *r).max().unwrap_or(0);

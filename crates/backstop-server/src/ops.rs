@@ -323,6 +323,7 @@ impl Ctx {
                         return self.undo_to(app, rt, op, actor, &rev, live, abandon).await;
                     }
                     Err(e) => {
+                        let e = OpError::RollbackUnchecked { revision: target, reason: crate::error::chain(&e) };
                         self.finish_failed(app, op, actor, action, Some(target), &e.to_string()).await;
                         return Err(e);
                     }

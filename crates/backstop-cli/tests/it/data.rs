@@ -318,6 +318,24 @@ fn sqlite_app_databases_get_the_same_pipeline() {
     let out = h.cli(&["undo", "shop", "--to-revision", "1"]);
     assert_eq!(out.code(), 1, "{}", out.stderr());
     assert!(out.stderr().contains("users.nickname"), "{}", out.stderr());
+
+    // The database is gone: the check cannot be made, so the undo is refused unless forced.
+    std::fs::rename(&db_path, h.dir.path().join("shop.db.moved")).unwrap();
+    let out = h.cli(&["undo", "shop", "--to-revision", "1"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(
+        err.starts_with(
+            "error: cannot check whether revision 1 can run on the database as it is now: no sqlite database at"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("pass --force to roll back without the check"), "{err}");
+    h.cli(&["undo", "shop", "--to-revision", "1", "--force"]).ok();
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    let audit = audit_actions(&h);
+    let forced = audit.iter().rev().find(|(a, o, _)| a == "undo" && o == "succeeded").unwrap();
+    assert!(forced.2["forced_over"][0].as_str().unwrap().starts_with("schema check failed"), "{:?}", forced.2);
 }
 
 #[test]
