@@ -1,6 +1,8 @@
 //! One request's trip: pick the live backend, rewrite the request for it, stream the answer back.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -18,6 +20,8 @@ use crate::upstream::{ConnectError, Pool, Upstream};
 pub(crate) struct Shared {
     pub(crate) current: ArcSwapOption<Backend>,
     pool: Pool,
+    /// How long the upstream may take to start its answer, in milliseconds; 0 waits forever.
+    pub(crate) response_timeout_ms: AtomicU64,
 }
 
 impl Shared {
@@ -151,7 +155,17 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             }
             return bad_gateway(backend, &ConnectError::Closed);
         }
-        match upstream.send(req).await {
+        let timeout = client.shared.response_timeout_ms.load(Ordering::Relaxed);
+        let sent = if timeout == 0 {
+            upstream.send(req).await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(timeout), upstream.send(req)).await {
+                Ok(sent) => sent,
+                // The connection is dropped with its late answer; the request counts as done.
+                Err(_) => return gateway_timeout(backend, timeout),
+            }
+        };
+        match sent {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
@@ -165,6 +179,11 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             },
         }
     }
+}
+
+fn gateway_timeout(backend: &Backend, ms: u64) -> Response<ProxyBody> {
+    tracing::warn!(backend = backend.label(), addr = %backend.addr(), timeout_ms = ms, "upstream did not answer in time");
+    local(StatusCode::GATEWAY_TIMEOUT, "gateway-timeout", "gateway timeout\n")
 }
 
 fn bad_gateway(backend: &Backend, error: &dyn std::error::Error) -> Response<ProxyBody> {

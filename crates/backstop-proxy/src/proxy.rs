@@ -119,6 +119,14 @@ impl Proxy {
         self.shared.current.swap(backend)
     }
 
+    /// How long an upstream may take to start answering (status line and headers) before the
+    /// client gets 504 and the upstream connection is closed; `None` waits forever (the default).
+    /// A body that is slow once started is not cut off.
+    pub fn set_response_timeout(&self, timeout: Option<Duration>) {
+        let ms = timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+        self.shared.response_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
     pub fn current(&self) -> Option<Arc<Backend>> {
         self.shared.current.load_full()
     }

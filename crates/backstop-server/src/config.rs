@@ -52,6 +52,9 @@ pub struct AppConfig {
     /// Consecutive failed health checks during soak that fail a revision.
     pub soak_failures: u32,
     pub health_interval: Duration,
+    /// How long an instance may take to start answering a proxied request before the client gets
+    /// 504; zero waits forever.
+    pub response_timeout: Duration,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
     /// The app's database, when its releases ship migrations.
@@ -96,6 +99,7 @@ struct RawApp {
     stop_grace: Option<String>,
     soak_failures: Option<u32>,
     health_interval: Option<String>,
+    response_timeout: Option<String>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
@@ -208,6 +212,7 @@ impl Config {
                 drain_timeout: dur(k("drain_timeout"), app.drain_timeout.as_deref(), Duration::from_secs(30))?,
                 stop_grace: dur(k("stop_grace"), app.stop_grace.as_deref(), Duration::from_secs(10))?,
                 health_interval: dur(k("health_interval"), app.health_interval.as_deref(), Duration::from_secs(1))?,
+                response_timeout: dur(k("response_timeout"), app.response_timeout.as_deref(), Duration::from_secs(60))?,
                 soak_failures,
                 args: app.args,
                 env: app.env,
@@ -257,6 +262,7 @@ keep_warm = "10m"
         assert_eq!(shop.soak, Duration::from_secs(30));
         assert_eq!(shop.keep_warm, Duration::from_secs(600));
         assert_eq!(shop.health, "/healthz");
+        assert_eq!(shop.response_timeout, Duration::from_secs(60));
         assert_eq!(c.server.state, PathBuf::from("/var/lib/backstop"));
     }
 
@@ -285,6 +291,7 @@ keep_warm = "10m"
             (MINIMAL.replace("127.0.0.1:8080", "localhost"), "apps.shop.listen"),
             (MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:7878"), "apps.shop.listen"),
             (MINIMAL.replace("\"/healthz\"", "\"healthz\""), "apps.shop.health"),
+            (format!("{MINIMAL}response_timeout = \"soon\"\n"), "apps.shop.response_timeout"),
             (MINIMAL.replace("apps.shop]", "apps.Shop]"), "apps.Shop"),
             (format!("{MINIMAL}env = {{ PORT = \"1\" }}\n"), "apps.shop.env"),
             (format!("{MINIMAL}[apps.shop.database]\nurl = \"mysql://db/shop\"\n"), "apps.shop.database.url"),

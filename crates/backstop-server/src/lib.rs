@@ -102,6 +102,7 @@ impl Server {
                     source: std::io::Error::other(other.to_string()),
                 },
             })?;
+            proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
             store.ensure_app(name).await?;
             apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), proxy)));
         }

@@ -52,6 +52,32 @@ async fn no_backend_answers_503() {
 }
 
 #[tokio::test]
+async fn an_upstream_that_does_not_answer_in_time_gets_504_and_is_not_left_in_flight() {
+    let proxy = proxy().await;
+    let up = upstream("slow").await;
+    let backend = Backend::new(up.addr, "slow");
+    proxy.switch(Some(backend.clone()));
+    proxy.set_response_timeout(Some(std::time::Duration::from_millis(200)));
+    let started = std::time::Instant::now();
+    let (status, headers, _) = get(proxy.local_addr(), "/slow").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(headers["x-backstop"], "gateway-timeout");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_eq!(backend.inflight(), 0);
+    // Fast answers are unaffected, and no timeout means waiting.
+    assert_eq!(get(proxy.local_addr(), "/").await.0, StatusCode::OK);
+    proxy.set_response_timeout(None);
+    let waiting = tokio::spawn({
+        let addr = proxy.local_addr();
+        async move { get(addr, "/slow").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "without a timeout the request waits for the upstream");
+    up.gate.add_permits(1);
+    assert_eq!(waiting.await.unwrap().0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn dead_backend_answers_502_and_is_not_left_in_flight() {
     let proxy = proxy().await;
     let dead = Backend::new(dead_addr().await, "dead");
