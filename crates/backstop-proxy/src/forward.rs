@@ -22,7 +22,12 @@ pub(crate) struct Shared {
     pool: Pool,
     /// How long the upstream may take to start its answer, in milliseconds; 0 waits forever.
     pub(crate) response_timeout_ms: AtomicU64,
+    /// Woken by every switch, for requests waiting for a backend they can reach.
+    pub(crate) switched: tokio::sync::Notify,
 }
+
+/// The longest a request waits for another backend when the current one cannot be reached.
+const MAX_HOLD: Duration = Duration::from_secs(10);
 
 impl Shared {
     /// Claims the current backend for one request.
@@ -38,6 +43,32 @@ impl Shared {
                 return Some(inflight);
             }
         }
+    }
+
+    /// When `failed` cannot be reached: waits until the proxy is switched to another backend
+    /// (a restarted instance) and claims that one, or gives up after `hold`.
+    async fn other_than(&self, failed: &Arc<Backend>, hold: Duration) -> Option<Inflight> {
+        let deadline = tokio::time::Instant::now() + hold;
+        loop {
+            let notified = self.switched.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a switch in between is not missed.
+            notified.as_mut().enable();
+            match self.current.load().as_ref() {
+                Some(now) if !Arc::ptr_eq(now, failed) => return self.acquire(),
+                None => return None,
+                Some(_) => {}
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// How long a request whose backend cannot be reached waits for another one: as long as an
+    /// answer may take to start, at most [`MAX_HOLD`]; not at all without a response timeout.
+    fn hold(&self) -> Duration {
+        Duration::from_millis(self.response_timeout_ms.load(Ordering::Relaxed)).min(MAX_HOLD)
     }
 
     fn is_current(&self, upstream: &Upstream) -> bool {
@@ -119,10 +150,10 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }
-    let Some(inflight) = client.shared.acquire() else {
+    let Some(mut inflight) = client.shared.acquire() else {
         return local(StatusCode::SERVICE_UNAVAILABLE, "no-backend", "no live instance\n");
     };
-    let backend = inflight.backend();
+    let backend = inflight.backend().clone();
 
     let (mut parts, body) = req.into_parts();
     // Origin-form for the upstream: the connection already says which host it is.
@@ -141,19 +172,31 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
     }
     let mut req = Request::from_parts(parts, body);
 
+    let hold = client.shared.hold();
     loop {
-        let (mut upstream, reused) = match client.take_idle(backend) {
+        let backend = inflight.backend().clone();
+        let (mut upstream, reused) = match client.take_idle(&backend) {
             Some(up) => (up, true),
-            None => match Upstream::connect(backend).await {
+            None => match Upstream::connect(&backend).await {
                 Ok(up) => (up, false),
-                Err(e) => return bad_gateway(backend, &e),
+                Err(e) => {
+                    // Nothing was sent, so any request may go to the instance that replaces this
+                    // one (a crashed instance being restarted) if it comes in time.
+                    match client.shared.other_than(&backend, hold).await {
+                        Some(next) if !hold.is_zero() => {
+                            inflight = next;
+                            continue;
+                        }
+                        _ => return bad_gateway(&backend, &e),
+                    }
+                }
             },
         };
         if !upstream.ready().await {
             if reused {
                 continue;
             }
-            return bad_gateway(backend, &ConnectError::Closed);
+            return bad_gateway(&backend, &ConnectError::Closed);
         }
         let timeout = client.shared.response_timeout_ms.load(Ordering::Relaxed);
         let sent = if timeout == 0 {
@@ -162,7 +205,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             match tokio::time::timeout(Duration::from_millis(timeout), upstream.send(req)).await {
                 Ok(sent) => sent,
                 // The connection is dropped with its late answer; the request counts as done.
-                Err(_) => return gateway_timeout(backend, timeout),
+                Err(_) => return gateway_timeout(&backend, timeout),
             }
         };
         match sent {
@@ -175,7 +218,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             Err(mut e) => match e.take_message() {
                 // Not sent: an idle connection the backend had closed. Try another.
                 Some(unsent) if reused => req = unsent,
-                _ => return bad_gateway(backend, &e.into_error()),
+                _ => return bad_gateway(&backend, &e.into_error()),
             },
         }
     }

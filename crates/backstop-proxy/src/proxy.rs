@@ -116,12 +116,16 @@ impl Proxy {
     /// Atomically routes all new requests to `backend` (`None`: no live
     /// instance, answered with 503), returning the previous backend.
     pub fn switch(&self, backend: Option<Arc<Backend>>) -> Option<Arc<Backend>> {
-        self.shared.current.swap(backend)
+        let old = self.shared.current.swap(backend);
+        self.shared.switched.notify_waiters();
+        old
     }
 
     /// How long an upstream may take to start answering (status line and headers) before the
     /// client gets 504 and the upstream connection is closed; `None` waits forever (the default).
-    /// A body that is slow once started is not cut off.
+    /// A body that is slow once started is not cut off. With a timeout, a request whose backend
+    /// refuses connections also waits (up to the timeout, at most 10 s) for a switch to another
+    /// backend, such as a crashed instance's restart, instead of getting 502 at once.
     pub fn set_response_timeout(&self, timeout: Option<Duration>) {
         let ms = timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         self.shared.response_timeout_ms.store(ms, Ordering::Relaxed);

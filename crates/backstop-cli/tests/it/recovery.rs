@@ -98,6 +98,13 @@ fn a_live_instance_that_dies_after_its_soak_is_restarted() {
     h.wait_status(1, "known-good");
     let pid = h.json(&["status", "shop"])["instances"][0]["pid"].as_u64().unwrap() as i32;
     nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let gone = Instant::now() + Duration::from_secs(10);
+    while pid_alive(pid as u32) {
+        assert!(Instant::now() < gone, "the instance survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A request arriving while nothing listens is held until the restarted instance serves it.
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()), "{}", h.server_log());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = h.json(&["status", "shop"]);

@@ -78,6 +78,35 @@ async fn an_upstream_that_does_not_answer_in_time_gets_504_and_is_not_left_in_fl
 }
 
 #[tokio::test]
+async fn with_a_response_timeout_a_request_to_a_dead_backend_waits_for_its_replacement() {
+    let proxy = proxy().await;
+    let dead = Backend::new(dead_addr().await, "dead");
+    proxy.switch(Some(dead.clone()));
+    proxy.set_response_timeout(Some(std::time::Duration::from_secs(5)));
+    let waiting = tokio::spawn({
+        let addr = proxy.local_addr();
+        async move { get(addr, "/").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(!waiting.is_finished(), "held while the backend cannot be reached");
+    let up = upstream("restarted").await;
+    let restarted = Backend::new(up.addr, "restarted");
+    proxy.switch(Some(restarted.clone()));
+    let (status, _, body) = waiting.await.unwrap();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "restarted"));
+    assert_eq!((dead.inflight(), dead.served()), (0, 0));
+    assert_eq!(restarted.served(), 1);
+
+    // No replacement within the timeout: 502 once it is over.
+    proxy.set_response_timeout(Some(std::time::Duration::from_millis(200)));
+    proxy.switch(Some(dead.clone()));
+    let started = std::time::Instant::now();
+    assert_eq!(get(proxy.local_addr(), "/").await.0, StatusCode::BAD_GATEWAY);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_eq!(dead.inflight(), 0);
+}
+
+#[tokio::test]
 async fn dead_backend_answers_502_and_is_not_left_in_flight() {
     let proxy = proxy().await;
     let dead = Backend::new(dead_addr().await, "dead");
