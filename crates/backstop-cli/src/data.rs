@@ -149,7 +149,11 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
                 Ok(())
             } else {
                 Err(CliError::failed(
-                    format!("a release with these migrations would be refused ({} reasons above)", refusals.len()),
+                    format!(
+                        "a release with these migrations would be refused ({} {} above)",
+                        refusals.len(),
+                        if refusals.len() == 1 { "reason" } else { "reasons" }
+                    ),
                     "fix each one as its help says, then plan again",
                 ))
             }
