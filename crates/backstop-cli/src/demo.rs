@@ -204,21 +204,21 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
 
     say("data safety: app `accounts` ships its migrations with each release (SQLite here, PostgreSQL alike)");
     let v1 = folder("a1", &[users])?;
-    show(release_app(c, "accounts", &art("a1"), "a1", "users with full_name", &[], Some(&v1)).await, &live);
+    show(release_app(c, "accounts", &art("a1"), "a1", "users with full_name", None, &[], Some(&v1)).await, &live);
     wait_known_good_app(c, "accounts", 1).await?;
 
     say("a release renaming users.full_name to name in one step: refused, nothing runs");
     let bad = folder("a2-rename", &[users, rename])?;
-    show(release_app(c, "accounts", &art("a2"), "a2", "rename full_name", &[], Some(&bad)).await, &live);
+    show(release_app(c, "accounts", &art("a2"), "a2", "rename full_name", None, &[], Some(&bad)).await, &live);
 
     say("the expand/contract way, release a2: add `name` and copy the data before the new code starts");
     let v2 = folder("a2", &[users, add, copy])?;
-    show(release_app(c, "accounts", &art("a2"), "a2", "read name", &[], Some(&v2)).await, &live);
+    show(release_app(c, "accounts", &art("a2"), "a2", "read name", None, &[], Some(&v2)).await, &live);
     wait_known_good_app(c, "accounts", 2).await?;
 
     say("release a3 ships the drop of full_name: it waits for the contract stage, after the soak");
     let v3 = folder("a3", &[users, add, copy, drop])?;
-    show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", &[], Some(&v3)).await, &live);
+    show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", None, &[], Some(&v3)).await, &live);
     wait_known_good_app(c, "accounts", 3).await?;
     let check: Value = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
     println!(
@@ -247,41 +247,7 @@ async fn release(
     change_cause: &str,
     git_commit: Option<&str>,
 ) -> CliResult<Value> {
-    let args = commands::ReleaseArgs {
-        app: "shop",
-        artifact,
-        version,
-        change_cause,
-        digest: None,
-        git_commit,
-        guarded_by: &[],
-        migrations: None,
-        queries: None,
-    };
-    commands::release(c, &args).await
-}
-
-async fn release_app(
-    c: &Client,
-    app: &str,
-    artifact: &std::path::Path,
-    version: &str,
-    change_cause: &str,
-    guarded_by: &[String],
-    migrations: Option<&std::path::Path>,
-) -> CliResult<Value> {
-    let args = commands::ReleaseArgs {
-        app,
-        artifact,
-        version,
-        change_cause,
-        digest: None,
-        git_commit: None,
-        guarded_by,
-        migrations,
-        queries: None,
-    };
-    commands::release(c, &args).await
+    release_app(c, "shop", artifact, version, change_cause, git_commit, &[], None).await
 }
 
 async fn release_guarded(
@@ -292,16 +258,29 @@ async fn release_guarded(
     git_commit: Option<&str>,
     flag: &str,
 ) -> CliResult<Value> {
-    let guarded_by = [flag.to_owned()];
+    release_app(c, "shop", artifact, version, change_cause, git_commit, &[flag.to_owned()], None).await
+}
+
+#[expect(clippy::too_many_arguments, reason = "the release command's own arguments, spelled out")]
+async fn release_app(
+    c: &Client,
+    app: &str,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    git_commit: Option<&str>,
+    guarded_by: &[String],
+    migrations: Option<&std::path::Path>,
+) -> CliResult<Value> {
     let args = commands::ReleaseArgs {
-        app: "shop",
+        app,
         artifact,
         version,
         change_cause,
         digest: None,
         git_commit,
-        guarded_by: &guarded_by,
-        migrations: None,
+        guarded_by,
+        migrations,
         queries: None,
     };
     commands::release(c, &args).await
