@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use backstop_migrate::{Dialect, analyze};
 use rusqlite::{Connection, OpenFlags, Transaction};
@@ -22,16 +23,54 @@ use crate::runner::{self, ApplyReport, LEDGER_TABLE, MigrationFile, Stage};
 /// An app's database, from the `url` of `[apps.NAME.database]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
-    /// `postgres://` or `postgresql://` URL, or a `key=value` connection string.
-    Postgres { url: String },
+    /// `postgres://` or `postgresql://` URL, or a `key=value` connection string; `session` keeps one
+    /// connection open for schema reads (clones share it).
+    Postgres { url: String, session: Session },
     /// `sqlite://PATH`: the file at PATH (relative to the working directory unless absolute).
     Sqlite { path: PathBuf },
+}
+
+/// One PostgreSQL connection kept open for schema reads, so that the check before an undo does not
+/// pay for a new session and a backend with cold catalog caches every time. Reopened when it breaks.
+#[derive(Clone, Default)]
+pub struct Session(Arc<tokio::sync::Mutex<Option<tokio_postgres::Client>>>);
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Session")
+    }
+}
+
+/// A cache, not part of what the database is.
+impl PartialEq for Session {
+    fn eq(&self, _: &Session) -> bool {
+        true
+    }
+}
+
+impl Eq for Session {}
+
+impl Session {
+    async fn snapshot(&self, url: &str) -> Result<Snapshot, SchemaError> {
+        let mut held = self.0.lock().await;
+        if let Some(client) = held.as_ref().filter(|c| !c.is_closed()) {
+            // On failure (a connection the server dropped meanwhile) a new one is opened below.
+            if let Ok(snapshot) = crate::postgres::read_snapshot(client).await {
+                return Ok(snapshot);
+            }
+        }
+        *held = None;
+        let client = crate::postgres::connect(url).await?;
+        let snapshot = crate::postgres::read_snapshot(&client).await?;
+        *held = Some(client);
+        Ok(snapshot)
+    }
 }
 
 impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Database::Postgres { url } => f.write_str(&mask_password(url)),
+            Database::Postgres { url, .. } => f.write_str(&mask_password(url)),
             Database::Sqlite { path } => write!(f, "sqlite://{}", path.display()),
         }
     }
@@ -42,7 +81,7 @@ impl Database {
     pub fn parse(url: &str) -> Result<Database, String> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Database::Postgres { url: url.to_owned() });
+            return Ok(Database::Postgres { url: url.to_owned(), session: Session::default() });
         }
         if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or_default();
@@ -67,7 +106,7 @@ impl Database {
     /// The schema now, without backstop's own ledger table.
     pub async fn snapshot(&self) -> Result<Snapshot, SchemaError> {
         let mut snapshot = match self {
-            Database::Postgres { url } => crate::postgres::snapshot_postgres(url).await?,
+            Database::Postgres { url, session } => session.snapshot(url).await?,
             Database::Sqlite { path } => crate::sqlite::snapshot_sqlite(path)?,
         };
         without_ledger(&mut snapshot);
@@ -77,7 +116,7 @@ impl Database {
     /// The migration ledger: version → checksum, empty before the first migration.
     pub async fn applied(&self) -> Result<BTreeMap<String, String>, SchemaError> {
         match self {
-            Database::Postgres { url } => runner::applied(url).await,
+            Database::Postgres { url, .. } => runner::applied(url).await,
             // No file yet: no migration ever ran there.
             Database::Sqlite { path } if !path.exists() => Ok(BTreeMap::new()),
             Database::Sqlite { path } => blocking(path, |db, path| sqlite_applied(db, path)).await,
@@ -87,7 +126,7 @@ impl Database {
     /// Applies the migrations not yet in the ledger that `stage` allows (see [`runner::apply`]).
     pub async fn apply(&self, migrations: &[MigrationFile], stage: Stage) -> Result<ApplyReport, SchemaError> {
         match self {
-            Database::Postgres { url } => runner::apply(url, migrations, stage).await,
+            Database::Postgres { url, .. } => runner::apply(url, migrations, stage).await,
             Database::Sqlite { path } => {
                 let migrations = migrations.to_vec();
                 create_parent(path)?;
@@ -99,7 +138,7 @@ impl Database {
     /// The schema as it would be after `sql`, read in a transaction that is rolled back.
     pub async fn dry_run_contract(&self, sql: &str) -> Result<Snapshot, SchemaError> {
         let mut snapshot = match self {
-            Database::Postgres { url } => runner::dry_run_contract(url, sql).await?,
+            Database::Postgres { url, .. } => runner::dry_run_contract(url, sql).await?,
             Database::Sqlite { path } => {
                 let sql = sql.to_owned();
                 blocking(path, move |db, path| {
@@ -124,7 +163,7 @@ impl Database {
         contract: Option<&str>,
     ) -> Result<QueryChecks, SchemaError> {
         match self {
-            Database::Postgres { url } => match contract {
+            Database::Postgres { url, .. } => match contract {
                 Some(sql) => crate::queries::check_queries_after_contract(url, sql, queries).await,
                 None => crate::queries::check_queries(url, queries).await,
             },
@@ -263,11 +302,15 @@ fn run_sqlite_statements(tx: &Transaction<'_>, version: &str, file: &str, sql: &
 mod tests {
     use super::*;
 
+    fn pg(url: &str) -> Database {
+        Database::Postgres { url: url.into(), session: Session::default() }
+    }
+
     #[test]
     fn urls_are_parsed_by_scheme() {
         let ok = [
-            ("postgres://app@db/app", Database::Postgres { url: "postgres://app@db/app".into() }),
-            ("postgresql://app:pw@db/app", Database::Postgres { url: "postgresql://app:pw@db/app".into() }),
+            ("postgres://app@db/app", pg("postgres://app@db/app")),
+            ("postgresql://app:pw@db/app", pg("postgresql://app:pw@db/app")),
             ("sqlite:///var/lib/app.db", Database::Sqlite { path: "/var/lib/app.db".into() }),
             ("sqlite://data/app.db?mode=rwc", Database::Sqlite { path: "data/app.db".into() }),
         ];

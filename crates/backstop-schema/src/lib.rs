@@ -20,7 +20,7 @@ mod runner;
 mod sqlite;
 mod verdict;
 
-pub use db::Database;
+pub use db::{Database, Session};
 pub use error::SchemaError;
 pub use model::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table, display_table};
 pub use postgres::snapshot_postgres;

@@ -273,7 +273,10 @@ keep_warm = "10m"
         let text =
             format!("{MINIMAL}[apps.shop.database]\nurl = \"postgres://shop@127.0.0.1/shop\"\ncontract = \"auto\"\n");
         let db = shop(&parse(&text).unwrap()).database.unwrap();
-        assert_eq!(db.db, backstop_schema::Database::Postgres { url: "postgres://shop@127.0.0.1/shop".into() });
+        assert_eq!(db.db, backstop_schema::Database::parse("postgres://shop@127.0.0.1/shop").unwrap());
+        assert!(
+            matches!(&db.db, backstop_schema::Database::Postgres { url, .. } if url == "postgres://shop@127.0.0.1/shop")
+        );
         assert!(db.auto_contract);
     }
 

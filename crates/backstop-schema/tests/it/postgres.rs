@@ -262,3 +262,31 @@ async fn dropping_a_view_the_target_reads_makes_rollback_unsafe() {
     assert_eq!(objects(&verdict), [("named_users", &ProblemKind::TableDropped { renamed_to: None })]);
     assert_eq!(verdict.problems[0].message, "view named_users is gone; the target's queries on it fail");
 }
+
+#[tokio::test]
+async fn the_kept_session_sees_new_changes_and_comes_back_after_the_server_drops_it() {
+    let db = TestDb::new().await;
+    db.exec("CREATE TABLE users (id bigint PRIMARY KEY)").await;
+    let handle = backstop_schema::Database::parse(&db.url).unwrap();
+    let first = handle.snapshot().await.unwrap();
+    assert_eq!(first.tables["public.users"].columns.keys().collect::<Vec<_>>(), ["id"]);
+    db.exec("ALTER TABLE users ADD COLUMN name text").await;
+    let second = handle.clone().snapshot().await.unwrap();
+    assert!(second.tables["public.users"].columns.contains_key("name"), "a clone shares the session and reads fresh");
+    // The server ends every other session on this database, the kept one included.
+    let dropped: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(dropped >= 1, "the kept session was open");
+    db.exec("ALTER TABLE users ADD COLUMN email text").await;
+    let third = handle.snapshot().await.unwrap();
+    assert!(third.tables["public.users"].columns.contains_key("email"));
+}
