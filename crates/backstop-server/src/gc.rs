@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use backstop_core::rollback::artifacts_to_keep;
-use backstop_store::{Change, NewAudit};
+use backstop_store::NewAudit;
 use serde_json::json;
 
 use crate::error::OpError;
@@ -31,19 +31,14 @@ impl Ctx {
             }
         }
         let summary = json!({ "removed": removed, "kept": keep.len(), "freed_bytes": freed });
-        if let Some(app) = self.apps.keys().next() {
-            self.store
-                .apply(
-                    app,
-                    vec![Change::Audit(NewAudit {
-                        actor: actor.into(),
-                        action: "gc".into(),
-                        outcome: "succeeded".into(),
-                        detail: summary.clone(),
-                    })],
-                )
-                .await?;
-        }
+        self.store
+            .audit(NewAudit {
+                actor: actor.into(),
+                action: "gc".into(),
+                outcome: "succeeded".into(),
+                detail: summary.clone(),
+            })
+            .await?;
         Ok(summary)
     }
 }

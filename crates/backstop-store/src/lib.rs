@@ -82,5 +82,8 @@ pub trait Store: FlagStore + Send + Sync + 'static {
     /// was recorded.
     async fn revision_database(&self, app: &AppName, revision: u64) -> Result<RevisionDatabase>;
 
+    /// Append an audit entry that belongs to no app (store-wide actions such as `gc`).
+    async fn audit(&self, new: NewAudit) -> Result<()>;
+
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
 }

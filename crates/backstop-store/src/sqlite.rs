@@ -656,6 +656,14 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn audit(&self, new: crate::NewAudit) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        append_audit(&tx, None, new, &ts(Utc::now()))?;
+        tx.commit()?;
+        Ok(())
+    }
+
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(

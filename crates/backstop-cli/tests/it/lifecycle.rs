@@ -202,6 +202,12 @@ fn gc_keeps_the_artifacts_of_known_good_revisions() {
     let history = h.json(&["history", "shop"]);
     let live = history[0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
     assert!(h.state().join("artifacts/sha256").join(live).exists());
+    // The collection is audited as the store's own action, under no app.
+    let audit = h.json(&["audit", "list"]);
+    let entry = audit.as_array().unwrap().iter().rev().find(|e| e["action"] == "gc").unwrap();
+    assert_eq!(entry["app"], serde_json::Value::Null, "{entry}");
+    assert!(entry["detail"].as_str().unwrap().contains("freed_bytes"), "{entry}");
+    assert_eq!(h.json(&["audit", "verify"])["ok"], true);
 }
 
 #[test]
