@@ -79,14 +79,12 @@ impl Upstream {
 
     /// Whether the connection takes a request now; false if it closed.
     ///
-    /// Does not wait: a fresh connection takes one at once, and an idle one
-    /// as soon as it has been polled, so anything else is a connection in a
-    /// state not worth waiting for.
+    /// The connection is driven first, so a close the backend sent while it
+    /// sat idle (an instance that exited) is seen here, before a request is
+    /// written into it and lost. Does not wait: a fresh or idle connection
+    /// takes a request at once, anything else is not worth waiting for.
     pub(crate) async fn ready(&mut self) -> bool {
         poll_fn(|cx| {
-            if let Poll::Ready(result) = self.sender.poll_ready(cx) {
-                return Poll::Ready(result.is_ok());
-            }
             if !self.poll_drive(cx) {
                 return Poll::Ready(false);
             }
