@@ -182,13 +182,13 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
                 Err(e) => {
                     // Nothing was sent, so any request may go to the instance that replaces this
                     // one (a crashed instance being restarted) if it comes in time.
-                    match client.shared.other_than(&backend, hold).await {
-                        Some(next) if !hold.is_zero() => {
+                    if !hold.is_zero() {
+                        if let Some(next) = client.shared.other_than(&backend, hold).await {
                             inflight = next;
                             continue;
                         }
-                        _ => return bad_gateway(&backend, &e),
                     }
+                    return bad_gateway(&backend, &e);
                 }
             },
         };

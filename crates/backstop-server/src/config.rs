@@ -144,7 +144,6 @@ impl Config {
         if raw.server.state.trim().is_empty() {
             return Err(invalid("server.state".into(), "is empty, expected a directory path".into()));
         }
-        let path_of_config = path;
         let mut state = PathBuf::from(&raw.server.state);
         if state.is_relative() {
             // Relative to the config file, so the same file works from any working directory.
@@ -186,8 +185,8 @@ impl Config {
                 Some(raw) => Some(DatabaseConfig {
                     db: match backstop_schema::Database::parse(&raw.url).map_err(|m| invalid(k("database.url"), m))? {
                         // Relative to the config file, like the state directory.
-                        backstop_schema::Database::Sqlite { path } if path.is_relative() => {
-                            backstop_schema::Database::Sqlite { path: config_dir(path_of_config).join(path) }
+                        backstop_schema::Database::Sqlite { path: file } if file.is_relative() => {
+                            backstop_schema::Database::Sqlite { path: config_dir(path).join(file) }
                         }
                         db => db,
                     },

@@ -47,6 +47,8 @@ pub(crate) struct ReleasePlan {
     pub stages: StagePlan,
     pub applied: Vec<String>,
     pub expand: Vec<MigrationFile>,
+    /// The analysis of each pending migration, in the order of `stages.migrations`.
+    pub reports: Vec<backstop_migrate::Report>,
 }
 
 /// How the rollback check compared the schemas.
@@ -187,12 +189,9 @@ impl Ctx {
             pending.iter().map(|(m, r)| Pending { version: &m.version, file: &m.name, report: r }).collect();
         let stages = plan_stages(&refs);
         let expand_versions: Vec<&str> = stages.versions(backstop_migrate::Stage::Expand).collect();
-        let expand = shipped
-            .iter()
-            .filter(|m| expand_versions.contains(&m.version.as_str()))
-            .map(|m| MigrationFile::new(&m.version, &m.name, &m.sql))
-            .collect();
-        Ok(ReleasePlan { stages, applied, expand })
+        let expand = files(shipped).into_iter().filter(|f| expand_versions.contains(&f.version.as_str())).collect();
+        let reports = pending.into_iter().map(|(_, report)| report).collect();
+        Ok(ReleasePlan { stages, applied, expand, reports })
     }
 
     /// `migrate plan`: the stages of `shipped`, or of the live revision's folder.
@@ -214,25 +213,23 @@ impl Ctx {
             }
         };
         let plan = self.plan_release(db, &shipped).await?;
-        let mut migrations = Vec::new();
-        for placed in &plan.stages.migrations {
-            let Some(m) = shipped.iter().find(|m| m.version == placed.version) else { continue };
-            let statements = analyze(&m.name, &m.sql, db.dialect())
-                .map(|r| {
-                    r.statements
-                        .into_iter()
-                        .map(|s| PlannedStatement { line: s.line, phase: s.phase, kind: s.kind })
-                        .collect()
-                })
-                .unwrap_or_default();
-            migrations.push(PlannedFile {
+        let migrations = plan
+            .stages
+            .migrations
+            .iter()
+            .zip(plan.reports)
+            .map(|(placed, report)| PlannedFile {
                 version: placed.version.clone(),
                 file: placed.file.clone(),
                 stage: placed.stage,
                 reason: placed.reason.clone(),
-                statements,
-            });
-        }
+                statements: report
+                    .statements
+                    .into_iter()
+                    .map(|s| PlannedStatement { line: s.line, phase: s.phase, kind: s.kind })
+                    .collect(),
+            })
+            .collect();
         Ok(PlanView { app: app.to_string(), source, applied: plan.applied, migrations, refusals: plan.stages.refusals })
     }
 
@@ -269,8 +266,21 @@ impl Ctx {
     /// Can `revision` run on the schema as it is now? Reads the database; changes nothing.
     pub async fn rollback_check(&self, app_name: &str, revision: u64) -> Result<RollbackCheck, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let target = self.store.revision(&app, revision).await?;
+        // Named as unknown before anything else is read.
+        self.store.revision(&app, revision).await?;
         let live = self.store.app(&app).await?.live_revision;
+        self.check_rollback(&app, &rt, revision, live).await
+    }
+
+    /// [`Ctx::rollback_check`] for a revision known to exist, with the live revision already read
+    /// (an undo has both in hand).
+    pub(crate) async fn check_rollback(
+        &self,
+        app: &AppName,
+        rt: &AppRuntime,
+        revision: u64,
+        live: Option<u64>,
+    ) -> Result<RollbackCheck, OpError> {
         let mut check = RollbackCheck {
             app: app.to_string(),
             revision,
@@ -287,7 +297,7 @@ impl Ctx {
             check.note = Some(format!("`{app}` has no [apps.{app}.database]: there is no schema to check"));
             return Ok(check);
         };
-        let stored = self.store.revision_database(&app, revision).await?;
+        let stored = self.store.revision_database(app, revision).await?;
         let Some(recorded) = &stored.snapshot else {
             check.note = Some(format!(
                 "revision {revision} never went live with its schema recorded, so there is nothing to compare"
@@ -305,7 +315,7 @@ impl Ctx {
         check.set_aside = verdict.unused;
         if !check.safe {
             // Only a refusal needs the way back; a safe answer stays one catalog read.
-            check.down = self.down_steps(&app, &db.db, &target, live).await?;
+            check.down = self.down_steps(app, &db.db, &stored.migrations, live).await?;
         }
         check.advice = advice(&check);
         Ok(check)
@@ -334,11 +344,10 @@ impl Ctx {
         &self,
         app: &AppName,
         db: &Database,
-        target: &Revision,
+        target_migrations: &serde_json::Value,
         live: Option<u64>,
     ) -> Result<Vec<DownStep>, OpError> {
-        let target_shipped: Vec<ShippedMigration> =
-            decode("migrations", &self.store.revision_database(app, target.revision).await?.migrations)?;
+        let target_shipped: Vec<ShippedMigration> = decode("migrations", target_migrations)?;
         let live_shipped: Vec<ShippedMigration> = match live {
             Some(l) => decode("migrations", &self.store.revision_database(app, l).await?.migrations)?,
             None => Vec::new(),

@@ -77,7 +77,7 @@ fn step(op: &Operation, name: &str, detail: Option<String>) -> Change {
 impl Ctx {
     /// Release a new revision: record it, start its artifact, health-check it,
     /// move traffic, and keep the previous instance warm.
-    pub async fn release(&self, app_name: &str, req: ReleaseRequest, actor: &str) -> Result<Outcome, OpError> {
+    pub async fn release(&self, app_name: &str, mut req: ReleaseRequest, actor: &str) -> Result<Outcome, OpError> {
         let (app, rt) = self.app(app_name)?;
         if req.version.trim().is_empty() {
             return Err(OpError::BadRequest { message: "version must not be empty".into() });
@@ -94,9 +94,9 @@ impl Ctx {
                 Err(e) => return Err(e.into()),
             }
         }
-        let database = match (&req.migrations, &rt.config.database) {
+        let database = match (req.migrations.take(), &rt.config.database) {
             (Some(_), None) => return Err(OpError::NoDatabase { app: app.to_string() }),
-            (Some(m), Some(db)) => Some((db.db.clone(), m.clone())),
+            (Some(shipped), Some(db)) => Some((&db.db, shipped)),
             (None, _) => None,
         };
         let before = self.store.app(&app).await?.live_revision;
@@ -151,16 +151,12 @@ impl Ctx {
             }
         };
         let mut recorded = vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))];
-        if let Some((_, shipped)) = &database {
+        if database.is_some() || !req.queries.is_empty() {
+            let migrations =
+                database.as_ref().map_or(json!([]), |(_, shipped)| serde_json::to_value(shipped).unwrap_or_default());
             recorded.push(Change::Shipped {
                 revision: rev.revision,
-                migrations: serde_json::to_value(shipped).unwrap_or_default(),
-                queries: serde_json::to_value(&req.queries).unwrap_or_default(),
-            });
-        } else if !req.queries.is_empty() {
-            recorded.push(Change::Shipped {
-                revision: rev.revision,
-                migrations: json!([]),
+                migrations,
                 queries: serde_json::to_value(&req.queries).unwrap_or_default(),
             });
         }
@@ -314,7 +310,7 @@ impl Ctx {
         // An operator's undo lands old code on today's schema: check it can run there.
         if let Abandon::Undone { forced_over, .. } = &mut abandon {
             if rt.config.database.is_some() {
-                let check = match self.rollback_check(app.as_str(), target).await {
+                let check = match self.check_rollback(app, rt, target, live).await {
                     Ok(c) => c,
                     Err(e) if force => {
                         tracing::warn!(app = %app, error = %e, "schema check failed; forced undo goes on");
