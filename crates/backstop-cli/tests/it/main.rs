@@ -9,3 +9,4 @@ mod harness;
 mod lifecycle;
 mod lint;
 mod recovery;
+mod wire;
