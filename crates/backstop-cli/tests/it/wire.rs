@@ -303,6 +303,21 @@ fn every_route_answers_its_wire_type() {
     let verify: AuditVerify = typed(200, api.get("/v1/audit/verify"));
     assert_eq!(verify, AuditVerify::Intact { entries: entries.len(), head: entries.last().map(|e| e.hash.clone()) });
 
+    // `--output json` prints what the server sent, typed answers or not.
+    for (args, path) in [
+        (&["history", "shop"][..], "/v1/apps/shop/revisions"),
+        (&["history", "shop", "--revision", "1"][..], "/v1/apps/shop/revisions/1"),
+        (&["known-good", "shop"][..], "/v1/apps/shop/known-good"),
+        (&["check-rollback", "shop", "2"][..], "/v1/apps/shop/revisions/2/rollback-check"),
+        (&["flag", "list"][..], "/v1/flags"),
+        (&["flag", "show", "kill"][..], "/v1/flags/kill"),
+        (&["flag", "history", "kill"][..], "/v1/flags/kill/history"),
+    ] {
+        let (status, body) = api.get(path);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(h.json(args), serde_json::from_slice::<Value>(&body).unwrap(), "{args:?}");
+    }
+
     // Failures share one shape.
     assert_eq!(error(404, api.get("/v1/apps/nope/status")), "unknown_app");
     assert_eq!(error(404, api.get("/v1/nope")), "not_found");
