@@ -62,7 +62,7 @@ pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
 pub use audit::{AuditVerify, ListQuery};
 pub use backstop_core::audit::AuditEntry;
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};
-pub use backstop_flags::Flag;
+pub use backstop_flags::{Flag, Reason, Value as FlagValue};
 pub use error::{ErrorBody, ErrorDetail};
 pub use flags::{ChangeEvent, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, Written};
 pub use migrations::{

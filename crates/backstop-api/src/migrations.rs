@@ -23,6 +23,13 @@ pub struct RollbackCheck {
     pub note: Option<String>,
 }
 
+impl RollbackCheck {
+    /// The problems on one line: `users.full_name: column users.full_name is gone; ...`.
+    pub fn summary(&self) -> String {
+        self.problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")
+    }
+}
+
 /// How the rollback check compared the schemas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

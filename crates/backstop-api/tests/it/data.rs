@@ -48,6 +48,7 @@ fn rollback_check_unsafe() {
         note: None,
     };
     assert_snapshot!(round_trip(&check));
+    assert_eq!(check.summary(), "column users.full_name is gone; constraint users_age_check may reject its writes");
 }
 
 #[test]
