@@ -7,7 +7,6 @@ use std::any::type_name;
 use std::time::{Duration, Instant};
 
 use backstop_api::*;
-use backstop_store::artifacts;
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,24 +60,14 @@ impl Api {
         self.send(self.request(Method::POST, path).header("x-api-key", &self.eval).json(body))
     }
 
-    /// Upload `path` as the CLI does; its digest.
-    fn upload(&self, path: &std::path::Path, want: u16) -> (Digest, Uploaded) {
-        let (digest, kind) = artifacts::digest_path(path).unwrap();
-        let (content_type, body) = match kind {
-            artifacts::ArtifactKind::File => ("application/octet-stream", std::fs::read(path).unwrap()),
-            artifacts::ArtifactKind::Dir => {
-                let mut buf = Vec::new();
-                artifacts::tar_dir(path, &mut buf).unwrap();
-                ("application/x-tar", buf)
-            }
-        };
+    /// Upload the file artifact `path` under `digest`.
+    fn upload(&self, path: &std::path::Path, digest: &Digest) -> Uploaded {
         let rb = self
             .request(Method::PUT, &format!("/v1/artifacts/{digest}"))
             .bearer_auth(&self.admin)
-            .header("content-type", content_type)
-            .body(body);
-        let uploaded = typed(want, self.send(rb));
-        (digest, uploaded)
+            .header("content-type", "application/octet-stream")
+            .body(std::fs::read(path).unwrap());
+        typed(200, self.send(rb))
     }
 
     /// Open a server-sent event stream with the evaluation token.
@@ -146,18 +135,42 @@ fn migration(version: &str, name: &str, sql: &str) -> ShippedMigration {
 }
 
 /// Release `version` shipping `migrations` and one query.
-fn release(api: &Api, h: &Harness, version: &str, migrations: Vec<ShippedMigration>, query: &str) -> Outcome {
-    let (digest, _) = api.upload(&h.artifact(version, &[]), 200);
-    let req = ReleaseRequest {
-        digest,
-        version: version.into(),
-        change_cause: format!("ship {version}"),
-        git_commit: Some("4f1c2a9".into()),
-        guarded_by: vec![],
-        migrations: Some(migrations),
-        queries: vec![ShippedQuery { name: "users.sql:1".into(), sql: query.into() }],
-    };
-    typed(200, api.admin(Method::POST, "/v1/apps/shop/releases", &req))
+/// Release `version` with the CLI, shipping the migration folder `migrations`
+/// and one query; `--output json` prints the server's answer as it came.
+fn release(h: &Harness, version: &str, migrations: &std::path::Path, query: &str) -> Outcome {
+    let art = h.artifact(version, &[]);
+    let queries = h.dir.path().join(format!("queries-{version}"));
+    std::fs::create_dir_all(&queries).unwrap();
+    std::fs::write(queries.join("users.sql"), format!("{query};\n")).unwrap();
+    let args = [
+        "release",
+        "shop",
+        "--artifact",
+        art.to_str().unwrap(),
+        "--version",
+        version,
+        "--git-commit",
+        "4f1c2a9",
+        "--migrations",
+        migrations.to_str().unwrap(),
+        "--queries",
+        queries.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
+    let out = h.cli(&args);
+    out.ok();
+    typed(200, (200, out.stdout().into_bytes()))
+}
+
+/// A migration folder of `files` (name, text).
+fn folder(h: &Harness, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = h.dir.path().join("migrations").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
 }
 
 fn wait_known_good(api: &Api, revision: u64) {
@@ -178,14 +191,16 @@ fn every_route_answers_its_wire_type() {
     let api = Api::new(&h);
     let base = migration("0001", "0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, nickname TEXT);");
     let drop = migration("0002", "0002_drop_nickname.sql", "ALTER TABLE users DROP COLUMN nickname;");
+    let v1 = folder(&h, "v1", &[(&base.name, &base.sql)]);
+    let v2 = folder(&h, "v2", &[(&base.name, &base.sql), (&drop.name, &drop.sql)]);
 
     assert!(typed::<Health>(200, api.get("/v1/health")).ok);
 
     // Releases, history, status.
-    let first = release(&api, &h, "v1", vec![base.clone()], "SELECT id, nickname FROM users");
+    let first = release(&h, "v1", &v1, "SELECT id, nickname FROM users");
     assert_eq!((first.revision, first.from_revision), (1, None));
     wait_known_good(&api, 1);
-    let second = release(&api, &h, "v2", vec![base.clone(), drop.clone()], "SELECT id FROM users");
+    let second = release(&h, "v2", &v2, "SELECT id FROM users");
     assert_eq!(second.from_revision, Some(1));
     wait_known_good(&api, 2);
     let history: Vec<HistoryEntry> = typed(200, api.get("/v1/apps/shop/revisions"));
@@ -217,7 +232,7 @@ fn every_route_answers_its_wire_type() {
     assert!(!check.safe && !check.problems.is_empty(), "{check:?}");
 
     // An undo onto the warm revision.
-    release(&api, &h, "v3", vec![base, drop], "SELECT id FROM users");
+    release(&h, "v3", &v2, "SELECT id FROM users");
     let undo = UndoRequest { to_revision: Some(2), force: false };
     let back: Outcome = typed(200, api.admin(Method::POST, "/v1/apps/shop/undo", &undo));
     assert_eq!((back.revision, back.from_revision, back.warm), (2, Some(3), true));
@@ -234,9 +249,11 @@ fn every_route_answers_its_wire_type() {
     let mut perms = std::fs::metadata(&loose).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&loose, perms).unwrap();
-    let (digest, stored) = api.upload(&loose, 200);
+    let printed = h.cli(&["digest", loose.to_str().unwrap()]).ok().stdout();
+    let digest: Digest = printed.split_whitespace().next().unwrap().parse().unwrap();
+    let stored = api.upload(&loose, &digest);
     assert_eq!((stored.stored, stored.kind), (true, Some(ArtifactKind::File)));
-    let (_, again) = api.upload(&loose, 200);
+    let again = api.upload(&loose, &digest);
     assert_eq!((again.stored, again.kind), (false, None));
     assert_eq!(typed::<ArtifactInfo>(200, api.get(&format!("/v1/artifacts/{digest}"))).digest, digest);
     let gc: GcSummary = typed(200, api.admin(Method::POST, "/v1/gc", &json!({})));
