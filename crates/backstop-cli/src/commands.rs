@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use backstop_store::artifacts::{self, ArtifactError, ArtifactKind};
+use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};

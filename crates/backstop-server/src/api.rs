@@ -11,10 +11,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
+use backstop_artifacts::ArtifactError;
 use backstop_core::audit::verify_chain;
 use backstop_core::rollback::last_known_good;
 use backstop_core::{Digest, Revision};
-use backstop_store::artifacts::ArtifactError;
 use backstop_store::{InstanceRole, Operation};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -273,8 +273,9 @@ async fn known_good(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> Api
 struct InstanceView {
     revision: u64,
     role: InstanceRole,
-    pid: u32,
-    port: u16,
+    /// The driver's handle (for the local driver: `pid`, `start_time`, `port`).
+    #[serde(flatten)]
+    handle: serde_json::Map<String, serde_json::Value>,
     alive: bool,
     inflight: usize,
     warm_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -292,10 +293,12 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<serde_json::Value, ApiError
         .map(|(r, s)| InstanceView {
             revision: *r,
             role: s.role,
-            pid: s.running.instance.id().pid,
-            port: s.running.instance.port(),
+            handle: match s.running.instance.handle() {
+                serde_json::Value::Object(map) => map,
+                other => serde_json::Map::from_iter([("handle".to_owned(), other)]),
+            },
             alive: s.running.instance.is_alive(),
-            inflight: s.running.backend.inflight(),
+            inflight: rt.traffic.inflight(&s.running.endpoint),
             warm_until: s.warm_until,
         })
         .collect();

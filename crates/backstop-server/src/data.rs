@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use backstop_core::{AppName, OperationKind, OperationState, Revision, RevisionStatus};
 use backstop_migrate::{Pending, Phase, Refusal, StagePlan, analyze, plan_stages};
 use backstop_schema::{Database, MigrationFile, Problem, Snapshot, Verdict, precise_verdict, rollback_verdict};
-use backstop_store::{Change, NewAudit, NewOperation};
+use backstop_store::{Change, NewAudit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -389,9 +389,8 @@ impl Ctx {
         let live = self.store.app(&app).await?.live_revision.ok_or_else(|| OpError::BadRequest {
             message: format!("nothing is live on `{app}`: there is no release to contract for"),
         })?;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
+        let (op, _lease) = self
+            .begin(crate::runtime::Begin {
                 app: app.clone(),
                 kind: OperationKind::MigrateContract,
                 actor: actor.into(),
@@ -556,9 +555,8 @@ impl Ctx {
     /// `promote APP R --permanent`: no rollback will go further back than R.
     pub async fn promote(&self, app_name: &str, revision: u64, actor: &str) -> Result<Revision, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
+        let (op, _lease) = self
+            .begin(crate::runtime::Begin {
                 app: app.clone(),
                 kind: OperationKind::Promote,
                 actor: actor.into(),

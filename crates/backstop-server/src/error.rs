@@ -1,7 +1,7 @@
 //! Errors of control-plane operations, each with a hint saying what to do instead.
 
+use backstop_artifacts::ArtifactError;
 use backstop_core::{Digest, RollbackRefusal};
-use backstop_store::artifacts::ArtifactError;
 use backstop_store::{Operation, StoreError};
 
 #[derive(Debug, thiserror::Error)]

@@ -19,8 +19,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backstop_proxy::{Proxy, ProxyError};
-use backstop_store::artifacts::{ArtifactError, ArtifactStore};
+use backstop_artifacts::{ArtifactError, ArtifactStore};
+use backstop_driver::Traffic;
+use backstop_local::LocalDriver;
+use backstop_proxy::{Proxy, ProxyError, ProxyTraffic};
 use backstop_store::{SqliteStore, Store, StoreError};
 
 pub use config::{Config, ConfigError};
@@ -82,6 +84,8 @@ impl Server {
             auth::load_or_create_token(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let eval_token = flags::load_or_create_eval_token(&state)
             .map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let node =
+            load_or_create_node_id(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
         let flags = Arc::new(flags::FlagService::load(store.as_ref(), config.server.ofrep_rate_limit).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
@@ -104,10 +108,23 @@ impl Server {
             })?;
             proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
             store.ensure_app(name).await?;
-            apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), proxy)));
+            let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
+            apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), traffic)));
         }
-        let ctx =
-            Arc::new_cyclic(|me| Ctx { config, store, artifacts, apps, token, eval_token, flags, me: me.clone() });
+        // The wiring picks the driver; nothing else names it.
+        let driver = Arc::new(LocalDriver);
+        let ctx = Arc::new_cyclic(|me| Ctx {
+            config,
+            store,
+            artifacts,
+            driver,
+            node,
+            apps,
+            token,
+            eval_token,
+            flags,
+            me: me.clone(),
+        });
         ctx.recover().await?;
         Ok(Server { ctx, listener })
     }
@@ -153,16 +170,32 @@ impl Ctx {
         for (app, rt) in &self.apps {
             let _guard = rt.ops.lock().await;
             rt.next_soak_generation();
-            rt.proxy.switch(None);
+            rt.traffic.switch(None);
             let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
             for (revision, slot) in slots {
-                slot.running.backend.drained(rt.config.drain_timeout).await;
+                rt.traffic.drain(&slot.running.endpoint, rt.config.drain_timeout).await;
                 slot.running.instance.stop(rt.config.stop_grace).await;
                 if let Err(e) = self.store.apply(app, vec![backstop_store::Change::RemoveInstance { revision }]).await {
                     tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
                 }
             }
         }
+    }
+}
+
+/// This control plane's node id, the owner of its operation leases: created once in the state
+/// directory (`node.id`), so a restart is recognised as the same node.
+fn load_or_create_node_id(state: &std::path::Path) -> std::io::Result<String> {
+    let path = state.join("node.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) => Err(std::io::Error::other(format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = format!("node-{}", hex::encode(rand::random::<[u8; 8]>()));
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use backstop_core::rollback::choose_target;
 use backstop_core::{AppName, Digest, OperationKind, OperationState, Revision, RevisionStatus};
-use backstop_local::LaunchSpec;
-use backstop_proxy::Backend;
-use backstop_store::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation};
+use backstop_driver::StartSpec;
+use backstop_store::{Change, InstanceRole, NewAudit, NewRevision, Operation};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::data::{ShippedMigration, ShippedQuery};
 use crate::error::OpError;
-use crate::runtime::{AppRuntime, Ctx, Running, Slot};
+use crate::runtime::{AppRuntime, Begin, Ctx, Running, Slot};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReleaseRequest {
@@ -100,9 +99,8 @@ impl Ctx {
             (None, _) => None,
         };
         let before = self.store.app(&app).await?.live_revision;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
+        let (op, _lease) = self
+            .begin(Begin {
                 app: app.clone(),
                 kind: OperationKind::Release,
                 actor: actor.into(),
@@ -253,9 +251,8 @@ impl Ctx {
     pub async fn undo(&self, app_name: &str, req: UndoRequest, actor: &str) -> Result<Outcome, OpError> {
         let (app, rt) = self.app(app_name)?;
         let before = self.store.app(&app).await?.live_revision;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
+        let (op, _lease) = self
+            .begin(Begin {
                 app: app.clone(),
                 kind: OperationKind::Undo,
                 actor: actor.into(),
@@ -360,11 +357,7 @@ impl Ctx {
         // Warm: one probe to make sure it still answers, then a pointer swap.
         let warm = rt.slot(target).filter(|s| s.running.instance.is_alive());
         let (running, was_warm) = match warm {
-            Some(slot)
-                if backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
-                    .await
-                    .is_ok_and(|code| (200..300).contains(&code)) =>
-            {
+            Some(slot) if slot.running.instance.is_healthy(&rt.config.health, Duration::from_secs(2)).await => {
                 (slot.running, true)
             }
             _ => match self.start_instance(app, rt, rev, op).await {
@@ -395,9 +388,9 @@ impl Ctx {
         error: &str,
     ) {
         let result = self
-            .store
-            .apply(
+            .apply_op(
                 app,
+                op,
                 vec![
                     step(op, "failed", Some(error.into())),
                     Change::Finish { operation: op.id, state: OperationState::Failed, error: Some(error.into()) },
@@ -426,11 +419,6 @@ impl Ctx {
         })??;
         self.store.apply(app, vec![step(op, "artifact-verified", Some(rev.digest.to_string()))]).await?;
 
-        let port = backstop_local::free_port().map_err(|e| OpError::Failed {
-            revision: rev.revision,
-            reason: format!("no free port: {e}"),
-            traffic_on: None,
-        })?;
         let mut env: Vec<(String, String)> = rt.config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         env.extend([
             ("BACKSTOP_APP".to_owned(), app.to_string()),
@@ -438,62 +426,41 @@ impl Ctx {
             ("BACKSTOP_VERSION".to_owned(), rev.version.clone()),
             ("BACKSTOP_DIGEST".to_owned(), rev.digest.to_string()),
         ]);
-        let spec = LaunchSpec {
+        let spec = StartSpec {
+            app: app.clone(),
+            revision: rev.revision,
             program,
             args: rt.config.args.clone(),
             env,
-            cwd: self.run_dir(app, rev.revision),
+            work_dir: self.run_dir(app, rev.revision),
             log_path: self.log_path(app, rev.revision),
-            port,
         };
-        let instance = backstop_local::launch(&spec).await.map_err(|e| OpError::Failed {
-            revision: rev.revision,
-            reason: format!("could not start: {}", crate::error::chain(&e)),
-            traffic_on: None,
+        let failed = |reason: String| OpError::Failed { revision: rev.revision, reason, traffic_on: None };
+        let instance = self.driver.start(&spec).await.map_err(|e| {
+            let e = e.to_string();
+            failed(if e.starts_with("no free port") { e } else { format!("could not start: {e}") })
         })?;
-        let id = instance.id();
-        let started_at = Utc::now();
-        let record = InstanceRecord {
-            app: app.to_string(),
-            revision: rev.revision,
-            pid: id.pid,
-            start_time: id.start_time,
-            port,
-            role: InstanceRole::Starting,
-            warm_until: None,
-            started_at,
-        };
+        let running = Running::new(app, rev.revision, instance, Utc::now());
+        let record = running.record(app, self.driver.name(), InstanceRole::Starting, None);
         if let Err(e) = self
-            .store
-            .apply(
+            .apply_op(
                 app,
-                vec![Change::PutInstance(record), step(op, "started", Some(format!("pid {} on port {port}", id.pid)))],
+                op,
+                vec![Change::PutInstance(record), step(op, "started", Some(running.instance.describe()))],
             )
             .await
         {
-            instance.stop(rt.config.stop_grace).await;
+            running.instance.stop(rt.config.stop_grace).await;
             return Err(e.into());
         }
-        let running = Arc::new(Running {
-            revision: rev.revision,
-            backend: Backend::new(instance.addr(), format!("{app}@{}", rev.revision)),
-            instance,
-            started_at,
-        });
         // Tracked from now on, so a concurrent shutdown stops it too.
         rt.slots()
             .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Starting, warm_until: None });
-        if let Err(e) =
-            backstop_local::wait_healthy(&running.instance, &rt.config.health, rt.config.health_timeout).await
-        {
+        if let Err(e) = running.instance.wait_healthy(&rt.config.health, rt.config.health_timeout).await {
             running.instance.stop(rt.config.stop_grace).await;
             rt.slots().remove(&rev.revision);
             let _ = self.store.apply(app, vec![Change::RemoveInstance { revision: rev.revision }]).await;
-            return Err(OpError::Failed {
-                revision: rev.revision,
-                reason: format!("never became healthy on {}: {}", rt.config.health, crate::error::chain(&e)),
-                traffic_on: None,
-            });
+            return Err(failed(format!("never became healthy on {}: {e}", rt.config.health)));
         }
         self.store.apply(app, vec![step(op, "healthy", None)]).await?;
         Ok(running)
@@ -517,8 +484,7 @@ impl Ctx {
     ) -> Result<Outcome, OpError> {
         // Millisecond precision, as the store keeps it.
         let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
-        let keep_warm = chrono::Duration::from_std(rt.config.keep_warm).unwrap_or(chrono::Duration::MAX);
-        let warm_until = now + keep_warm;
+        let warm_until = later(now, rt.config.keep_warm);
         let soak = rt.config.soak;
 
         let new_status = if rev.status.is_proven() {
@@ -528,23 +494,13 @@ impl Ctx {
         } else {
             RevisionStatus::Soaking
         };
-        let soak_until = (new_status == RevisionStatus::Soaking)
-            .then(|| now + chrono::Duration::from_std(soak).unwrap_or(chrono::Duration::MAX));
+        let soak_until = (new_status == RevisionStatus::Soaking).then(|| later(now, soak));
 
         let mut changes = vec![
             Change::Live { revision: Some(rev.revision) },
             Change::Status { revision: rev.revision, status: new_status, reason: None },
             Change::SoakUntil { revision: rev.revision, until: soak_until },
-            Change::PutInstance(InstanceRecord {
-                app: app.to_string(),
-                revision: rev.revision,
-                pid: running.instance.id().pid,
-                start_time: running.instance.id().start_time,
-                port: running.instance.port(),
-                role: InstanceRole::Serving,
-                warm_until: None,
-                started_at: running.started_at,
-            }),
+            Change::PutInstance(running.record(app, self.driver.name(), InstanceRole::Serving, None)),
         ];
 
         // The previously serving revision: status and warm instance.
@@ -587,18 +543,20 @@ impl Ctx {
                 continue;
             }
             if Some(*revision) == previous && keep_prev_warm && slot.running.instance.is_alive() {
-                changes.push(Change::PutInstance(InstanceRecord {
-                    app: app.to_string(),
-                    revision: *revision,
-                    pid: slot.running.instance.id().pid,
-                    start_time: slot.running.instance.id().start_time,
-                    port: slot.running.instance.port(),
-                    role: InstanceRole::Warm,
-                    warm_until: Some(warm_until),
-                    started_at: slot.running.started_at,
-                }));
+                changes.push(Change::PutInstance(slot.running.record(
+                    app,
+                    self.driver.name(),
+                    InstanceRole::Warm,
+                    Some(warm_until),
+                )));
             } else {
-                changes.push(Change::RemoveInstance { revision: *revision });
+                // On the books as `stopping` until it is gone.
+                changes.push(Change::PutInstance(slot.running.record(
+                    app,
+                    self.driver.name(),
+                    InstanceRole::Stopping,
+                    None,
+                )));
                 to_stop.push(slot.running.clone());
             }
         }
@@ -626,10 +584,11 @@ impl Ctx {
             detail
         }));
 
-        let old_backend = rt.proxy.switch(Some(running.backend.clone()));
-        if let Err(e) = self.store.apply(app, changes).await {
-            // The ledger could not record it: put traffic back where the ledger says it is.
-            rt.proxy.switch(old_backend);
+        let old_endpoint = rt.traffic.switch(Some(&running.endpoint));
+        if let Err(e) = self.apply_op(app, op, changes).await {
+            // The ledger could not record it (or another node took the app over): put traffic back
+            // where the ledger says it is.
+            rt.traffic.switch(old_endpoint.as_ref());
             return Err(e.into());
         }
         {
@@ -647,12 +606,7 @@ impl Ctx {
             }
         }
         for r in to_stop {
-            let drain = rt.config.drain_timeout;
-            let grace = rt.config.stop_grace;
-            tokio::spawn(async move {
-                r.backend.drained(drain).await;
-                r.instance.stop(grace).await;
-            });
+            self.retire(app, rt, r);
         }
         tracing::info!(app = %app, revision = rev.revision, warm = was_warm, "traffic switched");
         self.start_soak(app, rt, rev.revision, soak_until);
@@ -667,4 +621,12 @@ impl Ctx {
             status: new_status,
         })
     }
+}
+
+/// `now + d`, saturating at the end of representable time instead of overflowing.
+pub(crate) fn later(now: chrono::DateTime<Utc>, d: Duration) -> chrono::DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }

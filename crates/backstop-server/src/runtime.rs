@@ -6,22 +6,50 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use backstop_core::AppName;
-use backstop_local::Instance;
-use backstop_proxy::{Backend, Proxy};
-use backstop_store::artifacts::ArtifactStore;
-use backstop_store::{InstanceRole, Store};
+use std::time::Duration;
+
+use backstop_artifacts::ArtifactStore;
+use backstop_core::{AppName, OperationKind, OperationState};
+use backstop_driver::{Driver, Endpoint, Instance, Traffic};
+use backstop_store::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, Operation, Store, StoreError};
 use chrono::{DateTime, Utc};
 
 use crate::config::{AppConfig, Config};
 use crate::error::OpError;
 
-/// One running process of one revision.
+/// One running instance of one revision.
 pub struct Running {
     pub revision: u64,
-    pub instance: Instance,
-    pub backend: Arc<Backend>,
+    pub instance: Arc<dyn Instance>,
+    /// Where its traffic goes.
+    pub endpoint: Endpoint,
     pub started_at: DateTime<Utc>,
+}
+
+impl Running {
+    pub fn new(app: &AppName, revision: u64, instance: Arc<dyn Instance>, started_at: DateTime<Utc>) -> Arc<Running> {
+        let endpoint = Endpoint { addr: instance.addr(), label: format!("{app}@{revision}") };
+        Arc::new(Running { revision, instance, endpoint, started_at })
+    }
+
+    /// Its record in the store, in `role`.
+    pub fn record(
+        &self,
+        app: &AppName,
+        driver: &str,
+        role: InstanceRole,
+        warm_until: Option<DateTime<Utc>>,
+    ) -> InstanceRecord {
+        InstanceRecord {
+            app: app.to_string(),
+            revision: self.revision,
+            driver: driver.to_owned(),
+            handle: self.instance.handle(),
+            role,
+            warm_until,
+            started_at: self.started_at,
+        }
+    }
 }
 
 /// A running instance and what it does for the app now.
@@ -35,7 +63,8 @@ pub struct Slot {
 pub struct AppRuntime {
     pub name: AppName,
     pub config: AppConfig,
-    pub proxy: Proxy,
+    /// Where the app's traffic goes.
+    pub traffic: Arc<dyn Traffic>,
     /// Held for the whole of an operation, and by the reaper, so that no
     /// instance is stopped while an operation is choosing it.
     pub ops: tokio::sync::Mutex<()>,
@@ -45,11 +74,11 @@ pub struct AppRuntime {
 }
 
 impl AppRuntime {
-    pub fn new(name: AppName, config: AppConfig, proxy: Proxy) -> AppRuntime {
+    pub fn new(name: AppName, config: AppConfig, traffic: Arc<dyn Traffic>) -> AppRuntime {
         AppRuntime {
             name,
             config,
-            proxy,
+            traffic,
             ops: tokio::sync::Mutex::new(()),
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
@@ -83,6 +112,10 @@ pub struct Ctx {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub artifacts: ArtifactStore,
+    /// Starts, adopts and stops the apps' instances.
+    pub driver: Arc<dyn Driver>,
+    /// This control plane's node id (persisted in the state directory): the owner of its leases.
+    pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
     pub token: String,
     /// Evaluates flags and reads the flag stream; refused on every mutating route.
@@ -114,5 +147,124 @@ impl Ctx {
 
     pub fn run_dir(&self, app: &AppName, revision: u64) -> PathBuf {
         self.state_dir().join("run").join(app.as_str()).join(revision.to_string())
+    }
+}
+
+/// How long an operation's lease on its app lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// How often a running operation renews its lease.
+pub const LEASE_RENEWAL: Duration = Duration::from_secs(10);
+
+/// What starts an operation (its owner and lease are this node's).
+#[derive(Debug, Clone)]
+pub struct Begin {
+    pub app: AppName,
+    pub kind: OperationKind,
+    pub actor: String,
+    pub target_revision: Option<u64>,
+    pub from_revision: Option<u64>,
+}
+
+/// A running operation's hold on its app: renews the lease while it lives; when it is dropped
+/// with the operation still running (the task panicked or was cancelled), the operation is ended
+/// as failed instead of staying `running` until a restart.
+pub struct OpLease {
+    renew: tokio::task::JoinHandle<()>,
+    store: Arc<dyn Store>,
+    app: AppName,
+    operation: u64,
+    kind: OperationKind,
+    node: String,
+}
+
+impl Drop for OpLease {
+    fn drop(&mut self) {
+        self.renew.abort();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, app, id, kind, node) =
+            (self.store.clone(), self.app.clone(), self.operation, self.kind, self.node.clone());
+        runtime.spawn(async move {
+            let running = matches!(store.operation(id).await, Ok(Some(op)) if op.state == OperationState::Running);
+            if !running {
+                return;
+            }
+            let error = "the operation's task ended before it finished (an internal error); see the server log";
+            tracing::error!(app = %app, operation = id, "operation ended without finishing: marking it failed");
+            let changes = vec![
+                Change::Step { operation: id, step: "failed".into(), detail: Some(error.into()) },
+                Change::Finish { operation: id, state: OperationState::Failed, error: Some(error.into()) },
+                Change::Audit(NewAudit {
+                    actor: "backstop".into(),
+                    action: kind.as_str().into(),
+                    outcome: "failed".into(),
+                    detail: serde_json::json!({ "operation": id, "error": error }),
+                }),
+            ];
+            if let Err(e) = store.apply_fenced(&app, id, &node, changes).await {
+                tracing::error!(app = %app, operation = id, error = %e, "cannot mark an unfinished operation failed");
+            }
+        });
+    }
+}
+
+impl Ctx {
+    /// Start an operation on an app: journal it and take the app's lease, renewed until the returned
+    /// [`OpLease`] is dropped.
+    pub async fn begin(&self, b: Begin) -> Result<(Operation, OpLease), StoreError> {
+        let op = self
+            .store
+            .begin_operation(NewOperation {
+                app: b.app.clone(),
+                kind: b.kind,
+                actor: b.actor,
+                target_revision: b.target_revision,
+                from_revision: b.from_revision,
+                owner: self.node.clone(),
+                lease: LEASE,
+            })
+            .await?;
+        let (store, id, node) = (self.store.clone(), op.id, self.node.clone());
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_RENEWAL).await;
+                if let Err(e) = store.renew_lease(id, &node, LEASE).await {
+                    tracing::warn!(operation = id, error = %e, "cannot renew the operation's lease");
+                    if matches!(e, StoreError::LeaseLost { .. }) {
+                        return;
+                    }
+                }
+            }
+        });
+        let lease = OpLease {
+            renew,
+            store: self.store.clone(),
+            app: b.app,
+            operation: op.id,
+            kind: b.kind,
+            node: self.node.clone(),
+        };
+        Ok((op, lease))
+    }
+
+    /// Apply changes that belong to `op`, only while this node still holds its lease.
+    pub async fn apply_op(&self, app: &AppName, op: &Operation, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.store.apply_fenced(app, op.id, &self.node, changes).await
+    }
+
+    /// Drain and stop an instance the caller already recorded as `stopping`, and take it off the
+    /// books once it is gone: a crash in between leaves it to recovery instead of running forever.
+    pub fn retire(&self, app: &AppName, rt: &Arc<AppRuntime>, running: Arc<Running>) {
+        let (store, app, rt) = (self.store.clone(), app.clone(), rt.clone());
+        tokio::spawn(async move {
+            let revision = running.revision;
+            rt.traffic.drain(&running.endpoint, rt.config.drain_timeout).await;
+            running.instance.stop(rt.config.stop_grace).await;
+            // Unless the revision was started again meanwhile (a new instance under the same revision).
+            if rt.slot(revision).is_none() {
+                if let Err(e) = store.apply(&app, vec![Change::RemoveInstance { revision }]).await {
+                    tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
+                }
+            }
+        });
     }
 }

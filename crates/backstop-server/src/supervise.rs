@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backstop_core::{AppName, OperationKind, RevisionStatus};
-use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
+use backstop_store::{Change, InstanceRole, NewAudit, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::ops::Abandon;
-use crate::runtime::{AppRuntime, Ctx};
+use crate::runtime::{AppRuntime, Begin, Ctx};
 
 impl Ctx {
     /// Watch `revision` until `until`: promote it to known-good if it stays
@@ -43,9 +43,7 @@ impl Ctx {
                     last_error = format!("instance died during soak ({status})");
                     failures = rt.config.soak_failures;
                 } else {
-                    match backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
-                        .await
-                    {
+                    match slot.running.instance.probe(&rt.config.health, Duration::from_secs(2)).await {
                         Ok(code) if (200..300).contains(&code) => failures = 0,
                         Ok(code) => {
                             failures += 1;
@@ -112,8 +110,7 @@ impl Ctx {
                 return;
             }
             let op = self
-                .store
-                .begin_operation(NewOperation {
+                .begin(Begin {
                     app: app.clone(),
                     kind: OperationKind::AutoRevert,
                     actor: "backstop".into(),
@@ -122,7 +119,7 @@ impl Ctx {
                 })
                 .await;
             match op {
-                Ok(op) => {
+                Ok((op, _lease)) => {
                     let _guard = rt.ops.lock().await;
                     let abandon = Abandon::Failed { reason: reason.to_owned() };
                     match self.move_back(app, rt, &op, "backstop", None, Some(revision), abandon, false).await {
@@ -202,17 +199,16 @@ impl Ctx {
                 .map(|(r, _)| *r)
                 .collect();
             for revision in expired {
-                if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision }]).await {
+                let Some(slot) = rt.slot(revision) else { continue };
+                // On the books as `stopping` until it is gone.
+                let stopping = slot.running.record(app, self.driver.name(), InstanceRole::Stopping, None);
+                if let Err(e) = self.store.apply(app, vec![Change::PutInstance(stopping)]).await {
                     tracing::error!(app = %app, revision, error = %e, "cannot record the end of a warm instance");
                     continue;
                 }
                 let Some(slot) = rt.take_slot(revision) else { continue };
-                let (drain, grace) = (rt.config.drain_timeout, rt.config.stop_grace);
                 tracing::info!(app = %app, revision, "keep-warm time over: stopping instance");
-                tokio::spawn(async move {
-                    slot.running.backend.drained(drain).await;
-                    slot.running.instance.stop(grace).await;
-                });
+                self.retire(app, rt, slot.running);
             }
         }
     }
