@@ -61,6 +61,8 @@ impl From<OpError> for ApiError {
             OpError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             OpError::UnknownGuardFlag { .. } => (StatusCode::BAD_REQUEST, "unknown_flag"),
             OpError::Store { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            OpError::CorruptState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state"),
+            OpError::LostRace { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "lost_race"),
             OpError::NoDatabase { .. } => (StatusCode::BAD_REQUEST, "no_database"),
             OpError::Database { source } => match source {
                 backstop_schema::SchemaError::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "migration_changed"),

@@ -140,7 +140,7 @@ fn decode<T: serde::de::DeserializeOwned + Default>(what: &str, value: &serde_js
         return Ok(T::default());
     }
     serde_json::from_value(value.clone())
-        .map_err(|e| OpError::BadRequest { message: format!("stored {what} cannot be read: {e}") })
+        .map_err(|e| OpError::CorruptState { message: format!("stored {what} cannot be read: {e}") })
 }
 
 fn files(shipped: &[ShippedMigration]) -> Vec<MigrationFile> {

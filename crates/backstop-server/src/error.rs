@@ -46,6 +46,13 @@ pub enum OpError {
     ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
+    /// Stored data this control plane cannot read: a server fault, not bad input.
+    #[error("{message}")]
+    CorruptState { message: String },
+    /// Another control plane took the app over (or recovery ended the operation) before this one
+    /// could commit: nothing was written.
+    #[error("{source}")]
+    LostRace { source: StoreError },
     #[error("state store failure")]
     Store {
         #[source]
@@ -59,6 +66,10 @@ impl From<StoreError> for OpError {
             StoreError::Busy { running } => OpError::Busy { running },
             StoreError::UnknownApp { app } => OpError::UnknownApp { app },
             StoreError::UnknownRevision { app, revision } => OpError::UnknownRevision { app, revision },
+            StoreError::Corrupt { what, value } => OpError::CorruptState {
+                message: format!("the state database holds an unreadable value in {what}: {value}"),
+            },
+            lost @ StoreError::LeaseLost { .. } => OpError::LostRace { source: lost },
             other => OpError::Store { source: other },
         }
     }
@@ -111,6 +122,8 @@ impl OpError {
             }
             OpError::NotPromotable { .. } => "wait for it to finish its soak (`backstop status APP`)".into(),
             OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),
+            OpError::CorruptState { .. } => "the state directory was changed outside backstop or is damaged; restore it from a backup and see the server log".into(),
+            OpError::LostRace { .. } => "another control plane holds the app now; `backstop status APP` shows what it did".into(),
         }
     }
 }
