@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use backstop_server::data::{ShippedMigration, ShippedQuery, down_name};
+use backstop_server::migrations::{ShippedMigration, ShippedQuery, down_name};
 use clap::Subcommand;
 use serde_json::{Value, json};
 

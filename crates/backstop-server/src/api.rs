@@ -20,9 +20,9 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::Ctx;
 use crate::error::OpError;
 use crate::ops::{ReleaseRequest, UndoRequest};
-use crate::runtime::Ctx;
 
 /// One error shape for every failure, including JSON rejections.
 #[derive(Debug)]
@@ -444,21 +444,21 @@ async fn release(
 async fn rollback_check(
     State(ctx): State<Arc<Ctx>>,
     Path((app, revision)): Path<(String, u64)>,
-) -> ApiResult<crate::data::RollbackCheck> {
+) -> ApiResult<crate::migrations::RollbackCheck> {
     Ok(axum::Json(ctx.rollback_check(&app, revision).await?))
 }
 
 #[derive(Deserialize)]
 struct PlanRequest {
     #[serde(default)]
-    migrations: Option<Vec<crate::data::ShippedMigration>>,
+    migrations: Option<Vec<crate::migrations::ShippedMigration>>,
 }
 
 async fn migrate_plan(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
     Json(req): Json<PlanRequest>,
-) -> ApiResult<crate::data::PlanView> {
+) -> ApiResult<crate::migrations::PlanView> {
     Ok(axum::Json(ctx.migrate_plan(&app, req.migrations).await?))
 }
 
@@ -466,7 +466,7 @@ async fn migrate_contract(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(app): Path<String>,
-) -> ApiResult<crate::data::ContractOutcome> {
+) -> ApiResult<crate::migrations::ContractOutcome> {
     in_own_task(async move { ctx.migrate_contract(&app, &actor).await }).await
 }
 

@@ -1,17 +1,13 @@
-//! The backstop control plane: owns all state, serves the HTTP API, runs
-//! each app's public proxy and supervises its instances.
+//! The backstop control plane's HTTP side and its wiring: axum routes over the engine
+//! (`api`, `flags` for the admin, OFREP and stream framing), tokens (`auth`), and [`Server`], which
+//! picks the store, the driver and the traffic seam and hands them to the [`Engine`].
+//! Business decisions live in backstop-engine and the pure crates, not here.
 
 pub mod api;
 pub mod auth;
-pub mod config;
-pub mod data;
-pub mod error;
 pub mod flags;
-mod gc;
-pub mod ops;
-mod recovery;
-mod runtime;
-mod supervise;
+
+pub use backstop_engine::{Engine, EngineParts, config, error, migrations, ops};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,7 +23,24 @@ use backstop_store::{SqliteStore, Store, StoreError};
 
 pub use config::{Config, ConfigError};
 pub use error::OpError;
-pub use runtime::Ctx;
+
+/// What the HTTP handlers share: the engine, and what only HTTP needs (tokens, the flag service
+/// with its stream fan-out). Derefs to the engine.
+pub struct Ctx {
+    pub engine: Arc<Engine>,
+    pub token: String,
+    /// Evaluates flags and reads the flag stream; refused on every mutating route.
+    pub eval_token: String,
+    pub flags: Arc<flags::FlagService>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -109,22 +122,12 @@ impl Server {
             proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
             store.ensure_app(name).await?;
             let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
-            apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), traffic)));
+            apps.insert(name.clone(), Arc::new(backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic)));
         }
         // The wiring picks the driver; nothing else names it.
         let driver = Arc::new(LocalDriver);
-        let ctx = Arc::new_cyclic(|me| Ctx {
-            config,
-            store,
-            artifacts,
-            driver,
-            node,
-            apps,
-            token,
-            eval_token,
-            flags,
-            me: me.clone(),
-        });
+        let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps });
+        let ctx = Arc::new(Ctx { engine, token, eval_token, flags });
         ctx.recover().await?;
         Ok(Server { ctx, listener })
     }
@@ -160,26 +163,6 @@ impl Server {
         reaper.abort();
         ctx.stop_all().await;
         result
-    }
-}
-
-impl Ctx {
-    /// Stop serving and stop every instance; the ledger keeps what was live,
-    /// so the next start brings it back.
-    pub async fn stop_all(&self) {
-        for (app, rt) in &self.apps {
-            let _guard = rt.ops.lock().await;
-            rt.next_soak_generation();
-            rt.traffic.switch(None);
-            let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
-            for (revision, slot) in slots {
-                rt.traffic.drain(&slot.running.endpoint, rt.config.drain_timeout).await;
-                slot.running.instance.stop(rt.config.stop_grace).await;
-                if let Err(e) = self.store.apply(app, vec![backstop_store::Change::RemoveInstance { revision }]).await {
-                    tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
-                }
-            }
-        }
     }
 }
 

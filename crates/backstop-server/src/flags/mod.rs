@@ -30,9 +30,9 @@ use tokio::sync::broadcast;
 
 pub use limit::RateLimiter;
 
+use crate::Ctx;
 use crate::api::ApiError;
 use crate::error::OpError;
-use crate::runtime::Ctx;
 
 /// The evaluation-only token: evaluates flags (OFREP) and reads the flag
 /// stream, and is refused on every mutating route.

@@ -1,5 +1,5 @@
-//! In-memory view of each app: its proxy and the instances backstop runs for it.
-//! The store is the truth; this mirrors it for the processes of this control plane.
+//! The engine and its in-memory view of each app: where its traffic goes and the instances this
+//! control plane runs for it. The store is the truth; this mirrors it for this node.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,8 +107,18 @@ impl AppRuntime {
     }
 }
 
+/// What the wiring hands the engine.
+pub struct EngineParts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub artifacts: ArtifactStore,
+    pub driver: Arc<dyn Driver>,
+    pub node: String,
+    pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+}
+
 /// Everything the API handlers and background tasks share.
-pub struct Ctx {
+pub struct Engine {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub artifacts: ArtifactStore,
@@ -117,16 +127,35 @@ pub struct Ctx {
     /// This control plane's node id (persisted in the state directory): the owner of its leases.
     pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
-    pub token: String,
-    /// Evaluates flags and reads the flag stream; refused on every mutating route.
-    pub eval_token: String,
-    pub flags: Arc<crate::flags::FlagService>,
-    pub(crate) me: Weak<Ctx>,
+    me: Weak<Engine>,
 }
 
-impl Ctx {
+impl Engine {
+    pub fn new(parts: EngineParts) -> Arc<Engine> {
+        let EngineParts { config, store, artifacts, driver, node, apps } = parts;
+        Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, me: me.clone() })
+    }
+
+    /// Stop serving and stop every instance; the ledger keeps what was live,
+    /// so the next start brings it back.
+    pub async fn stop_all(&self) {
+        for (app, rt) in &self.apps {
+            let _guard = rt.ops.lock().await;
+            rt.next_soak_generation();
+            rt.traffic.switch(None);
+            let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
+            for (revision, slot) in slots {
+                rt.traffic.drain(&slot.running.endpoint, rt.config.drain_timeout).await;
+                slot.running.instance.stop(rt.config.stop_grace).await;
+                if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision }]).await {
+                    tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
+                }
+            }
+        }
+    }
+
     /// This context as an owned handle, for background tasks.
-    pub(crate) fn me(&self) -> Option<Arc<Ctx>> {
+    pub(crate) fn me(&self) -> Option<Arc<Engine>> {
         self.me.upgrade()
     }
 
@@ -207,7 +236,7 @@ impl Drop for OpLease {
     }
 }
 
-impl Ctx {
+impl Engine {
     /// Start an operation on an app: journal it and take the app's lease, renewed until the returned
     /// [`OpLease`] is dropped.
     pub async fn begin(&self, b: Begin) -> Result<(Operation, OpLease), StoreError> {

@@ -37,12 +37,12 @@ pub enum OpError {
     #[error("release refused: {}", .refusals.iter().map(|r| format!("{}:{}: {} ({})", r.file, r.line, r.message, r.rule)).collect::<Vec<_>>().join("; "))]
     MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
     #[error("rollback of `{}` to revision {} refused, it cannot run on the schema as it is now: {}", .check.app, .check.revision, .check.summary())]
-    UnsafeRollback { check: Box<crate::data::RollbackCheck> },
+    UnsafeRollback { check: Box<crate::migrations::RollbackCheck> },
     #[error("cannot check whether revision {revision} can run on the database as it is now: {reason}")]
     RollbackUnchecked { revision: u64, reason: String },
     #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
     ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
-    #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::data::blocked_summary(.blocked))]
+    #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::migrations::blocked_summary(.blocked))]
     ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::DatabaseConfig;
+use crate::engine::{AppRuntime, Engine};
 use crate::error::OpError;
-use crate::runtime::{AppRuntime, Ctx};
 
 /// One migration file a release ships; `down` is the text of its `.down.sql` pair, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,7 @@ fn queries(shipped: &[ShippedQuery]) -> Vec<(String, String)> {
     shipped.iter().map(|q| (q.name.clone(), q.sql.clone())).collect()
 }
 
-impl Ctx {
+impl Engine {
     pub(crate) fn database<'a>(&self, app: &AppName, rt: &'a AppRuntime) -> Result<&'a DatabaseConfig, OpError> {
         rt.config.database.as_ref().ok_or_else(|| OpError::NoDatabase { app: app.to_string() })
     }
@@ -272,7 +272,7 @@ impl Ctx {
         self.check_rollback(&app, &rt, revision, live).await
     }
 
-    /// [`Ctx::rollback_check`] for a revision known to exist, with the live revision already read
+    /// [`Engine::rollback_check`] for a revision known to exist, with the live revision already read
     /// (an undo has both in hand).
     pub(crate) async fn check_rollback(
         &self,
@@ -390,7 +390,7 @@ impl Ctx {
             message: format!("nothing is live on `{app}`: there is no release to contract for"),
         })?;
         let (op, _lease) = self
-            .begin(crate::runtime::Begin {
+            .begin(crate::engine::Begin {
                 app: app.clone(),
                 kind: OperationKind::MigrateContract,
                 actor: actor.into(),
@@ -556,7 +556,7 @@ impl Ctx {
     pub async fn promote(&self, app_name: &str, revision: u64, actor: &str) -> Result<Revision, OpError> {
         let (app, rt) = self.app(app_name)?;
         let (op, _lease) = self
-            .begin(crate::runtime::Begin {
+            .begin(crate::engine::Begin {
                 app: app.clone(),
                 kind: OperationKind::Promote,
                 actor: actor.into(),

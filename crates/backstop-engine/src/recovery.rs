@@ -9,11 +9,11 @@ use backstop_core::{OperationKind, OperationState, RevisionStatus};
 use backstop_store::{Change, InstanceRole, NewAudit, StoreError};
 use serde_json::json;
 
-use crate::ops::Abandon;
-use crate::runtime::{Begin, Ctx, Running, Slot};
+use crate::engine::{Begin, Engine, Running, Slot};
+use crate::ops::{Abandon, MoveBack, OpScope, SwitchTo};
 
-impl Ctx {
-    pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+impl Engine {
+    pub async fn recover(&self) -> Result<(), StoreError> {
         self.adopt_instances().await?;
         self.revert_interrupted().await?;
         for (app, rt) in &self.apps {
@@ -65,7 +65,7 @@ impl Ctx {
     pub(crate) async fn restart_live(
         &self,
         app: &backstop_core::AppName,
-        rt: &Arc<crate::runtime::AppRuntime>,
+        rt: &Arc<crate::engine::AppRuntime>,
         live: u64,
         why: &str,
     ) -> Result<(), StoreError> {
@@ -99,14 +99,18 @@ impl Ctx {
         let rev = self.store.revision(app, live).await?;
         match self.start_instance(app, rt, &rev, &op).await {
             Ok(running) => {
-                if let Err(e) = self.switch(app, rt, &op, "backstop", &rev, running, false, Some(live), None).await {
+                let at = OpScope { app, rt, op: &op, actor: "backstop" };
+                let to = SwitchTo { rev: &rev, running, was_warm: false, previous: Some(live), abandon: None };
+                if let Err(e) = self.switch(at, to).await {
                     tracing::error!(app = %app, error = %e, "recovery switch failed");
                 }
             }
             Err(err) => {
                 let reason = format!("could not restart {why}: {err}");
                 let abandon = Abandon::Failed { reason: reason.clone() };
-                match self.move_back(app, rt, &op, "backstop", None, Some(live), abandon, false).await {
+                let at = OpScope { app, rt, op: &op, actor: "backstop" };
+                let back = MoveBack { requested: None, live: Some(live), abandon, force: false };
+                match self.move_back(at, back).await {
                     Ok(o) => tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision"),
                     Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
                 }

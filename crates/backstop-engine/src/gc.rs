@@ -6,10 +6,10 @@ use backstop_core::rollback::artifacts_to_keep;
 use backstop_store::NewAudit;
 use serde_json::json;
 
+use crate::engine::Engine;
 use crate::error::OpError;
-use crate::runtime::Ctx;
 
-impl Ctx {
+impl Engine {
     /// Delete artifacts no protected revision refers to: the last
     /// `keep_known_good` proven revisions of each app, anything live, warm,
     /// soaking or deploying are kept.
