@@ -150,6 +150,10 @@ impl Server {
                 tick.tick().await;
                 reaper_ctx.reap_expired().await;
                 reaper_ctx.watch_serving().await;
+                // Flag changes another control plane wrote to the same store.
+                if let Err(e) = reaper_ctx.flags.catch_up(reaper_ctx.store.as_ref()).await {
+                    tracing::warn!(error = %e, "cannot read the flag change feed");
+                }
             }
         });
         let router = api::router(ctx.clone());
