@@ -67,7 +67,7 @@ pub struct AppRuntime {
     pub traffic: Arc<dyn Traffic>,
     /// Held for the whole of an operation, and by the reaper, so that no
     /// instance is stopped while an operation is choosing it.
-    pub ops: tokio::sync::Mutex<()>,
+    pub ops: Arc<tokio::sync::Mutex<()>>,
     slots: Mutex<BTreeMap<u64, Slot>>,
     /// Bumped to cancel the running soak watcher.
     pub soak_generation: AtomicU64,
@@ -79,7 +79,7 @@ impl AppRuntime {
             name,
             config,
             traffic,
-            ops: tokio::sync::Mutex::new(()),
+            ops: Arc::new(tokio::sync::Mutex::new(())),
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
         }
@@ -194,10 +194,12 @@ pub struct Begin {
     pub from_revision: Option<u64>,
 }
 
-/// A running operation's hold on its app: renews the lease while it lives; when it is dropped
-/// with the operation still running (the task panicked or was cancelled), the operation is ended
-/// as failed instead of staying `running` until a restart.
+/// A running operation's hold on its app: the app's operation lock in this process, and the
+/// store's lease, renewed while it lives. When it is dropped with the operation still running (the
+/// task panicked or was cancelled), the operation is ended as failed instead of staying `running`
+/// until a restart.
 pub struct OpLease {
+    _lock: tokio::sync::OwnedMutexGuard<()>,
     renew: tokio::task::JoinHandle<()>,
     store: Arc<dyn Store>,
     app: AppName,
@@ -237,9 +239,11 @@ impl Drop for OpLease {
 }
 
 impl Engine {
-    /// Start an operation on an app: journal it and take the app's lease, renewed until the returned
-    /// [`OpLease`] is dropped.
-    pub async fn begin(&self, b: Begin) -> Result<(Operation, OpLease), StoreError> {
+    /// Start an operation on an app: journal it, take the app's lease in the store (renewed) and its
+    /// operation lock here, both held until the returned [`OpLease`] is dropped. Every operation
+    /// starts here; `finish_failed` or the switch's fenced commit ends it, and the lease's drop ends
+    /// one left running.
+    pub async fn begin(&self, rt: &Arc<AppRuntime>, b: Begin) -> Result<(Operation, OpLease), StoreError> {
         let op = self
             .store
             .begin_operation(NewOperation {
@@ -264,7 +268,9 @@ impl Engine {
                 }
             }
         });
+        let lock = rt.ops.clone().lock_owned().await;
         let lease = OpLease {
+            _lock: lock,
             renew,
             store: self.store.clone(),
             app: b.app,

@@ -390,15 +390,17 @@ impl Engine {
             message: format!("nothing is live on `{app}`: there is no release to contract for"),
         })?;
         let (op, _lease) = self
-            .begin(crate::engine::Begin {
-                app: app.clone(),
-                kind: OperationKind::MigrateContract,
-                actor: actor.into(),
-                target_revision: Some(live),
-                from_revision: Some(live),
-            })
+            .begin(
+                &rt,
+                crate::engine::Begin {
+                    app: app.clone(),
+                    kind: OperationKind::MigrateContract,
+                    actor: actor.into(),
+                    target_revision: Some(live),
+                    from_revision: Some(live),
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         match self.contract_locked(&app, &db, live, &op, actor).await {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
@@ -556,15 +558,17 @@ impl Engine {
     pub async fn promote(&self, app_name: &str, revision: u64, actor: &str) -> Result<Revision, OpError> {
         let (app, rt) = self.app(app_name)?;
         let (op, _lease) = self
-            .begin(crate::engine::Begin {
-                app: app.clone(),
-                kind: OperationKind::Promote,
-                actor: actor.into(),
-                target_revision: Some(revision),
-                from_revision: None,
-            })
+            .begin(
+                &rt,
+                crate::engine::Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Promote,
+                    actor: actor.into(),
+                    target_revision: Some(revision),
+                    from_revision: None,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         let rev = match self.store.revision(&app, revision).await {
             Ok(r) => r,
             Err(e) => {

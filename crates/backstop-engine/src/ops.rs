@@ -127,15 +127,17 @@ impl Engine {
         };
         let before = self.store.app(&app).await?.live_revision;
         let (op, _lease) = self
-            .begin(Begin {
-                app: app.clone(),
-                kind: OperationKind::Release,
-                actor: actor.into(),
-                target_revision: None,
-                from_revision: before,
-            })
+            .begin(
+                &rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Release,
+                    actor: actor.into(),
+                    target_revision: None,
+                    from_revision: before,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         // Read again under the lock: an operation that ended in between may have moved traffic.
         let live = self.store.app(&app).await?.live_revision;
         let plan = match &database {
@@ -281,15 +283,17 @@ impl Engine {
         let (app, rt) = self.app(app_name)?;
         let before = self.store.app(&app).await?.live_revision;
         let (op, _lease) = self
-            .begin(Begin {
-                app: app.clone(),
-                kind: OperationKind::Undo,
-                actor: actor.into(),
-                target_revision: req.to_revision,
-                from_revision: before,
-            })
+            .begin(
+                &rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Undo,
+                    actor: actor.into(),
+                    target_revision: req.to_revision,
+                    from_revision: before,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         let live = self.store.app(&app).await?.live_revision;
         let abandon = Abandon::Undone { actor: actor.into(), forced_over: Vec::new() };
         let at = OpScope { app: &app, rt: &rt, op: &op, actor };

@@ -71,13 +71,16 @@ impl Engine {
     ) -> Result<(), StoreError> {
         tracing::warn!(app = %app, revision = live, "live revision has no running instance ({why}); starting it");
         let (op, _lease) = match self
-            .begin(Begin {
-                app: app.clone(),
-                kind: OperationKind::Recover,
-                actor: "backstop".into(),
-                target_revision: Some(live),
-                from_revision: Some(live),
-            })
+            .begin(
+                rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Recover,
+                    actor: "backstop".into(),
+                    target_revision: Some(live),
+                    from_revision: Some(live),
+                },
+            )
             .await
         {
             Ok(held) => held,
@@ -86,7 +89,6 @@ impl Engine {
                 return Ok(());
             }
         };
-        let _guard = rt.ops.lock().await;
         self.apply_op(
             app,
             &op,

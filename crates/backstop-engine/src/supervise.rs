@@ -102,17 +102,19 @@ impl Engine {
                 return;
             }
             let op = self
-                .begin(Begin {
-                    app: app.clone(),
-                    kind: OperationKind::AutoRevert,
-                    actor: "backstop".into(),
-                    target_revision: None,
-                    from_revision: Some(revision),
-                })
+                .begin(
+                    rt,
+                    Begin {
+                        app: app.clone(),
+                        kind: OperationKind::AutoRevert,
+                        actor: "backstop".into(),
+                        target_revision: None,
+                        from_revision: Some(revision),
+                    },
+                )
                 .await;
             match op {
                 Ok((op, _lease)) => {
-                    let _guard = rt.ops.lock().await;
                     let abandon = Abandon::Failed { reason: reason.to_owned() };
                     let at = OpScope { app, rt, op: &op, actor: "backstop" };
                     let back = MoveBack { requested: None, live: Some(revision), abandon, force: false };
