@@ -1,7 +1,9 @@
-//! The API client every subcommand but `server` uses.
+//! The API client every subcommand but `server` uses. Answers are read into
+//! the wire types of `backstop_api`, keeping the JSON they came as.
 
 use std::time::Duration;
 
+use backstop_api::ErrorBody;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -9,6 +11,21 @@ use serde::de::DeserializeOwned;
 use crate::exit::{CliError, CliResult, Exit};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
+
+/// A typed answer and the JSON it was read from: tables are printed from
+/// `value`, `--output json` prints `raw`, what the server sent.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    pub value: T,
+    pub raw: serde_json::Value,
+}
+
+impl<T> Answer<T> {
+    /// The server's JSON, pretty-printed.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(&self.raw).unwrap_or_else(|_| self.raw.to_string())
+    }
+}
 
 pub struct Client {
     base: String,
@@ -45,42 +62,56 @@ impl Client {
         rb
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<Answer<T>> {
         self.send(self.request(Method::GET, path)).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<Answer<T>> {
         self.send(self.request(Method::POST, path).json(body)).await
     }
 
-    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+    /// POST to a route that reads no body (an empty JSON object is sent).
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> CliResult<Answer<T>> {
+        self.post(path, &serde_json::Map::new()).await
+    }
+
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<Answer<T>> {
         self.send(self.request(Method::PUT, path).json(body)).await
     }
 
-    pub async fn delete<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+    pub async fn delete<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<Answer<T>> {
         self.send(self.request(Method::DELETE, path).json(body)).await
     }
 
-    pub async fn put_body<T: DeserializeOwned>(&self, path: &str, content_type: &str, body: Vec<u8>) -> CliResult<T> {
+    pub async fn put_body<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> CliResult<Answer<T>> {
         self.send(self.request(Method::PUT, path).header("content-type", content_type).body(body)).await
     }
 
-    pub async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> CliResult<T> {
+    pub async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> CliResult<Answer<T>> {
         let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            let unexpected = |e: serde_json::Error| {
                 CliError::failed(
                     format!("unexpected answer from {}: {e}", self.base),
                     "is the server a backstop of the same version?",
                 )
-            });
+            };
+            let raw: serde_json::Value = serde_json::from_slice(&bytes).map_err(unexpected)?;
+            let value = T::deserialize(&raw).map_err(unexpected)?;
+            return Ok(Answer { value, raw });
         }
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let message =
-            body["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| format!("server answered {status}"));
-        let hint = body["error"]["hint"].as_str().unwrap_or("").to_owned();
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes).ok().map(|b| b.error);
+        let (message, hint) = match detail {
+            Some(d) => (d.message, d.hint),
+            None => (format!("server answered {status}"), String::new()),
+        };
         let exit = match status {
             StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => Exit::BadInput,
             _ => Exit::Failed,

@@ -2,14 +2,16 @@
 
 use std::path::Path;
 
+use backstop_api::{
+    AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest, Revision,
+    RevisionDetail, UndoRequest, Uploaded,
+};
 use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::client::Client;
+use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult, Exit};
-use crate::output::{age, table};
+use crate::output::{age, table, wire_text};
 use crate::{AuditCommand, Cli, Command, Output};
 
 pub async fn run(cli: Cli) -> CliResult {
@@ -63,31 +65,32 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Status { app } => status(&client()?, g.output, &app).await,
         Command::Apps => apps(&client()?, g.output).await,
         Command::KnownGood { app } => {
-            let rev: Value = client()?.get(&format!("/v1/apps/{app}/known-good")).await?;
+            let answer: Answer<Revision> = client()?.get(&format!("/v1/apps/{app}/known-good")).await?;
+            let rev = &answer.value;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&rev)),
+                Output::Json | Output::Sarif => println!("{}", answer.json()),
                 Output::Table => println!(
                     "revision {} ({}, {}) known-good since {}",
-                    rev["revision"],
-                    rev["version"].as_str().unwrap_or(""),
-                    short(&rev["digest"]),
-                    rev["known_good_at"].as_str().unwrap_or("?")
+                    rev.revision,
+                    rev.version,
+                    rev.digest.short(),
+                    rev.known_good_at.as_ref().map_or_else(|| "?".to_owned(), wire_text)
                 ),
             }
             Ok(())
         }
         Command::Undo { app, to_revision, force } | Command::Rollback { app, revision: to_revision, force } => {
-            let outcome: Value = client()?
-                .post(&format!("/v1/apps/{app}/undo"), &json!({ "to_revision": to_revision, "force": force }))
-                .await?;
+            let outcome: Answer<Outcome> =
+                client()?.post(&format!("/v1/apps/{app}/undo"), &UndoRequest { to_revision, force }).await?;
             print_outcome(g.output, "rolled back", &outcome);
             Ok(())
         }
         Command::Operations { app, limit } => {
-            let ops: Value = client()?.get(&format!("/v1/apps/{app}/operations?limit={limit}")).await?;
+            let ops: Answer<Vec<Operation>> =
+                client()?.get(&format!("/v1/apps/{app}/operations?limit={limit}")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&ops)),
-                Output::Table => println!("{}", operations_table(&ops)),
+                Output::Json | Output::Sarif => println!("{}", ops.json()),
+                Output::Table => println!("{}", operations_table(&ops.value)),
             }
             Ok(())
         }
@@ -96,23 +99,22 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Migrate { command } => crate::data::migrate(g, command).await,
         Command::Promote { app, revision, permanent } => crate::data::promote(g, &app, revision, permanent).await,
         Command::Audit { command: AuditCommand::List } => {
-            let entries: Value = client()?.get("/v1/audit").await?;
+            let entries: Answer<Vec<AuditEntry>> = client()?.get("/v1/audit").await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&entries)),
+                Output::Json | Output::Sarif => println!("{}", entries.json()),
                 Output::Table => {
                     let rows = entries
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                        .value
+                        .iter()
                         .map(|e| {
                             vec![
-                                e["seq"].to_string(),
-                                e["at"].as_str().unwrap_or("").to_owned(),
-                                e["actor"].as_str().unwrap_or("").to_owned(),
-                                e["action"].as_str().unwrap_or("").to_owned(),
-                                e["app"].as_str().unwrap_or("-").to_owned(),
-                                e["outcome"].as_str().unwrap_or("").to_owned(),
-                                e["detail"].as_str().unwrap_or("").to_owned(),
+                                e.seq.to_string(),
+                                e.at.clone(),
+                                e.actor.clone(),
+                                e.action.clone(),
+                                e.app.clone().unwrap_or_else(|| "-".to_owned()),
+                                e.outcome.clone(),
+                                e.detail.clone(),
                             ]
                         })
                         .collect();
@@ -122,31 +124,32 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify } => {
-            let v: Value = client()?.get("/v1/audit/verify").await?;
+            let v: Answer<AuditVerify> = client()?.get("/v1/audit/verify").await?;
             if g.output != Output::Table {
-                println!("{}", pretty(&v));
+                println!("{}", v.json());
             }
-            if v["ok"].as_bool() == Some(true) {
-                if g.output == Output::Table {
-                    println!("audit log intact: {} entries, head {}", v["entries"], v["head"].as_str().unwrap_or("-"));
+            match v.value {
+                AuditVerify::Intact { entries, head } => {
+                    if g.output == Output::Table {
+                        println!("audit log intact: {entries} entries, head {}", head.as_deref().unwrap_or("-"));
+                    }
+                    Ok(())
                 }
-                Ok(())
-            } else {
-                Err(CliError::failed(
-                    format!("audit log tampered: {}", v["break"].as_str().unwrap_or("chain broken")),
+                AuditVerify::Broken { reason, .. } => Err(CliError::failed(
+                    format!("audit log tampered: {reason}"),
                     "the entry named and every one after it can no longer be trusted; compare with a backup of the state directory",
-                ))
+                )),
             }
         }
         Command::Gc => {
-            let v: Value = client()?.post("/v1/gc", &json!({})).await?;
+            let v: Answer<GcSummary> = client()?.post_empty("/v1/gc").await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
+                Output::Json | Output::Sarif => println!("{}", v.json()),
                 Output::Table => println!(
                     "removed {} artifacts, freed {} bytes, kept {}",
-                    v["removed"].as_array().map_or(0, Vec::len),
-                    v["freed_bytes"],
-                    v["kept"]
+                    v.value.removed.len(),
+                    v.value.freed_bytes,
+                    v.value.kept
                 ),
             }
             Ok(())
@@ -221,7 +224,7 @@ pub struct ReleaseArgs<'a> {
     pub queries: Option<&'a Path>,
 }
 
-pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
+pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Outcome>> {
     let ReleaseArgs {
         app,
         artifact,
@@ -256,7 +259,7 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
     let migrations = migrations.map(crate::data::read_shipped).transpose()?;
     let queries = queries.map(crate::data::read_queries).transpose()?.unwrap_or_default();
     // Check the app exists before uploading anything.
-    let _: Value = c.get(&format!("/v1/apps/{app}/status")).await?;
+    let _: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
     let (content_type, body) = match kind {
         ArtifactKind::File => ("application/octet-stream", read_file(artifact)?),
         ArtifactKind::Dir => {
@@ -270,16 +273,17 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Value> {
             ("application/x-tar", buf)
         }
     };
-    let _: Value = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
-    c.post(
-        &format!("/v1/apps/{app}/releases"),
-        &json!({
-            "digest": digest, "version": version, "change_cause": change_cause,
-            "git_commit": git_commit, "guarded_by": guarded_by,
-            "migrations": migrations, "queries": queries,
-        }),
-    )
-    .await
+    let _: Answer<Uploaded> = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
+    let req = ReleaseRequest {
+        digest,
+        version: version.to_owned(),
+        change_cause: change_cause.to_owned(),
+        git_commit: git_commit.map(str::to_owned),
+        guarded_by: guarded_by.to_vec(),
+        migrations,
+        queries,
+    };
+    c.post(&format!("/v1/apps/{app}/releases"), &req).await
 }
 
 fn read_file(path: &Path) -> CliResult<Vec<u8>> {
@@ -287,109 +291,85 @@ fn read_file(path: &Path) -> CliResult<Vec<u8>> {
         .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --artifact path"))
 }
 
-fn print_outcome(output: Output, verb: &str, o: &Value) {
+fn print_outcome(output: Output, verb: &str, answer: &Answer<Outcome>) {
+    let o = &answer.value;
     match output {
-        Output::Json | Output::Sarif => println!("{}", pretty(o)),
+        Output::Json | Output::Sarif => println!("{}", answer.json()),
         Output::Table => {
-            let from = match o["from_revision"].as_u64() {
+            let from = match o.from_revision {
                 Some(f) => format!(" (was revision {f})"),
                 None => String::new(),
             };
-            let how = if o["warm"].as_bool() == Some(true) { ", warm swap" } else { "" };
+            let how = if o.warm { ", warm swap" } else { "" };
             println!(
                 "{} {verb}: revision {} {} {} is live{from}{how}, status {}, operation {}",
-                o["app"].as_str().unwrap_or("app"),
-                o["revision"],
-                o["version"].as_str().unwrap_or(""),
-                short(&o["digest"]),
-                o["status"].as_str().unwrap_or(""),
-                o["operation"]
+                o.app,
+                o.revision,
+                o.version,
+                o.digest.short(),
+                o.status.as_str(),
+                o.operation
             );
         }
     }
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-fn short(digest: &Value) -> String {
-    digest.as_str().and_then(|d| d.strip_prefix("sha256:")).map(|h| h.chars().take(12).collect()).unwrap_or_default()
-}
-
-#[derive(Deserialize)]
-struct HistoryRow {
-    revision: u64,
-    version: String,
-    digest: String,
-    change_cause: String,
-    status: String,
-    created_at: DateTime<Utc>,
-    live: bool,
-    last_known_good: bool,
-    warm: bool,
-}
-
 pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64>) -> CliResult {
     if let Some(n) = revision {
-        let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{n}")).await?;
+        let v: Answer<RevisionDetail> = c.get(&format!("/v1/apps/{app}/revisions/{n}")).await?;
         match output {
-            Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-            Output::Table => {
-                let r = &v["revision"];
-                for key in [
-                    "revision",
-                    "version",
-                    "digest",
-                    "change_cause",
-                    "git_commit",
-                    "guarded_by",
-                    "actor",
-                    "created_at",
-                    "status",
-                    "status_reason",
-                    "live_since",
-                    "known_good_at",
-                ] {
-                    let val = match &r[key] {
-                        Value::String(s) => s.clone(),
-                        Value::Null => "-".into(),
-                        Value::Array(items) if items.is_empty() => "-".into(),
-                        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-                        other => other.to_string(),
-                    };
-                    println!("{:<14}{val}", format!("{}:", key.replace('_', "-")));
-                }
-                let db = &v["database"];
-                let migrations: Vec<&str> =
-                    db["migrations"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                if !migrations.is_empty() {
-                    println!("{:<14}{}", "migrations:", migrations.join(", "));
-                }
-                if db["queries"].as_u64().unwrap_or(0) > 0 {
-                    println!("{:<14}{}", "queries:", db["queries"]);
-                }
-                if let Some(at) = db["schema_recorded_at"].as_str() {
-                    println!("{:<14}{at}", "schema:");
-                }
-                println!("\n{}", operations_table(&v["operations"]));
-            }
+            Output::Json | Output::Sarif => println!("{}", v.json()),
+            Output::Table => println!("{}", revision_text(&v.value)),
         }
         return Ok(());
     }
-    let rows: Value = c.get(&format!("/v1/apps/{app}/revisions")).await?;
+    let rows: Answer<Vec<HistoryEntry>> = c.get(&format!("/v1/apps/{app}/revisions")).await?;
     if output != Output::Table {
-        println!("{}", pretty(&rows));
+        println!("{}", rows.json());
         return Ok(());
     }
-    let parsed: Vec<HistoryRow> = serde_json::from_value(rows).map_err(|e| {
-        CliError::failed(format!("unexpected history answer: {e}"), "is the server a backstop of the same version?")
-    })?;
-    println!("{}", history_table(&parsed, Utc::now()));
+    println!("{}", history_table(&rows.value, Utc::now()));
     Ok(())
 }
 
-fn history_table(rows: &[HistoryRow], now: DateTime<Utc>) -> String {
+/// One revision, a field a line, then its operations.
+fn revision_text(v: &RevisionDetail) -> String {
+    let r = &v.revision;
+    let text = |s: &str| s.to_owned();
+    let opt = |s: Option<String>| s.unwrap_or_else(|| "-".to_owned());
+    let time = |t: Option<&DateTime<Utc>>| opt(t.map(wire_text));
+    let fields = [
+        ("revision", r.revision.to_string()),
+        ("version", text(&r.version)),
+        ("digest", r.digest.to_string()),
+        ("change_cause", text(&r.change_cause)),
+        ("git_commit", opt(r.git_commit.clone())),
+        ("guarded_by", if r.guarded_by.is_empty() { "-".to_owned() } else { r.guarded_by.join(", ") }),
+        ("actor", text(&r.actor)),
+        ("created_at", wire_text(&r.created_at)),
+        ("status", text(r.status.as_str())),
+        ("status_reason", opt(r.status_reason.clone())),
+        ("live_since", time(r.live_since.as_ref())),
+        ("known_good_at", time(r.known_good_at.as_ref())),
+    ];
+    let mut out = String::new();
+    for (key, val) in fields {
+        out += &format!("{:<14}{val}\n", format!("{}:", key.replace('_', "-")));
+    }
+    let db = &v.database;
+    if !db.migrations.is_empty() {
+        out += &format!("{:<14}{}\n", "migrations:", db.migrations.join(", "));
+    }
+    if db.queries > 0 {
+        out += &format!("{:<14}{}\n", "queries:", db.queries);
+    }
+    if let Some(at) = &db.schema_recorded_at {
+        out += &format!("{:<14}{}\n", "schema:", wire_text(at));
+    }
+    out + "\n" + &operations_table(&v.operations)
+}
+
+fn history_table(rows: &[HistoryEntry], now: DateTime<Utc>) -> String {
     let body = rows
         .iter()
         .map(|r| {
@@ -403,13 +383,14 @@ fn history_table(rows: &[HistoryRow], now: DateTime<Utc>) -> String {
             if r.warm {
                 marks.push("warm");
             }
+            let rev = &r.revision;
             vec![
-                format!("{}{}", r.revision, if r.live { " *" } else { "" }),
-                r.version.clone(),
-                r.digest.trim_start_matches("sha256:").chars().take(12).collect(),
-                r.change_cause.clone(),
-                r.status.clone(),
-                age(r.created_at, now),
+                format!("{}{}", rev.revision, if r.live { " *" } else { "" }),
+                rev.version.clone(),
+                rev.digest.short().to_owned(),
+                rev.change_cause.clone(),
+                rev.status.as_str().to_owned(),
+                age(rev.created_at, now),
                 marks.join(","),
             ]
         })
@@ -417,22 +398,19 @@ fn history_table(rows: &[HistoryRow], now: DateTime<Utc>) -> String {
     table(&["REVISION", "VERSION", "DIGEST", "CHANGE-CAUSE", "STATUS", "AGE", "MARK"], body)
 }
 
-fn operations_table(ops: &Value) -> String {
+fn operations_table(ops: &[Operation]) -> String {
     let rows = ops
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|o| {
-            let steps: Vec<&str> =
-                o["steps"].as_array().into_iter().flatten().filter_map(|s| s["step"].as_str()).collect();
+            let steps: Vec<&str> = o.steps.iter().map(|s| s.step.as_str()).collect();
             vec![
-                o["id"].to_string(),
-                o["kind"].as_str().unwrap_or("").to_owned(),
-                o["state"].as_str().unwrap_or("").to_owned(),
-                o["actor"].as_str().unwrap_or("").to_owned(),
-                o["started_at"].as_str().unwrap_or("").to_owned(),
+                o.id.to_string(),
+                wire_text(&o.kind),
+                wire_text(&o.state),
+                o.actor.clone(),
+                wire_text(&o.started_at),
                 steps.join(" > "),
-                o["error"].as_str().unwrap_or("").to_owned(),
+                o.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -440,57 +418,45 @@ fn operations_table(ops: &Value) -> String {
 }
 
 pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
-    let v: Value = c.get(&format!("/v1/apps/{app}/status")).await?;
+    let v: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-        Output::Table => println!("{}", status_text(&v)),
+        Output::Json | Output::Sarif => println!("{}", v.json()),
+        Output::Table => println!("{}", status_text(&v.value)),
     }
     Ok(())
 }
 
-fn status_text(v: &Value) -> String {
-    let rev = |r: &Value| -> String {
-        if r.is_null() {
-            "none".into()
-        } else {
-            format!(
-                "revision {} ({}, {}, {})",
-                r["revision"],
-                r["version"].as_str().unwrap_or(""),
-                short(&r["digest"]),
-                r["status"].as_str().unwrap_or("")
-            )
+fn status_text(v: &AppStatus) -> String {
+    let rev = |r: Option<&Revision>| -> String {
+        match r {
+            None => "none".into(),
+            Some(r) => {
+                format!("revision {} ({}, {}, {})", r.revision, r.version, r.digest.short(), r.status.as_str())
+            }
         }
     };
-    let mut out =
-        format!("app:         {} on {}\n", v["app"].as_str().unwrap_or(""), v["listen"].as_str().unwrap_or(""));
-    out += &format!("live:        {}\n", rev(&v["live"]));
-    out += &format!("known-good:  {}\n", rev(&v["known_good"]));
-    let warm: Vec<String> = v["warm_revisions"].as_array().into_iter().flatten().map(|w| w.to_string()).collect();
+    let mut out = format!("app:         {} on {}\n", v.app, v.listen);
+    out += &format!("live:        {}\n", rev(v.live.as_ref()));
+    out += &format!("known-good:  {}\n", rev(v.known_good.as_ref()));
+    let warm: Vec<String> = v.warm_revisions.iter().map(u64::to_string).collect();
     out += &format!(
         "warm:        {}\n",
         if warm.is_empty() { "none".to_owned() } else { format!("revision {}", warm.join(", ")) }
     );
-    if let Some(op) = v["running_operation"].as_object() {
-        out += &format!(
-            "running:     operation {} ({}) by {}\n",
-            op["id"],
-            op["kind"].as_str().unwrap_or(""),
-            op["actor"].as_str().unwrap_or("")
-        );
+    if let Some(op) = &v.running_operation {
+        out += &format!("running:     operation {} ({}) by {}\n", op.id, wire_text(&op.kind), op.actor);
     }
-    let rows: Vec<Vec<String>> = v["instances"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows: Vec<Vec<String>> = v
+        .instances
+        .iter()
         .map(|i| {
             vec![
-                i["revision"].to_string(),
-                i["role"].as_str().unwrap_or("").to_owned(),
-                i["pid"].to_string(),
-                i["port"].to_string(),
-                if i["alive"].as_bool() == Some(true) { "yes".into() } else { "no".into() },
-                i["inflight"].to_string(),
+                i.revision.to_string(),
+                wire_text(&i.role),
+                i.pid.to_string(),
+                i.port.to_string(),
+                if i.alive { "yes".into() } else { "no".into() },
+                i.inflight.to_string(),
             ]
         })
         .collect();
@@ -502,20 +468,19 @@ fn status_text(v: &Value) -> String {
 }
 
 async fn apps(c: &Client, output: Output) -> CliResult {
-    let v: Value = c.get("/v1/apps").await?;
+    let v: Answer<Vec<AppStatus>> = c.get("/v1/apps").await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", pretty(&v)),
+        Output::Json | Output::Sarif => println!("{}", v.json()),
         Output::Table => {
             let rows = v
-                .as_array()
-                .into_iter()
-                .flatten()
+                .value
+                .iter()
                 .map(|a| {
                     vec![
-                        a["app"].as_str().unwrap_or("").to_owned(),
-                        a["listen"].as_str().unwrap_or("").to_owned(),
-                        a["live_revision"].as_u64().map_or("-".into(), |n| n.to_string()),
-                        a["known_good_revision"].as_u64().map_or("-".into(), |n| n.to_string()),
+                        a.app.clone(),
+                        a.listen.clone(),
+                        a.live_revision.map_or("-".into(), |n| n.to_string()),
+                        a.known_good_revision.map_or("-".into(), |n| n.to_string()),
                     ]
                 })
                 .collect();
@@ -532,13 +497,23 @@ mod tests {
     #[test]
     fn history_table_marks_live_and_known_good() {
         let now = Utc::now();
-        let row = |n: u64, status: &str, live: bool, kg: bool| HistoryRow {
-            revision: n,
-            version: format!("v{n}"),
-            digest: format!("sha256:{}", "ab".repeat(32)),
-            change_cause: format!("cause {n}"),
-            status: status.into(),
-            created_at: now - chrono::Duration::seconds(90),
+        let row = |n: u64, status: &str, live: bool, kg: bool| HistoryEntry {
+            revision: Revision {
+                app: "shop".parse().unwrap(),
+                revision: n,
+                version: format!("v{n}"),
+                digest: format!("sha256:{}", "ab".repeat(32)).parse().unwrap(),
+                change_cause: format!("cause {n}"),
+                git_commit: None,
+                guarded_by: Vec::new(),
+                actor: "admin".into(),
+                created_at: now - chrono::Duration::seconds(90),
+                status: status.parse().unwrap(),
+                status_reason: None,
+                live_since: None,
+                soak_until: None,
+                known_good_at: None,
+            },
             live,
             last_known_good: kg,
             warm: false,

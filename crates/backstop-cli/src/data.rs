@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-use backstop_server::migrations::{ShippedMigration, ShippedQuery, down_name};
+use backstop_api::{ContractOutcome, PlanRequest, PlanView, PromoteRequest, Revision, RollbackCheck};
+use backstop_api::{ShippedMigration, ShippedQuery};
+use backstop_server::migrations::down_name;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use crate::client::Client;
+use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
-use crate::output::table;
+use crate::output::{table, wire_text};
 use crate::{Global, Output};
 
 #[derive(Debug, Subcommand)]
@@ -82,68 +83,36 @@ pub fn read_queries(dir: &Path) -> CliResult<Vec<ShippedQuery>> {
     Ok(queries)
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
 pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
     let c = Client::new(&g.server, g.token.clone())?;
     match command {
         MigrateCommand::Plan { app, migrations } => {
             let shipped = migrations.as_deref().map(read_shipped).transpose()?;
-            let plan: Value =
-                c.post(&format!("/v1/apps/{app}/migrations/plan"), &json!({ "migrations": shipped })).await?;
+            let answer: Answer<PlanView> =
+                c.post(&format!("/v1/apps/{app}/migrations/plan"), &PlanRequest { migrations: shipped }).await?;
             if g.output != Output::Table {
-                println!("{}", pretty(&plan));
+                println!("{}", answer.json());
                 return Ok(());
             }
-            println!(
-                "{} migrations of {}:",
-                plan["app"].as_str().unwrap_or(&app),
-                plan["source"].as_str().unwrap_or("?")
-            );
-            let applied: Vec<&str> =
-                plan["applied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            if !applied.is_empty() {
-                println!("already applied: {}", applied.join(", "));
+            let plan = &answer.value;
+            println!("{} migrations of {}:", plan.app, plan.source);
+            if !plan.applied.is_empty() {
+                println!("already applied: {}", plan.applied.join(", "));
             }
             let mut rows = Vec::new();
-            for m in plan["migrations"].as_array().into_iter().flatten() {
-                let statements: Vec<String> = m["statements"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| {
-                        format!(
-                            "{}: {} ({})",
-                            s["line"],
-                            s["kind"].as_str().unwrap_or(""),
-                            s["phase"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect();
-                rows.push(vec![
-                    m["file"].as_str().unwrap_or("").to_owned(),
-                    m["stage"].as_str().unwrap_or("").to_owned(),
-                    statements.join("\n"),
-                    m["reason"].as_str().unwrap_or("").to_owned(),
-                ]);
+            for m in &plan.migrations {
+                let statements: Vec<String> =
+                    m.statements.iter().map(|s| format!("{}: {} ({})", s.line, s.kind, wire_text(&s.phase))).collect();
+                rows.push(vec![m.file.clone(), wire_text(&m.stage), statements.join("\n"), m.reason.clone()]);
             }
             if rows.is_empty() {
                 println!("nothing pending");
             } else {
                 println!("{}", table(&["FILE", "STAGE", "STATEMENTS", "WHY"], rows));
             }
-            let refusals = plan["refusals"].as_array().cloned().unwrap_or_default();
-            for r in &refusals {
-                println!(
-                    "refused: {}:{}: {} ({})\n  help: {}",
-                    r["file"].as_str().unwrap_or(""),
-                    r["line"],
-                    r["message"].as_str().unwrap_or(""),
-                    r["rule"].as_str().unwrap_or(""),
-                    r["help"].as_str().unwrap_or("")
-                );
+            let refusals = &plan.refusals;
+            for r in refusals {
+                println!("refused: {}:{}: {} ({})\n  help: {}", r.file, r.line, r.message, r.rule, r.help);
             }
             if refusals.is_empty() {
                 Ok(())
@@ -159,21 +128,21 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
             }
         }
         MigrateCommand::Contract { app } => {
-            let v: Value = c.post(&format!("/v1/apps/{app}/migrations/contract"), &json!({})).await?;
+            let answer: Answer<ContractOutcome> = c.post_empty(&format!("/v1/apps/{app}/migrations/contract")).await?;
             if g.output != Output::Table {
-                println!("{}", pretty(&v));
+                println!("{}", answer.json());
                 return Ok(());
             }
-            let applied: Vec<&str> = v["applied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            if applied.is_empty() {
-                println!("{app}: nothing to contract, every migration of revision {} is applied", v["revision"]);
+            let v = &answer.value;
+            if v.applied.is_empty() {
+                println!("{app}: nothing to contract, every migration of revision {} is applied", v.revision);
             } else {
                 println!(
                     "{app}: contract applied {} for revision {} (checked revisions {}), operation {}",
-                    applied.join(", "),
-                    v["revision"],
-                    v["checked"],
-                    v["operation"]
+                    v.applied.join(", "),
+                    v.revision,
+                    wire_text(&v.checked),
+                    wire_text(&v.operation)
                 );
             }
             Ok(())
@@ -183,40 +152,42 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
 
 pub async fn check_rollback(g: &Global, app: &str, revision: u64) -> CliResult {
     let c = Client::new(&g.server, g.token.clone())?;
-    let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{revision}/rollback-check")).await?;
+    let answer: Answer<RollbackCheck> = c.get(&format!("/v1/apps/{app}/revisions/{revision}/rollback-check")).await?;
+    let v = &answer.value;
     if g.output != Output::Table {
-        println!("{}", pretty(&v));
+        println!("{}", answer.json());
     } else {
-        let mode = v["mode"].as_str().unwrap_or("?");
-        if v["safe"].as_bool() == Some(true) {
-            let note = v["note"].as_str().map(|n| format!(" ({n})")).unwrap_or_default();
+        let mode = wire_text(&v.mode);
+        if v.safe {
+            let note = v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
             println!("{app}: rolling back to revision {revision} is safe, {mode} check{note}");
         } else {
             println!("{app}: rolling back to revision {revision} is NOT safe, {mode} check:");
-            for p in v["problems"].as_array().into_iter().flatten() {
-                println!("  {}: {}", p["object"].as_str().unwrap_or(""), p["message"].as_str().unwrap_or(""));
+            for p in &v.problems {
+                println!("  {}: {}", p.object, p.message);
             }
-            for d in v["down"].as_array().into_iter().flatten() {
-                let losses: Vec<&str> =
-                    d["loses_data"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            for d in &v.down {
                 println!(
                     "  since then: {} (down: {}{})",
-                    d["version"].as_str().unwrap_or(""),
-                    d["down"].as_str().unwrap_or("none"),
-                    if losses.is_empty() { String::new() } else { format!(", loses data: {}", losses.join("; ")) }
+                    d.version,
+                    d.down.as_deref().unwrap_or("none"),
+                    if d.loses_data.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", loses data: {}", d.loses_data.join("; "))
+                    }
                 );
             }
-            println!("  advice: {}", v["advice"].as_str().unwrap_or(""));
+            println!("  advice: {}", v.advice);
         }
     }
-    if v["safe"].as_bool() == Some(true) {
+    if v.safe {
         Ok(())
     } else {
-        let objects: Vec<&str> =
-            v["problems"].as_array().into_iter().flatten().filter_map(|p| p["object"].as_str()).collect();
+        let objects: Vec<&str> = v.problems.iter().map(|p| p.object.as_str()).collect();
         Err(CliError::failed(
             format!("revision {revision} cannot run on the schema as it is now: {}", objects.join(", ")),
-            v["advice"].as_str().unwrap_or("roll forward instead").to_owned(),
+            v.advice.clone(),
         ))
     }
 }
@@ -229,15 +200,14 @@ pub async fn promote(g: &Global, app: &str, revision: u64, permanent: bool) -> C
         ));
     }
     let c = Client::new(&g.server, g.token.clone())?;
-    let v: Value =
-        c.post(&format!("/v1/apps/{app}/revisions/{revision}/promote"), &json!({ "permanent": true })).await?;
+    let answer: Answer<Revision> =
+        c.post(&format!("/v1/apps/{app}/revisions/{revision}/promote"), &PromoteRequest { permanent: true }).await?;
+    let v = &answer.value;
     match g.output {
-        Output::Table => println!(
-            "{app}: revision {} ({}) is permanent; rollbacks will not go further back",
-            v["revision"],
-            v["version"].as_str().unwrap_or("")
-        ),
-        _ => println!("{}", pretty(&v)),
+        Output::Table => {
+            println!("{app}: revision {} ({}) is permanent; rollbacks will not go further back", v.revision, v.version)
+        }
+        _ => println!("{}", answer.json()),
     }
     Ok(())
 }

@@ -7,9 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use backstop_api::{
+    ContractOutcome, FlagRequest, Outcome, PromoteRequest, ReasonRequest, RevisionDetail, RevisionStatus,
+    RollbackCheck, UndoRequest, Written,
+};
 
-use crate::client::Client;
+use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
 use crate::{Output, commands};
 
@@ -112,18 +115,18 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
 
     say("release v1 (good)");
     let o = release(&c, &art("v1"), "v1", "first release of the shop", Some("1111111")).await?;
-    println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
+    println!("revision {} is {}", o.value.revision, o.value.status.as_str());
     println!("waiting for v1 to survive its 2s soak...");
     wait_known_good(&c, 1).await?;
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
 
     say("release v2 (passes its health check, but its new checkout, behind flag new-checkout, is broken)");
-    let flag = serde_json::json!({"flag": {"description": "the v2 checkout", "enabled": true,
-        "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off"}});
-    let _: Value = c.post("/v1/flags/new-checkout", &flag).await?;
+    let flag =
+        FlagRequest { flag: crate::flag::boolean_flag("new-checkout", "the v2 checkout".into(), true), reason: None };
+    let _: Answer<Written> = c.post("/v1/flags/new-checkout", &flag).await?;
     let o = release_guarded(&c, &art("v2"), "v2", "new checkout flow", Some("2222222"), "new-checkout").await?;
-    println!("revision {} is {}", o["revision"], o["status"].as_str().unwrap_or(""));
+    println!("revision {} is {}", o.value.revision, o.value.status.as_str());
     // The service's SDK client connects in the background; wait until the new checkout is on.
     let deadline = Instant::now() + Duration::from_secs(10);
     while hit(&http, &public, 1).await.1 == 0 && Instant::now() < deadline {
@@ -134,7 +137,8 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
 
     say("rung 1, the kill switch: backstop flag off new-checkout (no deploy, v2 keeps running)");
     let started = Instant::now();
-    let _: Value = c.post("/v1/flags/new-checkout/off", &serde_json::json!({"reason": "checkout errors"})).await?;
+    let off = ReasonRequest { reason: Some("checkout errors".into()) };
+    let _: Answer<Written> = c.post("/v1/flags/new-checkout/off", &off).await?;
     let mut fixed = None;
     while started.elapsed() < Duration::from_secs(10) {
         if hit(&http, &public, 1).await.1 == 0 {
@@ -151,13 +155,13 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
 
     say("rung 2, undo: traffic back to the last known-good revision, still running warm");
     let started = Instant::now();
-    let o: Value = c.post("/v1/apps/shop/undo", &serde_json::json!({})).await?;
+    let o: Answer<Outcome> = c.post("/v1/apps/shop/undo", &UndoRequest::default()).await?;
     let took = started.elapsed();
     println!(
         "rolled back to revision {} in {:.1} ms (warm swap: {})",
-        o["revision"],
+        o.value.revision,
         took.as_secs_f64() * 1000.0,
-        o["warm"]
+        o.value.warm
     );
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
@@ -196,11 +200,13 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     let drop = ("0004_drop_full_name.sql", "ALTER TABLE users DROP COLUMN full_name;\n");
     let rename = ("0002_rename.sql", "ALTER TABLE users RENAME COLUMN full_name TO name;\n");
     let art = |v: &str| root.join(format!("artifacts/{v}"));
-    let show = |r: CliResult<Value>, ok: &dyn Fn(&Value) -> String| match r {
-        Ok(v) => println!("{}", ok(&v)),
-        Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
-    };
-    let live = |v: &Value| format!("revision {} is {}", v["revision"], v["status"].as_str().unwrap_or(""));
+    fn show<T>(r: CliResult<Answer<T>>, ok: &dyn Fn(&T) -> String) {
+        match r {
+            Ok(v) => println!("{}", ok(&v.value)),
+            Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
+        }
+    }
+    let live = |v: &Outcome| format!("revision {} is {}", v.revision, v.status.as_str());
 
     say("data safety: app `accounts` ships its migrations with each release (SQLite here, PostgreSQL alike)");
     let v1 = folder("a1", &[users])?;
@@ -220,23 +226,28 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     let v3 = folder("a3", &[users, add, copy, drop])?;
     show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", None, &[], Some(&v3)).await, &live);
     wait_known_good_app(c, "accounts", 3).await?;
-    let check: Value = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
+    let check: Answer<RollbackCheck> = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
     println!(
         "rolling back to revision 2 now: safe = {} ({} check)",
-        check["safe"],
-        check["mode"].as_str().unwrap_or("")
+        check.value.safe,
+        crate::output::wire_text(&check.value.mode)
     );
 
     say("backstop migrate contract accounts: refused while revisions 1 and 2 may still be rolled back to");
-    let contract = |v: &Value| format!("contract applied {} (checked revisions {})", v["applied"], v["checked"]);
-    show(c.post("/v1/apps/accounts/migrations/contract", &serde_json::json!({})).await, &contract);
+    let contract = |v: &ContractOutcome| {
+        use crate::output::wire_text;
+        format!("contract applied {} (checked revisions {})", wire_text(&v.applied), wire_text(&v.checked))
+    };
+    show(c.post_empty("/v1/apps/accounts/migrations/contract").await, &contract);
 
     say("backstop promote accounts 3 --permanent, then the contract runs");
-    let _: Value = c.post("/v1/apps/accounts/revisions/3/promote", &serde_json::json!({"permanent": true})).await?;
-    show(c.post("/v1/apps/accounts/migrations/contract", &serde_json::json!({})).await, &contract);
+    let _: Answer<backstop_api::Revision> =
+        c.post("/v1/apps/accounts/revisions/3/promote", &PromoteRequest { permanent: true }).await?;
+    show(c.post_empty("/v1/apps/accounts/migrations/contract").await, &contract);
 
     say("backstop undo accounts --to-revision 2: refused, a2's code reads users.full_name, which is gone");
-    show(c.post("/v1/apps/accounts/undo", &serde_json::json!({"to_revision": 2})).await, &live);
+    let undo = UndoRequest { to_revision: Some(2), force: false };
+    show(c.post("/v1/apps/accounts/undo", &undo).await, &live);
     Ok(())
 }
 
@@ -246,7 +257,7 @@ async fn release(
     version: &str,
     change_cause: &str,
     git_commit: Option<&str>,
-) -> CliResult<Value> {
+) -> CliResult<Answer<Outcome>> {
     release_app(c, "shop", artifact, version, change_cause, git_commit, &[], None).await
 }
 
@@ -257,7 +268,7 @@ async fn release_guarded(
     change_cause: &str,
     git_commit: Option<&str>,
     flag: &str,
-) -> CliResult<Value> {
+) -> CliResult<Answer<Outcome>> {
     release_app(c, "shop", artifact, version, change_cause, git_commit, &[flag.to_owned()], None).await
 }
 
@@ -271,7 +282,7 @@ async fn release_app(
     git_commit: Option<&str>,
     guarded_by: &[String],
     migrations: Option<&std::path::Path>,
-) -> CliResult<Value> {
+) -> CliResult<Answer<Outcome>> {
     let args = commands::ReleaseArgs {
         app,
         artifact,
@@ -293,10 +304,10 @@ async fn wait_known_good(c: &Client, revision: u64) -> CliResult {
 async fn wait_known_good_app(c: &Client, app: &str, revision: u64) -> CliResult {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v: Value = c.get(&format!("/v1/apps/{app}/revisions/{revision}")).await?;
-        match v["revision"]["status"].as_str() {
-            Some("known-good") => return Ok(()),
-            Some("failed") => {
+        let v: Answer<RevisionDetail> = c.get(&format!("/v1/apps/{app}/revisions/{revision}")).await?;
+        match v.value.revision.status {
+            RevisionStatus::KnownGood => return Ok(()),
+            RevisionStatus::Failed => {
                 return Err(CliError::failed(format!("revision {revision} failed its soak"), "see the instance log"));
             }
             _ if Instant::now() > deadline => return Err(CliError::failed("soak did not finish in 30s", "")),

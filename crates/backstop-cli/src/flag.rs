@@ -3,13 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use backstop_flags::{Flag, compile};
-use clap::Subcommand;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-use crate::client::Client;
+use backstop_api::{Flag, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, Written};
+use backstop_flags::compile;
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
-use crate::output::table;
+use crate::output::{table, wire_text};
 use crate::{Global, Output};
 
 #[derive(Debug, Subcommand)]
@@ -71,69 +74,83 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
         FlagCommand::Create { key, file, description, on, off: _, reason } => {
             let flag = match file {
                 Some(path) => read_flag(&path)?,
-                None => json!({
-                    "key": key,
-                    "description": description.unwrap_or_default(),
-                    "enabled": on,
-                    "variants": {"on": true, "off": false},
-                    "default_variant": "on",
-                    "off_variant": "off",
-                }),
+                None => boolean_flag(&key, description.unwrap_or_default(), on),
             };
-            let v: Value = c.post(&format!("/v1/flags/{key}"), &json!({ "flag": flag, "reason": reason })).await?;
+            let v: Answer<Written> = c.post(&format!("/v1/flags/{key}"), &FlagRequest { flag, reason }).await?;
             print_written(g.output, "created", &v);
         }
         FlagCommand::Set { key, file, reason } => {
             let flag = read_flag(&file)?;
-            let v: Value = c.put(&format!("/v1/flags/{key}"), &json!({ "flag": flag, "reason": reason })).await?;
+            let v: Answer<Written> = c.put(&format!("/v1/flags/{key}"), &FlagRequest { flag, reason }).await?;
             print_written(g.output, "set", &v);
         }
         FlagCommand::On { key, reason } => switch(&c, g.output, &key, "on", &reason).await?,
         FlagCommand::Off { key, reason } => switch(&c, g.output, &key, "off", &reason).await?,
         FlagCommand::Delete { key, reason } => {
-            let v: Value = c.delete(&format!("/v1/flags/{key}"), &json!({ "reason": reason })).await?;
+            let v: Answer<Written> =
+                c.delete(&format!("/v1/flags/{key}"), &ReasonRequest { reason: Some(reason) }).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-                Output::Table => println!("deleted flag {key} (config version {})", v["config_version"]),
+                Output::Json | Output::Sarif => println!("{}", v.json()),
+                Output::Table => println!("deleted flag {key} (config version {})", v.value.config_version),
             }
         }
         FlagCommand::List => {
-            let v: Value = c.get("/v1/flags").await?;
+            let v: Answer<FlagList> = c.get("/v1/flags").await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-                Output::Table => println!("{}", list_table(&v)),
+                Output::Json | Output::Sarif => println!("{}", v.json()),
+                Output::Table => println!("{}", list_table(&v.value.flags)),
             }
         }
         FlagCommand::Show { key } => {
-            let v: Value = c.get(&format!("/v1/flags/{key}")).await?;
+            let v: Answer<Flag> = c.get(&format!("/v1/flags/{key}")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-                Output::Table => println!("{}", show_text(&v)),
+                Output::Json | Output::Sarif => println!("{}", v.json()),
+                Output::Table => println!("{}", show_text(&v.value)),
             }
         }
         FlagCommand::History { key } => {
-            let v: Value = c.get(&format!("/v1/flags/{key}/history")).await?;
+            let v: Answer<Vec<FlagHistoryEntry>> = c.get(&format!("/v1/flags/{key}/history")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-                Output::Table => println!("{}", history_table(&v)),
+                Output::Json | Output::Sarif => println!("{}", v.json()),
+                Output::Table => println!("{}", history_table(&v.value)),
             }
         }
     }
     Ok(())
 }
 
+/// A boolean flag (variants `on`/`off`), switched on or off; the server fills in the version.
+pub(crate) fn boolean_flag(key: &str, description: String, on: bool) -> Value {
+    let flag = Flag {
+        key: key.to_owned(),
+        description,
+        enabled: on,
+        variants: BTreeMap::from([("on".to_owned(), true.into()), ("off".to_owned(), false.into())]),
+        default_variant: "on".into(),
+        off_variant: "off".into(),
+        rules: Vec::new(),
+        version: 0,
+    };
+    serde_json::to_value(flag).unwrap_or_default()
+}
+
 async fn switch(c: &Client, output: Output, key: &str, what: &str, reason: &str) -> CliResult {
-    let v: Value = c.post(&format!("/v1/flags/{key}/{what}"), &json!({ "reason": reason })).await?;
+    let v: Answer<Written> =
+        c.post(&format!("/v1/flags/{key}/{what}"), &ReasonRequest { reason: Some(reason.to_owned()) }).await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", pretty(&v)),
-        Output::Table if v["changed"] == json!(false) => println!("flag {key} was already {what}; nothing changed"),
+        Output::Json | Output::Sarif => println!("{}", v.json()),
+        Output::Table if !v.value.changed => println!("flag {key} was already {what}; nothing changed"),
         Output::Table => {
-            println!("flag {key} is {what} (version {}, config version {})", v["flag"]["version"], v["config_version"])
+            println!(
+                "flag {key} is {what} (version {}, config version {})",
+                v.value.flag.version, v.value.config_version
+            )
         }
     }
     Ok(())
 }
 
+/// The flag of a `--file`, kept as JSON: the server fills in what it leaves out.
 fn read_flag(path: &Path) -> CliResult<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --file path"))?;
@@ -152,102 +169,88 @@ fn read_flag(path: &Path) -> CliResult<Value> {
     Ok(v)
 }
 
-fn print_written(output: Output, verb: &str, v: &Value) {
+fn print_written(output: Output, verb: &str, answer: &Answer<Written>) {
     match output {
-        Output::Json | Output::Sarif => println!("{}", pretty(v)),
+        Output::Json | Output::Sarif => println!("{}", answer.json()),
         Output::Table => {
-            let f = &v["flag"];
-            let state = if f["enabled"] == json!(true) { "on" } else { "off" };
-            println!(
-                "{verb} flag {} ({state}, version {}, config version {})",
-                f["key"].as_str().unwrap_or(""),
-                f["version"],
-                v["config_version"]
-            );
+            let (f, config_version) = (&answer.value.flag, answer.value.config_version);
+            println!("{verb} flag {} ({}, version {}, config version {config_version})", f.key, state(f), f.version);
         }
     }
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-fn flag_type(f: &Value) -> String {
-    serde_json::from_value::<Flag>(f.clone())
-        .ok()
-        .and_then(|f| compile(f).ok())
-        .map_or_else(|| "?".to_owned(), |c| c.flag_type().to_string())
+fn flag_type(f: &Flag) -> String {
+    compile(f.clone()).map_or_else(|_| "?".to_owned(), |c| c.flag_type().to_string())
 }
 
 /// What a flag serves now, in words: `off` when off, the default variant and
 /// how many rules may override it when on.
-fn serves(f: &Value) -> String {
-    if f["enabled"] == json!(true) {
-        let rules = f["rules"].as_array().map_or(0, Vec::len);
-        match rules {
-            0 => f["default_variant"].as_str().unwrap_or("").to_owned(),
-            n => format!("{} ({n} rules)", f["default_variant"].as_str().unwrap_or("")),
+fn serves(f: &Flag) -> String {
+    if f.enabled {
+        match f.rules.len() {
+            0 => f.default_variant.clone(),
+            n => format!("{} ({n} rules)", f.default_variant),
         }
     } else {
-        f["off_variant"].as_str().unwrap_or("").to_owned()
+        f.off_variant.clone()
     }
 }
 
-fn state(f: &Value) -> &'static str {
-    if f["enabled"] == json!(true) { "on" } else { "off" }
+fn state(f: &Flag) -> &'static str {
+    if f.enabled { "on" } else { "off" }
 }
 
-fn list_table(v: &Value) -> String {
-    let rows = v["flags"]
-        .as_array()
-        .into_iter()
-        .flatten()
+fn list_table(flags: &[Flag]) -> String {
+    let rows = flags
+        .iter()
         .map(|f| {
             vec![
-                f["key"].as_str().unwrap_or("").to_owned(),
+                f.key.clone(),
                 flag_type(f),
                 state(f).to_owned(),
                 serves(f),
-                f["version"].to_string(),
-                f["description"].as_str().unwrap_or("").to_owned(),
+                f.version.to_string(),
+                f.description.clone(),
             ]
         })
         .collect();
     table(&["KEY", "TYPE", "STATE", "SERVES", "VERSION", "DESCRIPTION"], rows)
 }
 
-fn show_text(f: &Value) -> String {
-    let variants: Vec<String> =
-        f["variants"].as_object().into_iter().flatten().map(|(name, value)| format!("{name}={value}")).collect();
-    let rules = f["rules"].as_array().map_or(0, Vec::len);
+fn show_text(f: &Flag) -> String {
+    // Values as JSON: `"blue"`, `true`, `3`.
+    let variants: Vec<String> = f
+        .variants
+        .iter()
+        .map(|(name, value)| format!("{name}={}", serde_json::to_string(value).unwrap_or_default()))
+        .collect();
+    let rules = f.rules.len();
     let lines = [
-        ("key", f["key"].as_str().unwrap_or("").to_owned()),
-        ("description", f["description"].as_str().unwrap_or("").to_owned()),
+        ("key", f.key.clone()),
+        ("description", f.description.clone()),
         ("type", flag_type(f)),
         ("state", state(f).to_owned()),
         ("serves", serves(f)),
         ("variants", variants.join(", ")),
-        ("default", f["default_variant"].as_str().unwrap_or("").to_owned()),
-        ("off", f["off_variant"].as_str().unwrap_or("").to_owned()),
+        ("default", f.default_variant.clone()),
+        ("off", f.off_variant.clone()),
         ("rules", if rules == 0 { "none".into() } else { format!("{rules} (see --output json)") }),
-        ("version", f["version"].to_string()),
+        ("version", f.version.to_string()),
     ];
     lines.iter().map(|(k, v)| format!("{:<13}{v}", format!("{k}:"))).collect::<Vec<_>>().join("\n")
 }
 
-fn history_table(v: &Value) -> String {
-    let rows = v
-        .as_array()
-        .into_iter()
-        .flatten()
+fn history_table(entries: &[FlagHistoryEntry]) -> String {
+    let rows = entries
+        .iter()
         .map(|e| {
             vec![
-                e["version"].to_string(),
-                e["action"].as_str().unwrap_or("").to_owned(),
-                state(&e["flag"]).to_owned(),
-                e["actor"].as_str().unwrap_or("").to_owned(),
-                e["at"].as_str().unwrap_or("").to_owned(),
-                e["reason"].as_str().unwrap_or("-").to_owned(),
+                e.version.to_string(),
+                e.action.clone(),
+                state(&e.flag).to_owned(),
+                e.actor.clone(),
+                wire_text(&e.at),
+                e.reason.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
@@ -256,11 +259,14 @@ fn history_table(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    fn flag(enabled: bool, rules: Value) -> Value {
-        json!({"key": "k", "enabled": enabled, "variants": {"on": true, "off": false},
-               "default_variant": "on", "off_variant": "off", "rules": rules, "version": 2})
+    fn flag(enabled: bool, rules: Value) -> Flag {
+        serde_json::from_value(json!({"key": "k", "enabled": enabled, "variants": {"on": true, "off": false},
+               "default_variant": "on", "off_variant": "off", "rules": rules, "version": 2}))
+        .unwrap()
     }
 
     #[test]
@@ -273,9 +279,24 @@ mod tests {
 
     #[test]
     fn list_is_a_table() {
-        let out = list_table(&json!({"flags": [flag(false, json!([]))]}));
+        let out = list_table(&[flag(false, json!([]))]);
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("KEY"), "{out}");
         assert!(lines[1].starts_with("k") && lines[1].contains("boolean") && lines[1].contains("off"), "{out}");
+    }
+
+    #[test]
+    fn show_prints_variant_values_as_json() {
+        let f: Flag = serde_json::from_value(json!({"key": "color", "enabled": true,
+            "variants": {"blue": "#00f", "red": "#f00"}, "default_variant": "blue", "off_variant": "red", "version": 1}))
+        .unwrap();
+        assert!(show_text(&f).contains("variants:    blue=\"#00f\", red=\"#f00\""), "{}", show_text(&f));
+    }
+
+    #[test]
+    fn a_boolean_flag_is_what_the_server_reads() {
+        let v = boolean_flag("kill", "the kill switch".into(), true);
+        let f: Flag = serde_json::from_value(v).unwrap();
+        assert_eq!((f.key.as_str(), f.enabled, flag_type(&f)), ("kill", true, "boolean".to_owned()));
     }
 }

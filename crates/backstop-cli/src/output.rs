@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 pub fn color_stderr() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
@@ -10,6 +11,16 @@ pub fn color_stderr() -> bool {
 
 pub fn color_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// A value as the JSON answer spells it: a string bare (a time, a status, a
+/// kind), anything else as compact JSON (`2`, `true`, `[3,2]`, `null`).
+pub fn wire_text<T: Serialize + ?Sized>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 /// A kubectl-style age: 45s, 12m, 3h, 5d.
@@ -41,6 +52,16 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_text_is_what_the_json_says() {
+        let t = DateTime::from_timestamp(1_000_000, 5_000_000).unwrap();
+        assert_eq!(wire_text(&t), "1970-01-12T13:46:40.005Z");
+        assert_eq!(wire_text(&backstop_core::RevisionStatus::KnownGood), "known-good");
+        assert_eq!(wire_text(&vec![3u64, 2]), "[3,2]");
+        assert_eq!(wire_text(&None::<u64>), "null");
+        assert_eq!(wire_text(&7u64), "7");
+    }
 
     #[test]
     fn age_table() {

@@ -16,7 +16,7 @@
 pub mod config;
 mod engine;
 pub mod error;
-mod gc;
+pub mod gc;
 pub mod migrations;
 pub mod ops;
 mod recovery;

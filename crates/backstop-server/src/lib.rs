@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod flags;
+mod wire;
 
 pub use backstop_engine::{Engine, EngineParts, config, error, migrations, ops};
 

@@ -10,3 +10,4 @@ mod harness;
 mod lifecycle;
 mod lint;
 mod recovery;
+mod wire;

@@ -1,0 +1,113 @@
+//! What the control plane says about an app: its status, its revision history,
+//! one revision in detail, and the journal of its operations.
+
+use backstop_core::{OperationKind, OperationState, Revision};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/health`: the control plane answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// `GET /v1/apps/{app}/status`, and one element of `GET /v1/apps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppStatus {
+    pub app: String,
+    /// Every running instance of the app, whatever its role.
+    pub instances: Vec<InstanceView>,
+    pub known_good: Option<Revision>,
+    pub known_good_revision: Option<u64>,
+    /// The address of the app's public proxy (`127.0.0.1:8080`).
+    pub listen: String,
+    pub live: Option<Revision>,
+    pub live_revision: Option<u64>,
+    /// The newest operation of the app, while it runs.
+    pub running_operation: Option<Operation>,
+    /// Revisions kept running warm (and alive) for a pointer-swap rollback.
+    pub warm_revisions: Vec<u64>,
+}
+
+/// One running instance of a revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceView {
+    pub revision: u64,
+    pub role: InstanceRole,
+    pub pid: u32,
+    pub port: u16,
+    pub alive: bool,
+    /// Requests the proxy has sent it that have not been answered yet.
+    pub inflight: usize,
+    /// When a warm instance will be stopped.
+    pub warm_until: Option<DateTime<Utc>>,
+}
+
+/// What an instance is doing for its app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceRole {
+    /// Started, not yet serving (health check in progress).
+    Starting,
+    /// Receiving the app's traffic.
+    Serving,
+    /// Kept running after traffic left it, so rollback is a pointer swap.
+    Warm,
+}
+
+/// One element of `GET /v1/apps/{app}/revisions`: the revision's fields and
+/// where it stands now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(flatten)]
+    pub revision: Revision,
+    pub live: bool,
+    pub last_known_good: bool,
+    pub warm: bool,
+}
+
+/// `GET /v1/apps/{app}/revisions/{n}`: one revision, the operations that
+/// touched it, and what it shipped for the app's database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionDetail {
+    pub database: RevisionDatabase,
+    pub operations: Vec<Operation>,
+    pub revision: Revision,
+}
+
+/// What a revision shipped for its app's database.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RevisionDatabase {
+    /// The names of the migration files it shipped, in run order.
+    pub migrations: Vec<String>,
+    /// How many queries it shipped for the precise rollback check.
+    pub queries: usize,
+    /// When the schema it runs on was last recorded.
+    pub schema_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// One journaled operation with its steps: `GET /v1/operations/{id}`, and the
+/// elements of `GET /v1/apps/{app}/operations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    pub id: u64,
+    pub app: String,
+    pub kind: OperationKind,
+    pub state: OperationState,
+    pub actor: String,
+    pub target_revision: Option<u64>,
+    pub from_revision: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// One step of an operation's journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub detail: Option<String>,
+}

@@ -1,0 +1,43 @@
+//! The artifact store over HTTP: whether an artifact is stored, what an
+//! upload did, and what garbage collection removed.
+
+use backstop_core::Digest;
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/artifacts/{digest}`: the artifact is in the store (a 404 otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactInfo {
+    pub digest: Digest,
+}
+
+/// `PUT /v1/artifacts/{digest}`: the body is a file's bytes, or a directory
+/// as a tar stream (`Content-Type: application/x-tar`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub digest: Digest,
+    /// What was stored; absent when the artifact already was in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ArtifactKind>,
+    /// False when the artifact already was in the store (nothing was written).
+    pub stored: bool,
+}
+
+/// What an artifact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    /// One executable file.
+    File,
+    /// A directory with an executable `run` at its top.
+    Dir,
+}
+
+/// `POST /v1/gc`: what garbage collection of the artifact store did (also the
+/// detail of its audit entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcSummary {
+    pub freed_bytes: u64,
+    /// How many artifacts protected revisions still refer to.
+    pub kept: usize,
+    pub removed: Vec<Digest>,
+}

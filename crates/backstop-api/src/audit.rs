@@ -1,0 +1,78 @@
+//! The audit log over HTTP: paging through it and verifying its hash chain.
+
+use serde::{Deserialize, Serialize};
+
+/// The query string of `GET /v1/audit` (`after`, `limit`) and
+/// `GET /v1/apps/{app}/operations` (`limit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Audit entries after this sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+}
+
+/// `GET /v1/audit/verify`: whether the chain of audit entries is intact.
+///
+/// On the wire: `{"ok": true, "entries": N, "head": HASH|null}` or
+/// `{"ok": false, "entries": N, "break": "audit entry 7 does not match its hash"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "RawVerify", try_from = "RawVerify")]
+pub enum AuditVerify {
+    /// Every entry matches its hash and follows the one before it.
+    Intact {
+        entries: usize,
+        /// The hash of the newest entry (`None`: the log is empty).
+        head: Option<String>,
+    },
+    /// The chain breaks; `reason` names the first entry that does not verify.
+    Broken { entries: usize, reason: String },
+}
+
+impl AuditVerify {
+    pub fn is_intact(&self) -> bool {
+        matches!(self, AuditVerify::Intact { .. })
+    }
+
+    pub fn entries(&self) -> usize {
+        match self {
+            AuditVerify::Intact { entries, .. } | AuditVerify::Broken { entries, .. } => *entries,
+        }
+    }
+}
+
+/// The flat JSON form of [`AuditVerify`].
+#[derive(Serialize, Deserialize)]
+struct RawVerify {
+    #[serde(rename = "break", default, skip_serializing_if = "Option::is_none")]
+    broken: Option<String>,
+    entries: usize,
+    /// Present (possibly `null`) when the chain is intact, absent when it breaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    head: Option<Option<String>>,
+    ok: bool,
+}
+
+impl From<AuditVerify> for RawVerify {
+    fn from(v: AuditVerify) -> RawVerify {
+        match v {
+            AuditVerify::Intact { entries, head } => RawVerify { broken: None, entries, head: Some(head), ok: true },
+            AuditVerify::Broken { entries, reason } => {
+                RawVerify { broken: Some(reason), entries, head: None, ok: false }
+            }
+        }
+    }
+}
+
+impl TryFrom<RawVerify> for AuditVerify {
+    type Error = String;
+    fn try_from(raw: RawVerify) -> Result<AuditVerify, String> {
+        match (raw.ok, raw.broken) {
+            (true, None) => Ok(AuditVerify::Intact { entries: raw.entries, head: raw.head.flatten() }),
+            (false, Some(reason)) => Ok(AuditVerify::Broken { entries: raw.entries, reason }),
+            (true, Some(_)) => Err("an intact audit chain has no `break`".into()),
+            (false, None) => Err("a broken audit chain needs `break`".into()),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Release, undo, promote and their outcome.
+
+use backstop_api::{
+    Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
+};
+use insta::assert_snapshot;
+use serde_json::json;
+
+use crate::{digest, reads_as, round_trip};
+
+#[test]
+fn release_request() {
+    let req = ReleaseRequest {
+        digest: digest(2),
+        version: "v1.2.0".into(),
+        change_cause: "checkout v2".into(),
+        git_commit: Some("4f1c2a9".into()),
+        guarded_by: vec!["new-checkout".into()],
+        migrations: Some(vec![
+            ShippedMigration {
+                version: "0001".into(),
+                name: "0001_users.up.sql".into(),
+                sql: "CREATE TABLE users (id int);".into(),
+                down: Some("DROP TABLE users;".into()),
+            },
+            ShippedMigration {
+                version: "0002".into(),
+                name: "0002_name.up.sql".into(),
+                sql: "ALTER TABLE users ADD COLUMN name text;".into(),
+                down: None,
+            },
+        ]),
+        queries: vec![ShippedQuery { name: "users.sql:1".into(), sql: "SELECT id, name FROM users".into() }],
+    };
+    assert_snapshot!(round_trip(&req));
+}
+
+#[test]
+fn release_request_needs_only_digest_and_version() {
+    let d = digest(2);
+    let req: ReleaseRequest = serde_json::from_value(json!({ "digest": d, "version": "v2" })).unwrap();
+    assert_eq!((req.change_cause.as_str(), req.migrations, req.queries.len()), ("", None, 0));
+    assert!(serde_json::from_value::<ReleaseRequest>(json!({ "digest": "sha256:zz", "version": "v2" })).is_err());
+}
+
+#[test]
+fn undo_request() {
+    assert_snapshot!(round_trip(&UndoRequest { to_revision: Some(1), force: true }));
+    // What `backstop undo` sends without flags, and an empty body.
+    let plain: UndoRequest = serde_json::from_value(json!({ "to_revision": null, "force": false })).unwrap();
+    assert_eq!(plain, UndoRequest::default());
+    assert_eq!(serde_json::from_value::<UndoRequest>(json!({})).unwrap(), UndoRequest::default());
+}
+
+#[test]
+fn promote_request() {
+    assert_snapshot!(round_trip(&PromoteRequest { permanent: true }));
+}
+
+#[test]
+fn outcome() {
+    let o = Outcome {
+        operation: 7,
+        app: "shop".into(),
+        revision: 2,
+        version: "v1.2.0".into(),
+        digest: digest(2),
+        from_revision: Some(1),
+        warm: false,
+        status: RevisionStatus::Soaking,
+    };
+    assert_snapshot!(round_trip(&o));
+    let first: Outcome = reads_as(json!({
+        "operation": 1, "app": "shop", "revision": 1, "version": "v1", "digest": digest(1),
+        "from_revision": null, "warm": false, "status": "live",
+    }));
+    assert_eq!(first.status, RevisionStatus::Live);
+}
