@@ -6,7 +6,7 @@ use backstop_api::{
     AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest, Revision,
     RevisionDetail, UndoRequest, Uploaded,
 };
-use backstop_store::artifacts::{self, ArtifactError, ArtifactKind};
+use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
 
 use crate::client::{Answer, Client};

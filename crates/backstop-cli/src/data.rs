@@ -5,7 +5,7 @@ use std::path::Path;
 
 use backstop_api::{ContractOutcome, PlanRequest, PlanView, PromoteRequest, Revision, RollbackCheck};
 use backstop_api::{ShippedMigration, ShippedQuery};
-use backstop_server::data::down_name;
+use backstop_server::migrations::down_name;
 use clap::Subcommand;
 
 use crate::client::{Answer, Client};

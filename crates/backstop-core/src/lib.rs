@@ -1,8 +1,8 @@
 //! Domain types and pure decisions of backstop.
 //!
 //! Nothing in this crate does I/O: it knows revisions, their lifecycle, digests,
-//! the rollback-target rule and the audit-chain hash, and nothing of HTTP, SQL or
-//! processes. Adapters (store, server, drivers) depend on it, never the reverse.
+//! the rollback-target rule, the audit-chain hash, the plan of a traffic switch and
+//! the soak verdict, and nothing of HTTP, SQL or processes. Adapters (store, server, drivers) depend on it, never the reverse.
 
 pub mod audit;
 pub mod digest;
@@ -10,6 +10,8 @@ pub mod name;
 pub mod operation;
 pub mod revision;
 pub mod rollback;
+pub mod soak;
+pub mod switch;
 
 pub use digest::Digest;
 pub use name::AppName;

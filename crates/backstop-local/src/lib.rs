@@ -9,12 +9,14 @@
 //!
 //! Linux only: process identity and liveness come from `/proc/<pid>/stat`.
 
+mod driver;
 mod error;
 mod health;
 mod instance;
 mod launch;
 mod procfs;
 
+pub use driver::LocalDriver;
 pub use error::{LastProbe, LocalError, ProbeError};
 pub use health::{probe, wait_healthy};
 pub use instance::{Exit, Instance, ProcessId, adopt};

@@ -21,12 +21,14 @@ mod backend;
 mod body;
 mod forward;
 mod proxy;
+mod traffic;
 mod upstream;
 
 use std::net::SocketAddr;
 
 pub use backend::Backend;
 pub use proxy::Proxy;
+pub use traffic::ProxyTraffic;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {

@@ -11,18 +11,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
+use backstop_artifacts::ArtifactError;
 use backstop_core::audit::verify_chain;
 use backstop_core::rollback::last_known_good;
 use backstop_core::{Digest, Revision};
-use backstop_store::artifacts::ArtifactError;
-use backstop_store::{InstanceRole, Operation};
+use backstop_store::InstanceRole;
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
+use crate::Ctx;
 use crate::error::OpError;
-use crate::ops::{ReleaseRequest, UndoRequest};
-use crate::runtime::Ctx;
 
 /// One error shape for every failure, including JSON rejections.
 #[derive(Debug)]
@@ -38,8 +36,7 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let body = json!({ "error": { "code": self.code, "message": self.message, "hint": self.hint } });
-        (self.status, axum::Json(body)).into_response()
+        (self.status, axum::Json(backstop_api::ErrorBody::new(self.code, self.message, self.hint))).into_response()
     }
 }
 
@@ -61,6 +58,8 @@ impl From<OpError> for ApiError {
             OpError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             OpError::UnknownGuardFlag { .. } => (StatusCode::BAD_REQUEST, "unknown_flag"),
             OpError::Store { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+            OpError::CorruptState { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_state"),
+            OpError::LostRace { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "lost_race"),
             OpError::NoDatabase { .. } => (StatusCode::BAD_REQUEST, "no_database"),
             OpError::Database { source } => match source {
                 backstop_schema::SchemaError::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "migration_changed"),
@@ -169,7 +168,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/revisions/{revision}/promote", post(promote))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), require_token));
     Router::new()
-        .route("/v1/health", get(|| async { axum::Json(json!({ "ok": true })) }))
+        .route("/v1/health", get(|| async { axum::Json(backstop_api::Health { ok: true }) }))
         .route("/v1/apps", get(list_apps))
         .route("/v1/apps/{app}/status", get(status))
         .route("/v1/apps/{app}/revisions", get(history))
@@ -195,16 +194,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .with_state(ctx)
 }
 
-#[derive(Serialize)]
-struct HistoryEntry {
-    #[serde(flatten)]
-    revision: Revision,
-    live: bool,
-    last_known_good: bool,
-    warm: bool,
-}
-
-async fn history(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<Vec<HistoryEntry>> {
+async fn history(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<Vec<backstop_api::HistoryEntry>> {
     let (app, rt) = ctx.app(&app)?;
     let record = ctx.store.app(&app).await.map_err(OpError::from)?;
     let revisions = ctx.store.revisions(&app).await.map_err(OpError::from)?;
@@ -213,7 +203,7 @@ async fn history(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiRes
     Ok(axum::Json(
         revisions
             .into_iter()
-            .map(|r| HistoryEntry {
+            .map(|r| backstop_api::HistoryEntry {
                 live: record.live_revision == Some(r.revision),
                 last_known_good: kg == Some(r.revision),
                 warm: warm.contains(&r.revision),
@@ -226,10 +216,10 @@ async fn history(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiRes
 async fn one_revision(
     State(ctx): State<Arc<Ctx>>,
     Path((app, revision)): Path<(String, u64)>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<backstop_api::RevisionDetail> {
     let (app, _) = ctx.app(&app)?;
     let rev = ctx.store.revision(&app, revision).await.map_err(OpError::from)?;
-    let ops: Vec<Operation> = ctx
+    let ops: Vec<backstop_api::Operation> = ctx
         .store
         .operations(&app, 200)
         .await
@@ -240,16 +230,17 @@ async fn one_revision(
                 || o.from_revision == Some(revision)
                 || o.steps.iter().any(|s| s.detail.as_deref() == Some(&format!("revision {revision}")))
         })
+        .map(crate::wire::operation)
         .collect();
     let db = ctx.store.revision_database(&app, revision).await.map_err(OpError::from)?;
-    let shipped: Vec<&str> =
-        db.migrations.as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
-    let database = json!({
-        "migrations": shipped,
-        "queries": db.queries.as_array().map_or(0, Vec::len),
-        "schema_recorded_at": db.snapshot_at,
-    });
-    Ok(axum::Json(json!({ "revision": rev, "operations": ops, "database": database })))
+    let shipped: Vec<String> =
+        db.migrations.as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).map(str::to_owned).collect();
+    let database = backstop_api::RevisionDatabase {
+        migrations: shipped,
+        queries: db.queries.as_array().map_or(0, Vec::len),
+        schema_recorded_at: db.snapshot_at,
+    };
+    Ok(axum::Json(backstop_api::RevisionDetail { revision: rev, operations: ops, database }))
 }
 
 async fn known_good(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<Revision> {
@@ -263,63 +254,59 @@ async fn known_good(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> Api
     })
 }
 
-#[derive(Serialize)]
-struct InstanceView {
-    revision: u64,
-    role: InstanceRole,
-    pid: u32,
-    port: u16,
-    alive: bool,
-    inflight: usize,
-    warm_until: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-async fn app_status(ctx: &Ctx, name: &str) -> Result<serde_json::Value, ApiError> {
+async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, ApiError> {
     let (app, rt) = ctx.app(name)?;
     let record = ctx.store.app(&app).await.map_err(OpError::from)?;
     let revisions = ctx.store.revisions(&app).await.map_err(OpError::from)?;
     let live = record.live_revision.and_then(|n| revisions.iter().find(|r| r.revision == n)).cloned();
     let kg = last_known_good(&revisions, None).cloned();
-    let instances: Vec<InstanceView> = rt
+    let instances: Vec<backstop_api::InstanceView> = rt
         .slots()
         .iter()
-        .map(|(r, s)| InstanceView {
-            revision: *r,
-            role: s.role,
-            pid: s.running.instance.id().pid,
-            port: s.running.instance.port(),
-            alive: s.running.instance.is_alive(),
-            inflight: s.running.backend.inflight(),
-            warm_until: s.warm_until,
+        .filter_map(|(r, s)| {
+            let (pid, port) = crate::wire::pid_port(&s.running.instance.handle());
+            Some(backstop_api::InstanceView {
+                revision: *r,
+                role: crate::wire::role(s.role)?,
+                pid,
+                port,
+                alive: s.running.instance.is_alive(),
+                inflight: rt.traffic.inflight(&s.running.endpoint),
+                warm_until: s.warm_until,
+            })
         })
         .collect();
-    let warm: Vec<u64> =
-        instances.iter().filter(|i| i.role == InstanceRole::Warm && i.alive).map(|i| i.revision).collect();
+    let warm: Vec<u64> = instances
+        .iter()
+        .filter(|i| i.role == backstop_api::InstanceRole::Warm && i.alive)
+        .map(|i| i.revision)
+        .collect();
     let running = ctx
         .store
         .operations(&app, 1)
         .await
         .map_err(OpError::from)?
         .into_iter()
-        .find(|o| o.state == backstop_core::OperationState::Running);
-    Ok(json!({
-        "app": app,
-        "listen": rt.config.listen.to_string(),
-        "live_revision": record.live_revision,
-        "live": live,
-        "known_good_revision": kg.as_ref().map(|r| r.revision),
-        "known_good": kg,
-        "warm_revisions": warm,
-        "instances": instances,
-        "running_operation": running,
-    }))
+        .find(|o| o.state == backstop_core::OperationState::Running)
+        .map(crate::wire::operation);
+    Ok(backstop_api::AppStatus {
+        app: app.to_string(),
+        listen: rt.config.listen.to_string(),
+        live_revision: record.live_revision,
+        live,
+        known_good_revision: kg.as_ref().map(|r| r.revision),
+        known_good: kg,
+        warm_revisions: warm,
+        instances,
+        running_operation: running,
+    })
 }
 
-async fn status(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<serde_json::Value> {
+async fn status(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<backstop_api::AppStatus> {
     app_status(&ctx, &app).await.map(axum::Json)
 }
 
-async fn list_apps(State(ctx): State<Arc<Ctx>>) -> ApiResult<Vec<serde_json::Value>> {
+async fn list_apps(State(ctx): State<Arc<Ctx>>) -> ApiResult<Vec<backstop_api::AppStatus>> {
     let mut out = Vec::new();
     for name in ctx.apps.keys() {
         out.push(app_status(&ctx, name.as_str()).await?);
@@ -337,13 +324,15 @@ async fn operations(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
     Query(q): Query<Limit>,
-) -> ApiResult<Vec<Operation>> {
+) -> ApiResult<Vec<backstop_api::Operation>> {
     let (app, _) = ctx.app(&app)?;
-    Ok(axum::Json(ctx.store.operations(&app, q.limit.unwrap_or(50).min(1000)).await.map_err(OpError::from)?))
+    let ops = ctx.store.operations(&app, q.limit.unwrap_or(50).min(1000)).await.map_err(OpError::from)?;
+    Ok(axum::Json(ops.into_iter().map(crate::wire::operation).collect()))
 }
 
-async fn operation(State(ctx): State<Arc<Ctx>>, Path(id): Path<u64>) -> ApiResult<Operation> {
-    ctx.store.operation(id).await.map_err(OpError::from)?.map(axum::Json).ok_or_else(|| ApiError {
+async fn operation(State(ctx): State<Arc<Ctx>>, Path(id): Path<u64>) -> ApiResult<backstop_api::Operation> {
+    let op = ctx.store.operation(id).await.map_err(OpError::from)?;
+    op.map(|o| axum::Json(crate::wire::operation(o))).ok_or_else(|| ApiError {
         status: StatusCode::NOT_FOUND,
         code: "unknown_operation",
         message: format!("operation {id} does not exist"),
@@ -355,7 +344,10 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
     s.parse::<Digest>().map_err(|e| bad_request(e.to_string(), "digests look like sha256:<64 hex digits>"))
 }
 
-async fn artifact_info(State(ctx): State<Arc<Ctx>>, Path(digest): Path<String>) -> ApiResult<serde_json::Value> {
+async fn artifact_info(
+    State(ctx): State<Arc<Ctx>>,
+    Path(digest): Path<String>,
+) -> ApiResult<backstop_api::ArtifactInfo> {
     let digest = parse_digest(&digest)?;
     if !ctx.artifacts.contains(&digest) {
         return Err(ApiError {
@@ -365,7 +357,7 @@ async fn artifact_info(State(ctx): State<Arc<Ctx>>, Path(digest): Path<String>) 
             hint: "`backstop release` uploads it".into(),
         });
     }
-    Ok(axum::Json(json!({ "digest": digest })))
+    Ok(axum::Json(backstop_api::ArtifactInfo { digest }))
 }
 
 /// Upload an artifact: a single file as raw bytes, or a directory as a tar
@@ -376,12 +368,12 @@ async fn upload_artifact(
     Path(digest): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<backstop_api::Uploaded> {
     let digest = parse_digest(&digest)?;
     let is_tar =
         headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) == Some("application/x-tar");
     if ctx.artifacts.contains(&digest) {
-        return Ok(axum::Json(json!({ "digest": digest, "stored": false })));
+        return Ok(axum::Json(backstop_api::Uploaded { digest, kind: None, stored: false }));
     }
     let spool = ctx.artifacts.spool().map_err(io_api)?;
     let mut file = tokio::fs::File::from_std(spool.reopen().map_err(io_api)?);
@@ -404,7 +396,7 @@ async fn upload_artifact(
     .map_err(|e| io_api(std::io::Error::other(e)))?
     .map_err(io_api)?
     .map_err(OpError::from)?;
-    Ok(axum::Json(json!({ "digest": digest, "kind": kind, "stored": true })))
+    Ok(axum::Json(backstop_api::Uploaded { digest, kind: Some(crate::wire::artifact_kind(kind)), stored: true }))
 }
 
 fn io_api(e: std::io::Error) -> ApiError {
@@ -421,29 +413,30 @@ async fn release(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(app): Path<String>,
-    Json(req): Json<ReleaseRequest>,
-) -> ApiResult<crate::ops::Outcome> {
-    in_own_task(async move { ctx.release(&app, req, &actor).await }).await
+    Json(req): Json<backstop_api::ReleaseRequest>,
+) -> ApiResult<backstop_api::Outcome> {
+    let req = crate::wire::release_request(req);
+    in_own_task(async move { ctx.release(&app, req, &actor).await.map(crate::wire::outcome) }).await
 }
 
 async fn rollback_check(
     State(ctx): State<Arc<Ctx>>,
     Path((app, revision)): Path<(String, u64)>,
-) -> ApiResult<crate::data::RollbackCheck> {
+) -> ApiResult<crate::migrations::RollbackCheck> {
     Ok(axum::Json(ctx.rollback_check(&app, revision).await?))
 }
 
 #[derive(Deserialize)]
 struct PlanRequest {
     #[serde(default)]
-    migrations: Option<Vec<crate::data::ShippedMigration>>,
+    migrations: Option<Vec<crate::migrations::ShippedMigration>>,
 }
 
 async fn migrate_plan(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
     Json(req): Json<PlanRequest>,
-) -> ApiResult<crate::data::PlanView> {
+) -> ApiResult<crate::migrations::PlanView> {
     Ok(axum::Json(ctx.migrate_plan(&app, req.migrations).await?))
 }
 
@@ -451,20 +444,15 @@ async fn migrate_contract(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(app): Path<String>,
-) -> ApiResult<crate::data::ContractOutcome> {
+) -> ApiResult<crate::migrations::ContractOutcome> {
     in_own_task(async move { ctx.migrate_contract(&app, &actor).await }).await
-}
-
-#[derive(Deserialize)]
-struct PromoteRequest {
-    permanent: bool,
 }
 
 async fn promote(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path((app, revision)): Path<(String, u64)>,
-    Json(req): Json<PromoteRequest>,
+    Json(req): Json<backstop_api::PromoteRequest>,
 ) -> ApiResult<Revision> {
     if !req.permanent {
         return Err(bad_request(
@@ -496,13 +484,18 @@ async fn undo(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(app): Path<String>,
-    Json(req): Json<UndoRequest>,
-) -> ApiResult<crate::ops::Outcome> {
-    in_own_task(async move { ctx.undo(&app, req, &actor).await }).await
+    Json(req): Json<backstop_api::UndoRequest>,
+) -> ApiResult<backstop_api::Outcome> {
+    let req = crate::wire::undo_request(req);
+    in_own_task(async move { ctx.undo(&app, req, &actor).await.map(crate::wire::outcome) }).await
 }
 
-async fn gc(State(ctx): State<Arc<Ctx>>, Extension(Actor(actor)): Extension<Actor>) -> ApiResult<serde_json::Value> {
-    Ok(axum::Json(ctx.gc(&actor).await?))
+async fn gc(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+) -> ApiResult<backstop_api::GcSummary> {
+    let r = ctx.gc(&actor).await?;
+    Ok(axum::Json(backstop_api::GcSummary { freed_bytes: r.freed_bytes, kept: r.kept, removed: r.removed }))
 }
 
 async fn audit_list(
@@ -517,11 +510,11 @@ async fn audit_list(
     ))
 }
 
-async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<serde_json::Value> {
+async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<backstop_api::AuditVerify> {
     let entries = ctx.store.audit_entries(0, usize::MAX >> 1).await.map_err(OpError::from)?;
     let n = entries.len();
     Ok(axum::Json(match verify_chain(&entries) {
-        Ok(()) => json!({ "ok": true, "entries": n, "head": entries.last().map(|e| e.hash.clone()) }),
-        Err(b) => json!({ "ok": false, "entries": n, "break": b.to_string() }),
+        Ok(()) => backstop_api::AuditVerify::Intact { entries: n, head: entries.last().map(|e| e.hash.clone()) },
+        Err(b) => backstop_api::AuditVerify::Broken { entries: n, reason: b.to_string() },
     }))
 }

@@ -1,17 +1,14 @@
-//! The backstop control plane: owns all state, serves the HTTP API, runs
-//! each app's public proxy and supervises its instances.
+//! The backstop control plane's HTTP side and its wiring: axum routes over the engine
+//! (`api`, `flags` for the admin, OFREP and stream framing), tokens (`auth`), and [`Server`], which
+//! picks the store, the driver and the traffic seam and hands them to the [`Engine`].
+//! Business decisions live in backstop-engine and the pure crates, not here.
 
 pub mod api;
 pub mod auth;
-pub mod config;
-pub mod data;
-pub mod error;
 pub mod flags;
-mod gc;
-pub mod ops;
-mod recovery;
-mod runtime;
-mod supervise;
+mod wire;
+
+pub use backstop_engine::{Engine, EngineParts, config, error, migrations, ops};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,13 +16,32 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backstop_proxy::{Proxy, ProxyError};
-use backstop_store::artifacts::{ArtifactError, ArtifactStore};
+use backstop_artifacts::{ArtifactError, ArtifactStore};
+use backstop_driver::Traffic;
+use backstop_local::LocalDriver;
+use backstop_proxy::{Proxy, ProxyError, ProxyTraffic};
 use backstop_store::{SqliteStore, Store, StoreError};
 
 pub use config::{Config, ConfigError};
 pub use error::OpError;
-pub use runtime::Ctx;
+
+/// What the HTTP handlers share: the engine, and what only HTTP needs (tokens, the flag service
+/// with its stream fan-out). Derefs to the engine.
+pub struct Ctx {
+    pub engine: Arc<Engine>,
+    pub token: String,
+    /// Evaluates flags and reads the flag stream; refused on every mutating route.
+    pub eval_token: String,
+    pub flags: Arc<flags::FlagService>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -82,6 +98,8 @@ impl Server {
             auth::load_or_create_token(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let eval_token = flags::load_or_create_eval_token(&state)
             .map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let node =
+            load_or_create_node_id(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
         let flags = Arc::new(flags::FlagService::load(store.as_ref(), config.server.ofrep_rate_limit).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
@@ -104,10 +122,13 @@ impl Server {
             })?;
             proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
             store.ensure_app(name).await?;
-            apps.insert(name.clone(), Arc::new(runtime::AppRuntime::new(name.clone(), app.clone(), proxy)));
+            let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
+            apps.insert(name.clone(), Arc::new(backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic)));
         }
-        let ctx =
-            Arc::new_cyclic(|me| Ctx { config, store, artifacts, apps, token, eval_token, flags, me: me.clone() });
+        // The wiring picks the driver; nothing else names it.
+        let driver = Arc::new(LocalDriver);
+        let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps });
+        let ctx = Arc::new(Ctx { engine, token, eval_token, flags });
         ctx.recover().await?;
         Ok(Server { ctx, listener })
     }
@@ -130,6 +151,10 @@ impl Server {
                 tick.tick().await;
                 reaper_ctx.reap_expired().await;
                 reaper_ctx.watch_serving().await;
+                // Flag changes another control plane wrote to the same store.
+                if let Err(e) = reaper_ctx.flags.catch_up(reaper_ctx.store.as_ref()).await {
+                    tracing::warn!(error = %e, "cannot read the flag change feed");
+                }
             }
         });
         let router = api::router(ctx.clone());
@@ -146,23 +171,19 @@ impl Server {
     }
 }
 
-impl Ctx {
-    /// Stop serving and stop every instance; the ledger keeps what was live,
-    /// so the next start brings it back.
-    pub async fn stop_all(&self) {
-        for (app, rt) in &self.apps {
-            let _guard = rt.ops.lock().await;
-            rt.next_soak_generation();
-            rt.proxy.switch(None);
-            let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
-            for (revision, slot) in slots {
-                slot.running.backend.drained(rt.config.drain_timeout).await;
-                slot.running.instance.stop(rt.config.stop_grace).await;
-                if let Err(e) = self.store.apply(app, vec![backstop_store::Change::RemoveInstance { revision }]).await {
-                    tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
-                }
-            }
+/// This control plane's node id, the owner of its operation leases: created once in the state
+/// directory (`node.id`), so a restart is recognised as the same node.
+fn load_or_create_node_id(state: &std::path::Path) -> std::io::Result<String> {
+    let path = state.join("node.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) => Err(std::io::Error::other(format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = format!("node-{}", hex::encode(rand::random::<[u8; 8]>()));
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
         }
+        Err(e) => Err(e),
     }
 }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use crate::sqlite::{append_audit, parse_ts, ts};
+use crate::sqlite::{append_audit, parse_ts, ts, write_tx};
 use crate::{NewAudit, Result, SqliteStore, StoreError};
 
 pub(crate) const SCHEMA: &str = r#"
@@ -112,6 +112,9 @@ pub trait FlagStore: Send + Sync {
     /// definition at the next version) and an audit entry are written in the
     /// same transaction. [`StoreError::UnknownFlag`] when there is none.
     async fn delete_flag(&self, delete: FlagDelete) -> Result<FlagHistoryEntry>;
+    /// The change feed: every flag change after global version `version`, in version order (at
+    /// most `limit` of them). Writers on other nodes show up here too, so fan-out reads from it.
+    async fn flag_changes_since(&self, version: u64, limit: usize) -> Result<Vec<FlagHistoryEntry>>;
 }
 
 fn parse_flag(what: &'static str, json: &str) -> Result<Flag> {
@@ -127,7 +130,7 @@ fn config_version(tx: &rusqlite::Connection) -> Result<u64> {
 impl FlagStore for SqliteStore {
     async fn flags(&self) -> Result<FlagSet> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let version = config_version(&tx)?;
         let rows = {
             let mut stmt = tx.prepare("SELECT flag FROM flags ORDER BY key")?;
@@ -143,6 +146,42 @@ impl FlagStore for SqliteStore {
             self.lock().query_row("SELECT flag FROM flags WHERE key = ?1", [key], |r| r.get(0)).optional()?;
         let json = json.ok_or_else(|| StoreError::UnknownFlag { key: key.to_owned() })?;
         parse_flag("flags.flag", &json)
+    }
+
+    async fn flag_changes_since(&self, version: u64, limit: usize) -> Result<Vec<FlagHistoryEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT key, version, config_version, action, flag, actor, reason, at FROM flag_history \
+             WHERE config_version > ?1 ORDER BY config_version LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![version as i64, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(key, version, config_version, action, flag, actor, reason, at)| {
+                Ok(FlagHistoryEntry {
+                    key,
+                    version: version as u64,
+                    config_version: config_version as u64,
+                    action,
+                    flag: parse_flag("flag_history.flag", &flag)?,
+                    actor,
+                    reason,
+                    at: parse_ts("flag_history.at", &at)?,
+                })
+            })
+            .collect()
     }
 
     async fn flag_history(&self, key: &str) -> Result<Vec<FlagHistoryEntry>> {
@@ -186,7 +225,7 @@ impl FlagStore for SqliteStore {
     async fn write_flag(&self, write: FlagWrite) -> Result<FlagHistoryEntry> {
         let FlagWrite { mut flag, mode, action, actor, reason, expected_version } = write;
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let current: Option<i64> =
             tx.query_row("SELECT version FROM flags WHERE key = ?1", [&flag.key], |r| r.get(0)).optional()?;
         let version = match (mode, current) {
@@ -229,7 +268,7 @@ impl FlagStore for SqliteStore {
     async fn delete_flag(&self, delete: FlagDelete) -> Result<FlagHistoryEntry> {
         let FlagDelete { key, actor, reason } = delete;
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let stored: Option<String> =
             tx.query_row("SELECT flag FROM flags WHERE key = ?1", [&key], |r| r.get(0)).optional()?;
         let Some(stored) = stored else {

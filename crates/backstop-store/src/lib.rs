@@ -1,11 +1,13 @@
-//! State store of backstop: the ledger of revisions, the operations journal,
-//! instance records for crash recovery, the audit chain, and the
-//! content-addressed artifact store.
+//! State store of backstop: the ledger of revisions, the operations journal
+//! with its per-app leases, instance records for crash recovery, the audit
+//! chain and the flag change feed.
 //!
 //! The control plane talks to state only through the [`Store`] trait, so a
-//! shared PostgreSQL store can stand beside the embedded SQLite one.
+//! shared PostgreSQL store can stand beside the embedded SQLite one; nothing
+//! in the trait or its errors names the engine behind it, and
+//! [`conformance`] checks any implementation against the trait's contract.
 
-pub mod artifacts;
+pub mod conformance;
 mod flags;
 mod model;
 mod sqlite;
@@ -35,8 +37,13 @@ pub enum StoreError {
     FlagExists { key: String },
     #[error("flag `{key}` changed meanwhile (expected version {expected}, found {found})")]
     FlagChanged { key: String, expected: u64, found: u64 },
-    #[error("state database error")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The engine behind the store failed; the message is the engine's own.
+    #[error("state database error: {0}")]
+    Backend(String),
+    /// A fenced write of an operation that is no longer running under this owner's lease: another
+    /// control plane took the app over (or recovery ended the operation), so nothing was written.
+    #[error("operation {operation} no longer holds the lease of its app (held by {holder})")]
+    LeaseLost { operation: u64, holder: String },
     #[error("state database holds an unreadable value in {what}: {value}")]
     Corrupt { what: &'static str, value: String },
     #[error("state database at {path} was written by a newer backstop (schema {found}, this one knows {known})")]
@@ -66,9 +73,16 @@ pub trait Store: FlagStore + Send + Sync + 'static {
     /// Record a new revision with the next number, in status `deploying`.
     async fn create_revision(&self, new: NewRevision) -> Result<Revision>;
 
-    /// Start an operation; refused with [`StoreError::Busy`] while another
-    /// operation on the same app is running.
+    /// Start an operation and take the app's lease for `new.owner` until `new.lease` from now; refused
+    /// with [`StoreError::Busy`] while another operation on the same app is running. The
+    /// operation's id is the lease's fencing token.
     async fn begin_operation(&self, new: NewOperation) -> Result<Operation>;
+    /// Extend the lease of a running operation held by `owner` to `lease` from now;
+    /// [`StoreError::LeaseLost`] when it is no longer running or another owner holds it.
+    async fn renew_lease(&self, operation: u64, owner: &str, lease: std::time::Duration) -> Result<()>;
+    /// Running operations that recovery on node `owner` may revert: those whose lease expired, and
+    /// those `owner` itself held (it restarted, so nothing of it still runs them).
+    async fn interrupted_operations(&self, owner: &str) -> Result<Vec<Operation>>;
     async fn operation(&self, id: u64) -> Result<Option<Operation>>;
     async fn operations(&self, app: &AppName, limit: usize) -> Result<Vec<Operation>>;
     async fn running_operations(&self) -> Result<Vec<Operation>>;
@@ -77,6 +91,10 @@ pub trait Store: FlagStore + Send + Sync + 'static {
     async fn all_instances(&self) -> Result<Vec<InstanceRecord>>;
 
     async fn apply(&self, app: &AppName, changes: Vec<Change>) -> Result<()>;
+    /// `apply`, only while `operation` is running under `owner`'s lease (checked in the same
+    /// transaction); [`StoreError::LeaseLost`] otherwise, with nothing written. A stale holder
+    /// therefore cannot commit.
+    async fn apply_fenced(&self, app: &AppName, operation: u64, owner: &str, changes: Vec<Change>) -> Result<()>;
 
     /// What a revision shipped for its app's database and the schema it ran on; empty when nothing
     /// was recorded.

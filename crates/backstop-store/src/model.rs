@@ -23,6 +23,10 @@ pub struct NewOperation {
     pub actor: String,
     pub target_revision: Option<u64>,
     pub from_revision: Option<u64>,
+    /// The node taking the app's lease (its persisted node id).
+    pub owner: String,
+    /// How long the lease lasts unless renewed.
+    pub lease: std::time::Duration,
 }
 
 /// One journaled operation with its steps.
@@ -38,6 +42,9 @@ pub struct Operation {
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// The node holding the app's lease for this operation, and until when.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
     pub steps: Vec<Step>,
 }
 
@@ -65,6 +72,8 @@ pub enum InstanceRole {
     Serving,
     /// Kept running after traffic left it, so rollback is a pointer swap.
     Warm,
+    /// No longer receiving traffic and being drained and stopped: on the books until it is gone.
+    Stopping,
 }
 
 impl InstanceRole {
@@ -73,6 +82,7 @@ impl InstanceRole {
             InstanceRole::Starting => "starting",
             InstanceRole::Serving => "serving",
             InstanceRole::Warm => "warm",
+            InstanceRole::Stopping => "stopping",
         }
     }
 
@@ -81,20 +91,23 @@ impl InstanceRole {
             "starting" => Some(InstanceRole::Starting),
             "serving" => Some(InstanceRole::Serving),
             "warm" => Some(InstanceRole::Warm),
+            "stopping" => Some(InstanceRole::Stopping),
             _ => None,
         }
     }
 }
 
-/// A running process of one revision, recorded so that a restarted control
-/// plane can re-adopt it (pid plus start time guards against pid reuse).
+/// A running instance of one revision, recorded so that a restarted control
+/// plane can re-adopt it. What identifies it is the driver's business: the
+/// store keeps the driver's name and its serialised handle, opaque.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceRecord {
     pub app: String,
     pub revision: u64,
-    pub pid: u32,
-    pub start_time: u64,
-    pub port: u16,
+    /// The driver that started it (`local`, ...).
+    pub driver: String,
+    /// The driver's handle on it (JSON; for the local driver its pid, start time and port).
+    pub handle: serde_json::Value,
     pub role: InstanceRole,
     pub warm_until: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,

@@ -1,5 +1,8 @@
 //! The embedded SQLite store: one file under the state directory, WAL mode,
-//! fully synchronous commits.
+//! fully synchronous commits. Every write transaction starts `IMMEDIATE`
+//! (takes the database's write lock first), so numbers read and then
+//! incremented inside it (revisions, audit and step sequences, flag versions)
+//! stay correct with several writers on the same file, in this process or not.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -8,14 +11,14 @@ use async_trait::async_trait;
 use backstop_core::audit::{self, AuditEntry};
 use backstop_core::{AppName, Digest, Revision, RevisionStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::{
     AppRecord, Change, InstanceRecord, InstanceRole, NewOperation, NewRevision, Operation, Result, RevisionDatabase,
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -53,7 +56,9 @@ CREATE TABLE IF NOT EXISTS operations (
     from_revision   INTEGER,
     started_at      TEXT NOT NULL,
     ended_at        TEXT,
-    error           TEXT
+    error           TEXT,
+    lease_owner     TEXT,
+    lease_until     TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_running_operation_per_app ON operations(app) WHERE state = 'running';
 CREATE TABLE IF NOT EXISTS operation_steps (
@@ -67,9 +72,8 @@ CREATE TABLE IF NOT EXISTS operation_steps (
 CREATE TABLE IF NOT EXISTS instances (
     app        TEXT NOT NULL,
     revision   INTEGER NOT NULL,
-    pid        INTEGER NOT NULL,
-    start_time INTEGER NOT NULL,
-    port       INTEGER NOT NULL,
+    driver     TEXT NOT NULL,
+    handle     TEXT NOT NULL,
     role       TEXT NOT NULL,
     warm_until TEXT,
     started_at TEXT NOT NULL,
@@ -118,6 +122,25 @@ pub(crate) fn parse_ts(what: &'static str, s: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| StoreError::Corrupt { what, value: s.to_owned() })
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+    let n: i64 =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2", params![table, column], |r| {
+            r.get(0)
+        })?;
+    Ok(n > 0)
+}
+
+/// A write transaction that holds the database's write lock from its first statement.
+pub(crate) fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
 fn parse_opt_ts(what: &'static str, s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.map(|s| parse_ts(what, &s)).transpose()
 }
@@ -160,6 +183,24 @@ impl SqliteStore {
             conn.execute_batch(
                 "ALTER TABLE revisions ADD COLUMN guarded_by TEXT NOT NULL DEFAULT '[]';
                  DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
+            )?;
+        }
+        if has_column(&conn, "instances", "pid")? {
+            // Schema 4: instances keep a driver name and its opaque handle instead of process columns.
+            conn.execute_batch(
+                "ALTER TABLE instances ADD COLUMN driver TEXT NOT NULL DEFAULT 'local';
+                 ALTER TABLE instances ADD COLUMN handle TEXT NOT NULL DEFAULT '{}';
+                 UPDATE instances SET handle = json_object('pid', pid, 'start_time', start_time, 'port', port);
+                 ALTER TABLE instances DROP COLUMN pid;
+                 ALTER TABLE instances DROP COLUMN start_time;
+                 ALTER TABLE instances DROP COLUMN port;",
+            )?;
+        }
+        if found > 0 && !has_column(&conn, "operations", "lease_owner")? && has_column(&conn, "operations", "id")? {
+            // Schema 4: operations hold their app's lease.
+            conn.execute_batch(
+                "ALTER TABLE operations ADD COLUMN lease_owner TEXT;
+                 ALTER TABLE operations ADD COLUMN lease_until TEXT;",
             )?;
         }
         conn.execute_batch(SCHEMA)?;
@@ -255,8 +296,8 @@ fn app_record(conn: &Connection, app: &AppName) -> Result<AppRecord> {
 fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
     let raw = conn
         .query_row(
-            "SELECT id, app, kind, state, actor, target_revision, from_revision, started_at, ended_at, error \
-             FROM operations WHERE id = ?1",
+            "SELECT id, app, kind, state, actor, target_revision, from_revision, started_at, ended_at, error, \
+             lease_owner, lease_until FROM operations WHERE id = ?1",
             [id as i64],
             |r| {
                 Ok((
@@ -270,11 +311,13 @@ fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
                     r.get::<_, String>(7)?,
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<String>>(11)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, app, kind, state, actor, target, from, started, ended, error)) = raw else {
+    let Some((id, app, kind, state, actor, target, from, started, ended, error, lease_owner, lease_until)) = raw else {
         return Ok(None);
     };
     let mut stmt =
@@ -299,6 +342,8 @@ fn load_operation(conn: &Connection, id: u64) -> Result<Option<Operation>> {
         started_at: parse_ts("operations.started_at", &started)?,
         ended_at: parse_opt_ts("operations.ended_at", ended)?,
         error,
+        lease_owner,
+        lease_until: parse_opt_ts("operations.lease_until", lease_until)?,
         steps,
     }))
 }
@@ -310,7 +355,7 @@ fn operation_ids(conn: &Connection, sql: &str, param: &dyn rusqlite::ToSql) -> R
 }
 
 fn instances_where(conn: &Connection, filter: Option<&str>) -> Result<Vec<InstanceRecord>> {
-    let sql = "SELECT app, revision, pid, start_time, port, role, warm_until, started_at FROM instances \
+    let sql = "SELECT app, revision, driver, handle, role, warm_until, started_at FROM instances \
                WHERE (?1 IS NULL OR app = ?1) ORDER BY app, revision";
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt
@@ -318,23 +363,22 @@ fn instances_where(conn: &Connection, filter: Option<&str>) -> Result<Vec<Instan
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, String>(7)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
-        .map(|(app, revision, pid, start_time, port, role, warm_until, started_at)| {
+        .map(|(app, revision, driver, handle, role, warm_until, started_at)| {
             Ok(InstanceRecord {
                 app,
                 revision: revision as u64,
-                pid: pid as u32,
-                start_time: start_time as u64,
-                port: port as u16,
+                driver,
+                handle: serde_json::from_str(&handle)
+                    .map_err(|_| StoreError::Corrupt { what: "instances.handle", value: handle.clone() })?,
                 role: InstanceRole::parse(&role).ok_or(StoreError::Corrupt { what: "instances.role", value: role })?,
                 warm_until: parse_opt_ts("instances.warm_until", warm_until)?,
                 started_at: parse_ts("instances.started_at", &started_at)?,
@@ -388,14 +432,13 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
         }
         Change::PutInstance(i) => {
             tx.execute(
-                "INSERT OR REPLACE INTO instances (app, revision, pid, start_time, port, role, warm_until, started_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR REPLACE INTO instances (app, revision, driver, handle, role, warm_until, started_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     a,
                     i.revision as i64,
-                    i.pid as i64,
-                    i.start_time as i64,
-                    i.port as i64,
+                    i.driver,
+                    i.handle.to_string(),
                     i.role.as_str(),
                     i.warm_until.map(ts),
                     ts(i.started_at)
@@ -413,8 +456,9 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
             )?;
         }
         Change::Finish { operation, state, error } => {
+            // The lease ends with the operation.
             tx.execute(
-                "UPDATE operations SET state = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                "UPDATE operations SET state = ?2, ended_at = ?3, error = ?4, lease_until = NULL WHERE id = ?1",
                 params![operation as i64, state.as_str(), now, error],
             )?;
         }
@@ -464,6 +508,33 @@ pub(crate) fn append_audit(tx: &Transaction<'_>, app: Option<&str>, new: crate::
         params![e.seq as i64, e.at, e.actor, e.action, e.app, e.outcome, e.detail, e.prev_hash, e.hash],
     )?;
     Ok(())
+}
+
+/// The end of a lease taken now for `lease` (saturating: an absurd lease ends at the end of time).
+fn lease_end(lease: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// [`StoreError::LeaseLost`] unless `operation` is running under `owner`'s lease.
+fn check_lease(tx: &Transaction<'_>, operation: u64, owner: &str) -> Result<()> {
+    let row: Option<(String, Option<String>)> = tx
+        .query_row("SELECT state, lease_owner FROM operations WHERE id = ?1", [operation as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match row {
+        Some((state, holder)) if state == "running" && holder.as_deref() == Some(owner) => Ok(()),
+        Some((state, holder)) if state == "running" => {
+            Err(StoreError::LeaseLost { operation, holder: holder.unwrap_or_else(|| "nobody".into()) })
+        }
+        Some((state, _)) => {
+            Err(StoreError::LeaseLost { operation, holder: format!("nobody: the operation is {state}") })
+        }
+        None => Err(StoreError::LeaseLost { operation, holder: "nobody: no such operation".into() }),
+    }
 }
 
 #[async_trait]
@@ -521,7 +592,7 @@ impl Store for SqliteStore {
     async fn create_revision(&self, new: NewRevision) -> Result<Revision> {
         let mut conn = self.lock();
         app_record(&conn, &new.app)?;
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let next: i64 = tx.query_row(
             "SELECT COALESCE(MAX(revision), 0) + 1 FROM revisions WHERE app = ?1",
             [new.app.as_str()],
@@ -566,7 +637,7 @@ impl Store for SqliteStore {
     async fn begin_operation(&self, new: NewOperation) -> Result<Operation> {
         let mut conn = self.lock();
         app_record(&conn, &new.app)?;
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let running: Option<i64> = tx
             .query_row("SELECT id FROM operations WHERE app = ?1 AND state = 'running'", [new.app.as_str()], |r| {
                 r.get(0)
@@ -578,15 +649,17 @@ impl Store for SqliteStore {
             return Err(StoreError::Busy { running: Box::new(running) });
         }
         tx.execute(
-            "INSERT INTO operations (app, kind, state, actor, target_revision, from_revision, started_at) \
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
+            "INSERT INTO operations (app, kind, state, actor, target_revision, from_revision, started_at, \
+             lease_owner, lease_until) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 new.app.as_str(),
                 new.kind.as_str(),
                 new.actor,
                 new.target_revision.map(|n| n as i64),
                 new.from_revision.map(|n| n as i64),
-                ts(Utc::now())
+                ts(Utc::now()),
+                new.owner,
+                ts(lease_end(new.lease)),
             ],
         )?;
         let id = tx.last_insert_rowid() as u64;
@@ -594,6 +667,34 @@ impl Store for SqliteStore {
             load_operation(&tx, id)?.ok_or(StoreError::Corrupt { what: "operations.id", value: id.to_string() })?;
         tx.commit()?;
         Ok(op)
+    }
+
+    async fn renew_lease(&self, operation: u64, owner: &str, lease: std::time::Duration) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = write_tx(&mut conn)?;
+        check_lease(&tx, operation, owner)?;
+        tx.execute(
+            "UPDATE operations SET lease_until = ?2 WHERE id = ?1",
+            params![operation as i64, ts(lease_end(lease))],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn interrupted_operations(&self, owner: &str) -> Result<Vec<Operation>> {
+        let conn = self.lock();
+        let running = operation_ids(&conn, "SELECT id FROM operations WHERE state = ?1 ORDER BY id", &"running")?;
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for id in running {
+            let Some(op) = load_operation(&conn, id)? else { continue };
+            let mine = op.lease_owner.as_deref().is_none_or(|o| o == owner);
+            let expired = op.lease_until.is_none_or(|t| t <= now);
+            if mine || expired {
+                out.push(op);
+            }
+        }
+        Ok(out)
     }
 
     async fn operation(&self, id: u64) -> Result<Option<Operation>> {
@@ -628,7 +729,20 @@ impl Store for SqliteStore {
     async fn apply(&self, app: &AppName, changes: Vec<Change>) -> Result<()> {
         let mut conn = self.lock();
         app_record(&conn, app)?;
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
+        let now = ts(Utc::now());
+        for change in changes {
+            apply_change(&tx, app, change, &now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn apply_fenced(&self, app: &AppName, operation: u64, owner: &str, changes: Vec<Change>) -> Result<()> {
+        let mut conn = self.lock();
+        app_record(&conn, app)?;
+        let tx = write_tx(&mut conn)?;
+        check_lease(&tx, operation, owner)?;
         let now = ts(Utc::now());
         for change in changes {
             apply_change(&tx, app, change, &now)?;
@@ -670,7 +784,7 @@ impl Store for SqliteStore {
 
     async fn audit(&self, new: crate::NewAudit) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         append_audit(&tx, None, new, &ts(Utc::now()))?;
         tx.commit()?;
         Ok(())

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Edit, Written, store_error, unknown_flag};
+use crate::Ctx;
 use crate::api::{Actor, ApiError, Json};
-use crate::runtime::Ctx;
 
 type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 

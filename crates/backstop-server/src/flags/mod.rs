@@ -4,8 +4,12 @@
 //!
 //! Writes are serialised by one lock: validate (`backstop_flags::compile`),
 //! commit to the store (flag, history row and audit entry in one
-//! transaction), swap the in-memory snapshot, then broadcast. So subscribers
-//! see versions in order, and never a change the store does not hold.
+//! transaction), then read the store's change feed (`flag_changes_since`)
+//! from the version served now, and for each change in order swap the
+//! in-memory snapshot and broadcast it. So subscribers see versions in order,
+//! never a change the store does not hold, and changes another control plane
+//! wrote to the same store too ([`FlagService::catch_up`] is also called on a
+//! timer).
 //!
 //! Each change is serialised once, into the exact bytes of its stream events
 //! ([`Published`]); every subscriber is sent those same bytes.
@@ -30,9 +34,9 @@ use tokio::sync::broadcast;
 
 pub use limit::RateLimiter;
 
+use crate::Ctx;
 use crate::api::ApiError;
 use crate::error::OpError;
-use crate::runtime::Ctx;
 
 /// The evaluation-only token: evaluates flags (OFREP) and reads the flag
 /// stream, and is refused on every mutating route.
@@ -41,6 +45,9 @@ pub const EVAL_TOKEN_FILE: &str = "eval.token";
 /// How many changes a slow stream subscriber may fall behind before it is
 /// sent a fresh snapshot instead.
 const CHANNEL_CAPACITY: usize = 1024;
+
+/// How many changes one read of the store's change feed returns at most.
+const FEED_PAGE: usize = 256;
 
 /// How often every open stream is sent a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -180,7 +187,7 @@ impl FlagService {
             Edit::Delete => {
                 let delete = FlagDelete { key: key.to_owned(), actor: actor.to_owned(), reason };
                 let entry = store.delete_flag(delete).await.map_err(store_error)?;
-                self.publish(&entry, None);
+                self.catch_up_locked(store).await.map_err(store_error)?;
                 return Ok(Written { flag: entry.flag, changed: true, config_version: entry.config_version });
             }
             Edit::Create(flag) => (flag, FlagWriteMode::Create, None),
@@ -199,9 +206,41 @@ impl FlagService {
         let write =
             FlagWrite { flag, mode, action: action.to_owned(), actor: actor.to_owned(), reason, expected_version };
         let entry = store.write_flag(write).await.map_err(store_error)?;
-        let compiled = compile(entry.flag.clone()).map_err(invalid_flag)?;
-        self.publish(&entry, Some(compiled));
+        self.catch_up_locked(store).await.map_err(store_error)?;
         Ok(Written { flag: entry.flag, changed: true, config_version: entry.config_version })
+    }
+
+    /// Publish every change the store holds beyond the version served now (written here or by
+    /// another control plane on the same store), in version order.
+    pub async fn catch_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _guard = self.write.lock().await;
+        self.catch_up_locked(store).await
+    }
+
+    async fn catch_up_locked(&self, store: &dyn Store) -> Result<(), StoreError> {
+        loop {
+            let since = self.current().snapshot.version;
+            let changes = store.flag_changes_since(since, FEED_PAGE).await?;
+            let full_page = changes.len() == FEED_PAGE;
+            for entry in changes {
+                let compiled = if entry.action == "delete" {
+                    None
+                } else {
+                    match compile(entry.flag.clone()) {
+                        Ok(compiled) => Some(compiled),
+                        Err(e) => {
+                            // Left out, as at start: one bad flag never stops the others.
+                            tracing::error!(flag = %entry.key, error = %e, "stored flag does not compile");
+                            None
+                        }
+                    }
+                };
+                self.publish(&entry, compiled);
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
     }
 
     /// Swap in the snapshot with `entry` applied (`None`: the flag is gone), then broadcast it.
@@ -332,5 +371,35 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(EVAL_TOKEN_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_ne!(crate::auth::load_or_create_token(dir.path()).unwrap(), t1);
+    }
+
+    #[tokio::test]
+    async fn a_change_another_control_plane_wrote_is_fanned_out_from_the_change_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.db");
+        let (a, b) =
+            (backstop_store::SqliteStore::open(&path).unwrap(), backstop_store::SqliteStore::open(&path).unwrap());
+        let (fa, fb) = (FlagService::load(&a, 0).await.unwrap(), FlagService::load(&b, 0).await.unwrap());
+        let mut rx = fb.subscribe();
+        let flag: Flag = serde_json::from_value(serde_json::json!({
+            "key": "kill", "enabled": true, "variants": {"on": true, "off": false},
+            "default_variant": "on", "off_variant": "off", "version": 0
+        }))
+        .unwrap();
+        fa.edit(&a, "kill", Edit::Create(flag), "create", "tester", None).await.unwrap();
+        fa.edit(&a, "kill", Edit::Enable(false), "off", "tester", Some("incident".into())).await.unwrap();
+        assert_eq!(fb.current().snapshot.version, 0, "b has not read the feed yet");
+        fb.catch_up(&b).await.unwrap();
+        assert_eq!(fb.current().snapshot.version, 2);
+        assert!(!fb.current().snapshot.flags["kill"].flag().enabled);
+        let mut versions = Vec::new();
+        while versions.len() < 2 {
+            if let Broadcast::Change(p) = rx.recv().await.unwrap() {
+                versions.push(p.version);
+            }
+        }
+        assert_eq!(versions, [1, 2], "in version order, each once");
+        fb.catch_up(&b).await.unwrap();
+        assert!(rx.try_recv().is_err(), "nothing is published twice");
     }
 }

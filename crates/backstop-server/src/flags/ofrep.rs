@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::Current;
 use super::stream::{Framing, frames};
+use crate::Ctx;
 use crate::api::ApiError;
-use crate::runtime::Ctx;
 
 /// Where OFREP providers follow changes (advertised in `eventStreams`).
 pub(super) const EVENTS_PATH: &str = "/ofrep/v1/events";

@@ -22,8 +22,8 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Broadcast, Current, FlagEvent, FlagService, Published};
+use crate::Ctx;
 use crate::api::ApiError;
-use crate::runtime::Ctx;
 
 pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     Router::new()

@@ -22,7 +22,15 @@ fn new_rev(version: &str) -> NewRevision {
 }
 
 fn op(kind: OperationKind) -> NewOperation {
-    NewOperation { app: app(), kind, actor: "admin".into(), target_revision: None, from_revision: None }
+    NewOperation {
+        app: app(),
+        kind,
+        actor: "admin".into(),
+        target_revision: None,
+        from_revision: None,
+        owner: "node-test".into(),
+        lease: std::time::Duration::from_secs(30),
+    }
 }
 
 async fn store_with_app() -> SqliteStore {
@@ -119,9 +127,8 @@ async fn steps_instances_and_lifecycle_round_trip() {
             Change::PutInstance(InstanceRecord {
                 app: "shop".into(),
                 revision: 1,
-                pid: 42,
-                start_time: 777,
-                port: 4100,
+                driver: "local".into(),
+                handle: serde_json::json!({ "pid": 42, "start_time": 777, "port": 4100 }),
                 role: InstanceRole::Serving,
                 warm_until: None,
                 started_at: Utc::now(),
@@ -137,7 +144,8 @@ async fn steps_instances_and_lifecycle_round_trip() {
     assert_eq!(o.steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), ["started", "switched"]);
     assert!(o.has_step("switched"));
     let inst = s.instances(&app()).await.unwrap();
-    assert_eq!((inst[0].pid, inst[0].start_time, inst[0].port, inst[0].role), (42, 777, 4100, InstanceRole::Serving));
+    assert_eq!(inst[0].handle, serde_json::json!({ "pid": 42, "start_time": 777, "port": 4100 }));
+    assert_eq!((inst[0].driver.as_str(), inst[0].role), ("local", InstanceRole::Serving));
     let r = s.revision(&app(), 1).await.unwrap();
     assert_eq!(r.status, RevisionStatus::Soaking);
     assert!(r.live_since.is_some());
@@ -286,4 +294,41 @@ async fn shipped_migrations_and_schema_snapshots_are_kept_per_revision() {
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownRevision { revision: 9, .. }), "{err:?}");
     assert_eq!(s.revision_database(&app(), r2).await.unwrap().snapshot, Some(serde_json::json!({})));
+}
+
+#[tokio::test]
+async fn conformance_suite_on_two_connections_to_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let fresh = || -> crate::conformance::Pair {
+        let path = dir.path().join(format!("state-{}.db", n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        (std::sync::Arc::new(SqliteStore::open(&path).unwrap()), std::sync::Arc::new(SqliteStore::open(&path).unwrap()))
+    };
+    crate::conformance::run_all(&fresh).await;
+}
+
+#[tokio::test]
+async fn schema_3_instances_move_to_driver_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backstop.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_app(&app()).await.unwrap();
+        s.create_revision(new_rev("v1")).await.unwrap();
+        let conn = s.lock();
+        conn.execute_batch(
+            "DROP TABLE instances;
+             CREATE TABLE instances (app TEXT NOT NULL, revision INTEGER NOT NULL, pid INTEGER NOT NULL,
+                 start_time INTEGER NOT NULL, port INTEGER NOT NULL, role TEXT NOT NULL, warm_until TEXT,
+                 started_at TEXT NOT NULL, PRIMARY KEY (app, revision));
+             INSERT INTO instances VALUES ('shop', 1, 42, 777, 4100, 'serving', NULL, '2026-01-01T00:00:00.000Z');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let inst = s.instances(&app()).await.unwrap();
+    assert_eq!(inst.len(), 1);
+    assert_eq!(inst[0].driver, "local");
+    assert_eq!(inst[0].handle, serde_json::json!({ "pid": 42, "start_time": 777, "port": 4100 }));
 }

@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 use backstop_core::{AppName, OperationKind, OperationState, Revision, RevisionStatus};
 use backstop_migrate::{Pending, Phase, Refusal, StagePlan, analyze, plan_stages};
 use backstop_schema::{Database, MigrationFile, Problem, Snapshot, Verdict, precise_verdict, rollback_verdict};
-use backstop_store::{Change, NewAudit, NewOperation};
+use backstop_store::{Change, NewAudit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::DatabaseConfig;
+use crate::engine::{AppRuntime, Engine};
 use crate::error::OpError;
-use crate::runtime::{AppRuntime, Ctx};
 
 /// One migration file a release ships; `down` is the text of its `.down.sql` pair, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +140,7 @@ fn decode<T: serde::de::DeserializeOwned + Default>(what: &str, value: &serde_js
         return Ok(T::default());
     }
     serde_json::from_value(value.clone())
-        .map_err(|e| OpError::BadRequest { message: format!("stored {what} cannot be read: {e}") })
+        .map_err(|e| OpError::CorruptState { message: format!("stored {what} cannot be read: {e}") })
 }
 
 fn files(shipped: &[ShippedMigration]) -> Vec<MigrationFile> {
@@ -151,7 +151,7 @@ fn queries(shipped: &[ShippedQuery]) -> Vec<(String, String)> {
     shipped.iter().map(|q| (q.name.clone(), q.sql.clone())).collect()
 }
 
-impl Ctx {
+impl Engine {
     pub(crate) fn database<'a>(&self, app: &AppName, rt: &'a AppRuntime) -> Result<&'a DatabaseConfig, OpError> {
         rt.config.database.as_ref().ok_or_else(|| OpError::NoDatabase { app: app.to_string() })
     }
@@ -272,7 +272,7 @@ impl Ctx {
         self.check_rollback(&app, &rt, revision, live).await
     }
 
-    /// [`Ctx::rollback_check`] for a revision known to exist, with the live revision already read
+    /// [`Engine::rollback_check`] for a revision known to exist, with the live revision already read
     /// (an undo has both in hand).
     pub(crate) async fn check_rollback(
         &self,
@@ -389,17 +389,18 @@ impl Ctx {
         let live = self.store.app(&app).await?.live_revision.ok_or_else(|| OpError::BadRequest {
             message: format!("nothing is live on `{app}`: there is no release to contract for"),
         })?;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
-                app: app.clone(),
-                kind: OperationKind::MigrateContract,
-                actor: actor.into(),
-                target_revision: Some(live),
-                from_revision: Some(live),
-            })
+        let (op, _lease) = self
+            .begin(
+                &rt,
+                crate::engine::Begin {
+                    app: app.clone(),
+                    kind: OperationKind::MigrateContract,
+                    actor: actor.into(),
+                    target_revision: Some(live),
+                    from_revision: Some(live),
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         match self.contract_locked(&app, &db, live, &op, actor).await {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
@@ -556,17 +557,18 @@ impl Ctx {
     /// `promote APP R --permanent`: no rollback will go further back than R.
     pub async fn promote(&self, app_name: &str, revision: u64, actor: &str) -> Result<Revision, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
-                app: app.clone(),
-                kind: OperationKind::Promote,
-                actor: actor.into(),
-                target_revision: Some(revision),
-                from_revision: None,
-            })
+        let (op, _lease) = self
+            .begin(
+                &rt,
+                crate::engine::Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Promote,
+                    actor: actor.into(),
+                    target_revision: Some(revision),
+                    from_revision: None,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         let rev = match self.store.revision(&app, revision).await {
             Ok(r) => r,
             Err(e) => {

@@ -132,12 +132,19 @@ impl Config {
                 .parse::<SocketAddr>()
                 .map_err(|_| invalid(key, format!("is `{value}`, expected an address like 127.0.0.1:8080")))
         };
+        // Every duration has an upper bound, so no later date or timer arithmetic can overflow.
         let dur = |key: String, value: Option<&str>, default: Duration| -> Result<Duration, ConfigError> {
-            match value {
-                None => Ok(default),
-                Some(v) => humantime::parse_duration(v)
-                    .map_err(|_| invalid(key, format!("is `{v}`, expected a duration like 30s, 10m or 500ms"))),
+            let Some(v) = value else { return Ok(default) };
+            let d = humantime::parse_duration(v)
+                .map_err(|_| invalid(key.clone(), format!("is `{v}`, expected a duration like 30s, 10m or 500ms")))?;
+            let max = max_duration(&key);
+            if d > max {
+                return Err(invalid(
+                    key,
+                    format!("is `{v}`, longer than the limit of {}", humantime::format_duration(max)),
+                ));
             }
+            Ok(d)
         };
 
         let listen = addr("server.listen".into(), raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
@@ -226,6 +233,17 @@ impl Config {
     }
 }
 
+/// The longest value a duration key accepts: a soak or keep-warm time of a month, a timeout,
+/// grace or interval of a day.
+pub fn max_duration(key: &str) -> Duration {
+    const DAY: u64 = 24 * 60 * 60;
+    if key.ends_with(".soak") || key.ends_with(".keep_warm") {
+        Duration::from_secs(30 * DAY)
+    } else {
+        Duration::from_secs(DAY)
+    }
+}
+
 fn config_dir(config: &Path) -> &Path {
     config.parent().unwrap_or(Path::new("."))
 }
@@ -308,6 +326,37 @@ keep_warm = "10m"
                 other => panic!("{key}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_naming_the_key() {
+        for key in [
+            "soak",
+            "keep_warm",
+            "health_timeout",
+            "drain_timeout",
+            "stop_grace",
+            "health_interval",
+            "response_timeout",
+        ] {
+            let text = if key == "soak" {
+                MINIMAL.replace("\"30s\"", "\"300000y\"")
+            } else if key == "keep_warm" {
+                MINIMAL.replace("\"10m\"", "\"300000y\"")
+            } else {
+                format!("{MINIMAL}{key} = \"300000000000y\"\n")
+            };
+            match parse(&text) {
+                Err(ConfigError::Invalid { key: got, message, .. }) => {
+                    assert_eq!(got, format!("apps.shop.{key}"));
+                    assert!(message.contains("limit"), "{key}: {message}");
+                }
+                other => panic!("{key}: expected Invalid, got {other:?}"),
+            }
+        }
+        // The limits themselves are accepted.
+        let at_limit = format!("{}stop_grace = \"1day\"\n", MINIMAL.replace("\"10m\"", "\"30days\""));
+        assert!(parse(&at_limit).is_ok());
     }
 
     #[test]

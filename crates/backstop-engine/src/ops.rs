@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backstop_core::rollback::choose_target;
+use backstop_core::switch::{InstanceNow, Previous, Target, plan_switch};
 use backstop_core::{AppName, Digest, OperationKind, OperationState, Revision, RevisionStatus};
-use backstop_local::LaunchSpec;
-use backstop_proxy::Backend;
-use backstop_store::{Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation};
+use backstop_driver::StartSpec;
+use backstop_store::{Change, InstanceRole, NewAudit, NewRevision, Operation};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::data::{ShippedMigration, ShippedQuery};
+use crate::engine::{AppRuntime, Begin, Engine, Running, Slot};
 use crate::error::OpError;
-use crate::runtime::{AppRuntime, Ctx, Running, Slot};
+use crate::migrations::{ShippedMigration, ShippedQuery};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReleaseRequest {
@@ -57,13 +57,39 @@ pub struct Outcome {
     pub status: RevisionStatus,
 }
 
-/// How the revision that loses traffic is recorded.
-#[derive(Debug, Clone)]
-pub enum Abandon {
-    /// An operator undid it; `forced_over` names the schema problems the operator overrode.
-    Undone { actor: String, forced_over: Vec<String> },
-    /// It failed its soak.
-    Failed { reason: String },
+/// How the revision that loses traffic is recorded (decided by [`backstop_core::switch`]).
+pub use backstop_core::switch::Abandon;
+
+/// The facts every step of an operation shares: its app, the app's runtime, the journaled
+/// operation and who asked for it.
+#[derive(Clone, Copy)]
+pub(crate) struct OpScope<'a> {
+    pub app: &'a AppName,
+    pub rt: &'a Arc<AppRuntime>,
+    pub op: &'a Operation,
+    pub actor: &'a str,
+}
+
+/// Where an undo or automatic revert goes back from, and how.
+pub(crate) struct MoveBack {
+    /// The revision asked for (`None`: the rollback rule picks it).
+    pub requested: Option<u64>,
+    /// The live revision now.
+    pub live: Option<u64>,
+    pub abandon: Abandon,
+    /// Roll back even onto a schema the target cannot use.
+    pub force: bool,
+}
+
+/// A switch of traffic to a started (or warm) instance.
+pub(crate) struct SwitchTo<'a> {
+    pub rev: &'a Revision,
+    pub running: Arc<Running>,
+    /// The instance was warm: the switch is a pointer swap.
+    pub was_warm: bool,
+    /// The live revision before the switch.
+    pub previous: Option<u64>,
+    pub abandon: Option<Abandon>,
 }
 
 fn audit(actor: &str, action: &str, outcome: &str, detail: serde_json::Value) -> Change {
@@ -74,7 +100,7 @@ fn step(op: &Operation, name: &str, detail: Option<String>) -> Change {
     Change::Step { operation: op.id, step: name.into(), detail }
 }
 
-impl Ctx {
+impl Engine {
     /// Release a new revision: record it, start its artifact, health-check it,
     /// move traffic, and keep the previous instance warm.
     pub async fn release(&self, app_name: &str, mut req: ReleaseRequest, actor: &str) -> Result<Outcome, OpError> {
@@ -100,17 +126,18 @@ impl Ctx {
             (None, _) => None,
         };
         let before = self.store.app(&app).await?.live_revision;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
-                app: app.clone(),
-                kind: OperationKind::Release,
-                actor: actor.into(),
-                target_revision: None,
-                from_revision: before,
-            })
+        let (op, _lease) = self
+            .begin(
+                &rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Release,
+                    actor: actor.into(),
+                    target_revision: None,
+                    from_revision: before,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         // Read again under the lock: an operation that ended in between may have moved traffic.
         let live = self.store.app(&app).await?.live_revision;
         let plan = match &database {
@@ -212,7 +239,9 @@ impl Ctx {
                 });
             }
         };
-        let outcome = self.switch(&app, &rt, &op, actor, &rev, running, false, live, None).await?;
+        let at = OpScope { app: &app, rt: &rt, op: &op, actor };
+        let to = SwitchTo { rev: &rev, running, was_warm: false, previous: live, abandon: None };
+        let outcome = self.switch(at, to).await?;
         self.record_schema_if_missing(&app, &rt, rev.revision).await;
         Ok(outcome)
     }
@@ -224,7 +253,7 @@ impl Ctx {
         app: &AppName,
         op: &Operation,
         db: &backstop_schema::Database,
-        plan: &crate::data::ReleasePlan,
+        plan: &crate::migrations::ReleasePlan,
     ) -> Result<(), OpError> {
         let deferred: Vec<&str> = plan.stages.versions(backstop_migrate::Stage::Contract).collect();
         if !plan.expand.is_empty() {
@@ -253,35 +282,28 @@ impl Ctx {
     pub async fn undo(&self, app_name: &str, req: UndoRequest, actor: &str) -> Result<Outcome, OpError> {
         let (app, rt) = self.app(app_name)?;
         let before = self.store.app(&app).await?.live_revision;
-        let op = self
-            .store
-            .begin_operation(NewOperation {
-                app: app.clone(),
-                kind: OperationKind::Undo,
-                actor: actor.into(),
-                target_revision: req.to_revision,
-                from_revision: before,
-            })
+        let (op, _lease) = self
+            .begin(
+                &rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Undo,
+                    actor: actor.into(),
+                    target_revision: req.to_revision,
+                    from_revision: before,
+                },
+            )
             .await?;
-        let _guard = rt.ops.lock().await;
         let live = self.store.app(&app).await?.live_revision;
         let abandon = Abandon::Undone { actor: actor.into(), forced_over: Vec::new() };
-        self.move_back(&app, &rt, &op, actor, req.to_revision, live, abandon, req.force).await
+        let at = OpScope { app: &app, rt: &rt, op: &op, actor };
+        self.move_back(at, MoveBack { requested: req.to_revision, live, abandon, force: req.force }).await
     }
 
     /// Shared by undo and the automatic revert of a revision failing its soak.
-    #[expect(clippy::too_many_arguments, reason = "one call site each; a struct would only rename the arguments")]
-    pub(crate) async fn move_back(
-        &self,
-        app: &AppName,
-        rt: &Arc<AppRuntime>,
-        op: &Operation,
-        actor: &str,
-        requested: Option<u64>,
-        live: Option<u64>,
-        mut abandon: Abandon,
-        force: bool,
-    ) -> Result<Outcome, OpError> {
+    pub(crate) async fn move_back(&self, at: OpScope<'_>, back: MoveBack) -> Result<Outcome, OpError> {
+        let OpScope { app, rt, op, actor } = at;
+        let MoveBack { requested, live, mut abandon, force } = back;
         let action = op.kind.as_str();
         let revisions = match self.store.revisions(app).await {
             Ok(r) => r,
@@ -316,7 +338,7 @@ impl Ctx {
                         tracing::warn!(app = %app, error = %e, "schema check failed; forced undo goes on");
                         forced_over.push(format!("schema check failed: {e}"));
                         self.store.apply(app, vec![step(op, "schema-check-overridden", Some(e.to_string()))]).await?;
-                        return self.undo_to(app, rt, op, actor, &rev, live, abandon).await;
+                        return self.undo_to(at, &rev, live, abandon).await;
                     }
                     Err(e) => {
                         let e = OpError::RollbackUnchecked { revision: target, reason: crate::error::chain(&e) };
@@ -339,32 +361,25 @@ impl Ctx {
                 }
             }
         }
-        self.undo_to(app, rt, op, actor, &rev, live, abandon).await
+        self.undo_to(at, &rev, live, abandon).await
     }
 
     /// The second half of `move_back`, once the target is chosen and checked.
-    #[expect(clippy::too_many_arguments, reason = "the same facts as move_back, split for readability")]
     async fn undo_to(
         &self,
-        app: &AppName,
-        rt: &Arc<AppRuntime>,
-        op: &Operation,
-        actor: &str,
+        at: OpScope<'_>,
         rev: &Revision,
         live: Option<u64>,
         abandon: Abandon,
     ) -> Result<Outcome, OpError> {
+        let OpScope { app, rt, op, actor } = at;
         let action = op.kind.as_str();
         let target = rev.revision;
 
         // Warm: one probe to make sure it still answers, then a pointer swap.
         let warm = rt.slot(target).filter(|s| s.running.instance.is_alive());
         let (running, was_warm) = match warm {
-            Some(slot)
-                if backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
-                    .await
-                    .is_ok_and(|code| (200..300).contains(&code)) =>
-            {
+            Some(slot) if slot.running.instance.is_healthy(&rt.config.health, Duration::from_secs(2)).await => {
                 (slot.running, true)
             }
             _ => match self.start_instance(app, rt, rev, op).await {
@@ -380,7 +395,8 @@ impl Ctx {
                 }
             },
         };
-        let outcome = self.switch(app, rt, op, actor, rev, running, was_warm, live, Some(abandon)).await?;
+        let to = SwitchTo { rev, running, was_warm, previous: live, abandon: Some(abandon) };
+        let outcome = self.switch(at, to).await?;
         self.record_schema_if_missing(app, rt, target).await;
         Ok(outcome)
     }
@@ -395,9 +411,9 @@ impl Ctx {
         error: &str,
     ) {
         let result = self
-            .store
-            .apply(
+            .apply_op(
                 app,
+                op,
                 vec![
                     step(op, "failed", Some(error.into())),
                     Change::Finish { operation: op.id, state: OperationState::Failed, error: Some(error.into()) },
@@ -426,11 +442,6 @@ impl Ctx {
         })??;
         self.store.apply(app, vec![step(op, "artifact-verified", Some(rev.digest.to_string()))]).await?;
 
-        let port = backstop_local::free_port().map_err(|e| OpError::Failed {
-            revision: rev.revision,
-            reason: format!("no free port: {e}"),
-            traffic_on: None,
-        })?;
         let mut env: Vec<(String, String)> = rt.config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         env.extend([
             ("BACKSTOP_APP".to_owned(), app.to_string()),
@@ -438,62 +449,41 @@ impl Ctx {
             ("BACKSTOP_VERSION".to_owned(), rev.version.clone()),
             ("BACKSTOP_DIGEST".to_owned(), rev.digest.to_string()),
         ]);
-        let spec = LaunchSpec {
+        let spec = StartSpec {
+            app: app.clone(),
+            revision: rev.revision,
             program,
             args: rt.config.args.clone(),
             env,
-            cwd: self.run_dir(app, rev.revision),
+            work_dir: self.run_dir(app, rev.revision),
             log_path: self.log_path(app, rev.revision),
-            port,
         };
-        let instance = backstop_local::launch(&spec).await.map_err(|e| OpError::Failed {
-            revision: rev.revision,
-            reason: format!("could not start: {}", crate::error::chain(&e)),
-            traffic_on: None,
+        let failed = |reason: String| OpError::Failed { revision: rev.revision, reason, traffic_on: None };
+        let instance = self.driver.start(&spec).await.map_err(|e| {
+            let e = e.to_string();
+            failed(if e.starts_with("no free port") { e } else { format!("could not start: {e}") })
         })?;
-        let id = instance.id();
-        let started_at = Utc::now();
-        let record = InstanceRecord {
-            app: app.to_string(),
-            revision: rev.revision,
-            pid: id.pid,
-            start_time: id.start_time,
-            port,
-            role: InstanceRole::Starting,
-            warm_until: None,
-            started_at,
-        };
+        let running = Running::new(app, rev.revision, instance, Utc::now());
+        let record = running.record(app, self.driver.name(), InstanceRole::Starting, None);
         if let Err(e) = self
-            .store
-            .apply(
+            .apply_op(
                 app,
-                vec![Change::PutInstance(record), step(op, "started", Some(format!("pid {} on port {port}", id.pid)))],
+                op,
+                vec![Change::PutInstance(record), step(op, "started", Some(running.instance.describe()))],
             )
             .await
         {
-            instance.stop(rt.config.stop_grace).await;
+            running.instance.stop(rt.config.stop_grace).await;
             return Err(e.into());
         }
-        let running = Arc::new(Running {
-            revision: rev.revision,
-            backend: Backend::new(instance.addr(), format!("{app}@{}", rev.revision)),
-            instance,
-            started_at,
-        });
         // Tracked from now on, so a concurrent shutdown stops it too.
         rt.slots()
             .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Starting, warm_until: None });
-        if let Err(e) =
-            backstop_local::wait_healthy(&running.instance, &rt.config.health, rt.config.health_timeout).await
-        {
+        if let Err(e) = running.instance.wait_healthy(&rt.config.health, rt.config.health_timeout).await {
             running.instance.stop(rt.config.stop_grace).await;
             rt.slots().remove(&rev.revision);
             let _ = self.store.apply(app, vec![Change::RemoveInstance { revision: rev.revision }]).await;
-            return Err(OpError::Failed {
-                revision: rev.revision,
-                reason: format!("never became healthy on {}: {}", rt.config.health, crate::error::chain(&e)),
-                traffic_on: None,
-            });
+            return Err(failed(format!("never became healthy on {}: {e}", rt.config.health)));
         }
         self.store.apply(app, vec![step(op, "healthy", None)]).await?;
         Ok(running)
@@ -502,103 +492,70 @@ impl Ctx {
     /// Point the proxy at `running`, and record it all in one transaction:
     /// new live revision and status, instance roles, the abandoned
     /// revision's status, the end of the operation and its audit entry.
-    #[expect(clippy::too_many_arguments, reason = "internal; every argument is a distinct fact of the switch")]
-    pub(crate) async fn switch(
-        &self,
-        app: &AppName,
-        rt: &Arc<AppRuntime>,
-        op: &Operation,
-        actor: &str,
-        rev: &Revision,
-        running: Arc<Running>,
-        was_warm: bool,
-        previous: Option<u64>,
-        abandon: Option<Abandon>,
-    ) -> Result<Outcome, OpError> {
+    pub(crate) async fn switch(&self, at: OpScope<'_>, to: SwitchTo<'_>) -> Result<Outcome, OpError> {
+        let OpScope { app, rt, op, actor } = at;
+        let SwitchTo { rev, running, was_warm, previous, abandon } = to;
         // Millisecond precision, as the store keeps it.
         let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
-        let keep_warm = chrono::Duration::from_std(rt.config.keep_warm).unwrap_or(chrono::Duration::MAX);
-        let warm_until = now + keep_warm;
+        let warm_until = later(now, rt.config.keep_warm);
         let soak = rt.config.soak;
 
-        let new_status = if rev.status.is_proven() {
-            rev.status
-        } else if soak.is_zero() {
-            RevisionStatus::Live
-        } else {
-            RevisionStatus::Soaking
+        // The previously serving revision, when it is another one.
+        let prev_rev = match previous {
+            Some(p) if p != rev.revision => Some(self.store.revision(app, p).await?),
+            _ => None,
         };
-        let soak_until = (new_status == RevisionStatus::Soaking)
-            .then(|| now + chrono::Duration::from_std(soak).unwrap_or(chrono::Duration::MAX));
+        let slots_now: Vec<(u64, Slot)> = rt.slots().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let instances: Vec<InstanceNow> = slots_now
+            .iter()
+            .map(|(revision, slot)| InstanceNow {
+                revision: *revision,
+                warm: slot.role == InstanceRole::Warm,
+                alive: slot.running.instance.is_alive(),
+            })
+            .collect();
+        let plan = plan_switch(
+            Target { revision: rev.revision, status: rev.status },
+            previous,
+            prev_rev
+                .as_ref()
+                .map(|p| Previous { revision: p.revision, status: p.status, status_reason: p.status_reason.clone() })
+                .as_ref(),
+            abandon.as_ref(),
+            !soak.is_zero(),
+            &instances,
+        );
+        let new_status = plan.status;
+        let soak_until = plan.soaking.then(|| later(now, soak));
 
         let mut changes = vec![
             Change::Live { revision: Some(rev.revision) },
             Change::Status { revision: rev.revision, status: new_status, reason: None },
             Change::SoakUntil { revision: rev.revision, until: soak_until },
-            Change::PutInstance(InstanceRecord {
-                app: app.to_string(),
-                revision: rev.revision,
-                pid: running.instance.id().pid,
-                start_time: running.instance.id().start_time,
-                port: running.instance.port(),
-                role: InstanceRole::Serving,
-                warm_until: None,
-                started_at: running.started_at,
-            }),
+            Change::PutInstance(running.record(app, self.driver.name(), InstanceRole::Serving, None)),
         ];
-
-        // The previously serving revision: status and warm instance.
-        let mut to_stop: Vec<Arc<Running>> = Vec::new();
-        let prev_rev = match previous {
-            Some(p) if p != rev.revision => Some(self.store.revision(app, p).await?),
-            _ => None,
-        };
-        if let Some(prev) = &prev_rev {
-            let (status, reason) = match &abandon {
-                None => (prev.status.after_replaced(), Some(format!("replaced by revision {}", rev.revision))),
-                Some(Abandon::Undone { actor, forced_over }) => (
-                    prev.status.after_abandoned(),
-                    Some(if forced_over.is_empty() {
-                        format!("undone by {actor}, traffic back on revision {}", rev.revision)
-                    } else {
-                        format!(
-                            "undone by {actor}, traffic back on revision {} (forced over: {})",
-                            rev.revision,
-                            forced_over.join(", ")
-                        )
-                    }),
-                ),
-                Some(Abandon::Failed { reason }) => (RevisionStatus::Failed, Some(reason.clone())),
-            };
-            let reason = if status == prev.status { prev.status_reason.clone() } else { reason };
-            changes.push(Change::Status { revision: prev.revision, status, reason });
-            changes.push(Change::SoakUntil { revision: prev.revision, until: None });
+        if let Some((revision, status, reason)) = plan.previous.clone() {
+            changes.push(Change::Status { revision, status, reason });
+            changes.push(Change::SoakUntil { revision, until: None });
         }
-        // Keep exactly one warm instance: the one that served until now.
-        // A failed revision is not kept warm.
-        let keep_prev_warm = !matches!(abandon, Some(Abandon::Failed { .. }));
-        let slots_now: Vec<(u64, Slot)> = rt.slots().iter().map(|(k, v)| (*k, v.clone())).collect();
+        // Keep exactly one warm instance (the plan's); the instances it stops stay on the books as
+        // `stopping` until they are gone.
+        let mut to_stop: Vec<Arc<Running>> = Vec::new();
         for (revision, slot) in &slots_now {
-            if *revision == rev.revision {
-                continue;
-            }
-            if previous == Some(rev.revision) && slot.role == InstanceRole::Warm {
-                // Restarting the live revision in place: warm instances stay as they are.
-                continue;
-            }
-            if Some(*revision) == previous && keep_prev_warm && slot.running.instance.is_alive() {
-                changes.push(Change::PutInstance(InstanceRecord {
-                    app: app.to_string(),
-                    revision: *revision,
-                    pid: slot.running.instance.id().pid,
-                    start_time: slot.running.instance.id().start_time,
-                    port: slot.running.instance.port(),
-                    role: InstanceRole::Warm,
-                    warm_until: Some(warm_until),
-                    started_at: slot.running.started_at,
-                }));
-            } else {
-                changes.push(Change::RemoveInstance { revision: *revision });
+            if plan.keep_warm == Some(*revision) {
+                changes.push(Change::PutInstance(slot.running.record(
+                    app,
+                    self.driver.name(),
+                    InstanceRole::Warm,
+                    Some(warm_until),
+                )));
+            } else if plan.stop.contains(revision) {
+                changes.push(Change::PutInstance(slot.running.record(
+                    app,
+                    self.driver.name(),
+                    InstanceRole::Stopping,
+                    None,
+                )));
                 to_stop.push(slot.running.clone());
             }
         }
@@ -626,10 +583,11 @@ impl Ctx {
             detail
         }));
 
-        let old_backend = rt.proxy.switch(Some(running.backend.clone()));
-        if let Err(e) = self.store.apply(app, changes).await {
-            // The ledger could not record it: put traffic back where the ledger says it is.
-            rt.proxy.switch(old_backend);
+        let old_endpoint = rt.traffic.switch(Some(&running.endpoint));
+        if let Err(e) = self.apply_op(app, op, changes).await {
+            // The ledger could not record it (or another node took the app over): put traffic back
+            // where the ledger says it is.
+            rt.traffic.switch(old_endpoint.as_ref());
             return Err(e.into());
         }
         {
@@ -647,12 +605,7 @@ impl Ctx {
             }
         }
         for r in to_stop {
-            let drain = rt.config.drain_timeout;
-            let grace = rt.config.stop_grace;
-            tokio::spawn(async move {
-                r.backend.drained(drain).await;
-                r.instance.stop(grace).await;
-            });
+            self.retire(app, rt, r);
         }
         tracing::info!(app = %app, revision = rev.revision, warm = was_warm, "traffic switched");
         self.start_soak(app, rt, rev.revision, soak_until);
@@ -667,4 +620,12 @@ impl Ctx {
             status: new_status,
         })
     }
+}
+
+/// `now + d`, saturating at the end of representable time instead of overflowing.
+pub(crate) fn later(now: chrono::DateTime<Utc>, d: Duration) -> chrono::DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }

@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backstop_core::{OperationKind, OperationState, RevisionStatus};
-use backstop_local::ProcessId;
-use backstop_proxy::Backend;
-use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
+use backstop_store::{Change, InstanceRole, NewAudit, StoreError};
 use serde_json::json;
 
-use crate::ops::Abandon;
-use crate::runtime::{Ctx, Running, Slot};
+use crate::engine::{Begin, Engine, Running, Slot};
+use crate::ops::{Abandon, MoveBack, OpScope, SwitchTo};
 
-impl Ctx {
-    pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+impl Engine {
+    pub async fn recover(&self) -> Result<(), StoreError> {
         self.adopt_instances().await?;
         self.revert_interrupted().await?;
         for (app, rt) in &self.apps {
@@ -23,18 +21,14 @@ impl Ctx {
             let Some(live) = record.live_revision else { continue };
             let serving = rt.slot(live).filter(|s| s.running.instance.is_alive());
             let healthy = match &serving {
-                Some(slot) => {
-                    backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
-                        .await
-                        .is_ok_and(|c| (200..300).contains(&c))
-                }
+                Some(slot) => slot.running.instance.is_healthy(&rt.config.health, Duration::from_secs(2)).await,
                 None => false,
             };
             // A revision that went live without its schema recorded (a crash in between, or the
             // database configured since) gets it now: it is the schema it runs on.
             self.record_schema_if_missing(app, rt, live).await;
             if let (Some(slot), true) = (serving, healthy) {
-                rt.proxy.switch(Some(slot.running.backend.clone()));
+                rt.traffic.switch(Some(&slot.running.endpoint));
                 let rev = self.store.revision(app, live).await?;
                 tracing::info!(app = %app, revision = live, "re-adopted the serving instance");
                 if rev.status == RevisionStatus::Soaking {
@@ -46,7 +40,8 @@ impl Ctx {
             // fall back to the last known-good one.
             self.restart_live(app, rt, live, "after a control-plane restart").await?;
         }
-        // Instances that serve nothing and are not warm have no owner: stop them.
+        // Instances that serve nothing and are not warm have no owner (those found `stopping` were
+        // being drained when the previous control plane stopped): stop them.
         for (app, rt) in &self.apps {
             let live = self.store.app(app).await?.live_revision;
             let orphans: Vec<u64> = rt
@@ -70,46 +65,54 @@ impl Ctx {
     pub(crate) async fn restart_live(
         &self,
         app: &backstop_core::AppName,
-        rt: &Arc<crate::runtime::AppRuntime>,
+        rt: &Arc<crate::engine::AppRuntime>,
         live: u64,
         why: &str,
     ) -> Result<(), StoreError> {
         tracing::warn!(app = %app, revision = live, "live revision has no running instance ({why}); starting it");
-        let op = match self
-            .store
-            .begin_operation(NewOperation {
-                app: app.clone(),
-                kind: OperationKind::Recover,
-                actor: "backstop".into(),
-                target_revision: Some(live),
-                from_revision: Some(live),
-            })
+        let (op, _lease) = match self
+            .begin(
+                rt,
+                Begin {
+                    app: app.clone(),
+                    kind: OperationKind::Recover,
+                    actor: "backstop".into(),
+                    target_revision: Some(live),
+                    from_revision: Some(live),
+                },
+            )
             .await
         {
-            Ok(op) => op,
+            Ok(held) => held,
             Err(e) => {
                 tracing::warn!(app = %app, error = %e, "cannot start recovery now");
                 return Ok(());
             }
         };
-        let _guard = rt.ops.lock().await;
-        self.store
-            .apply(app, vec![Change::Step { operation: op.id, step: "restart".into(), detail: Some(why.into()) }])
-            .await?;
+        self.apply_op(
+            app,
+            &op,
+            vec![Change::Step { operation: op.id, step: "restart".into(), detail: Some(why.into()) }],
+        )
+        .await?;
         if let Some(stale) = rt.take_slot(live) {
             stale.running.instance.stop(rt.config.stop_grace).await;
         }
         let rev = self.store.revision(app, live).await?;
         match self.start_instance(app, rt, &rev, &op).await {
             Ok(running) => {
-                if let Err(e) = self.switch(app, rt, &op, "backstop", &rev, running, false, Some(live), None).await {
+                let at = OpScope { app, rt, op: &op, actor: "backstop" };
+                let to = SwitchTo { rev: &rev, running, was_warm: false, previous: Some(live), abandon: None };
+                if let Err(e) = self.switch(at, to).await {
                     tracing::error!(app = %app, error = %e, "recovery switch failed");
                 }
             }
             Err(err) => {
                 let reason = format!("could not restart {why}: {err}");
                 let abandon = Abandon::Failed { reason: reason.clone() };
-                match self.move_back(app, rt, &op, "backstop", None, Some(live), abandon, false).await {
+                let at = OpScope { app, rt, op: &op, actor: "backstop" };
+                let back = MoveBack { requested: None, live: Some(live), abandon, force: false };
+                match self.move_back(at, back).await {
                     Ok(o) => tracing::warn!(app = %app, to = o.revision, "fell back to the last known-good revision"),
                     Err(e) => tracing::error!(app = %app, error = %e, "{reason}; no revision could be started"),
                 }
@@ -124,7 +127,11 @@ impl Ctx {
                 Ok(a) => a,
                 Err(_) => continue,
             };
-            let adopted = backstop_local::adopt(ProcessId { pid: rec.pid, start_time: rec.start_time }, rec.port);
+            let adopted = if rec.driver == self.driver.name() {
+                self.driver.adopt(&rec.handle)
+            } else {
+                Err(backstop_driver::DriverError::Adopt(format!("recorded by driver `{}`", rec.driver)))
+            };
             let Some(rt) = self.apps.get(&app) else {
                 // The app left the config while its instance ran: stop it.
                 if let Ok(instance) = adopted {
@@ -135,17 +142,12 @@ impl Ctx {
             };
             match adopted {
                 Ok(instance) => {
-                    tracing::info!(app = %app, revision = rec.revision, pid = rec.pid, "re-adopted instance");
-                    let running = Arc::new(Running {
-                        revision: rec.revision,
-                        backend: Backend::new(instance.addr(), format!("{app}@{}", rec.revision)),
-                        instance,
-                        started_at: rec.started_at,
-                    });
+                    tracing::info!(app = %app, revision = rec.revision, handle = %rec.handle, "re-adopted instance");
+                    let running = Running::new(&app, rec.revision, instance, rec.started_at);
                     rt.slots().insert(rec.revision, Slot { running, role: rec.role, warm_until: rec.warm_until });
                 }
-                Err(_) => {
-                    tracing::warn!(app = %app, revision = rec.revision, pid = rec.pid, "recorded instance is gone");
+                Err(e) => {
+                    tracing::warn!(app = %app, revision = rec.revision, error = %e, "recorded instance is gone");
                     self.store.apply(&app, vec![Change::RemoveInstance { revision: rec.revision }]).await?;
                 }
             }
@@ -157,7 +159,9 @@ impl Ctx {
     /// switch committed (the switch and the end of an operation are one
     /// transaction), so traffic never moved: undo its side effects.
     async fn revert_interrupted(&self) -> Result<(), StoreError> {
-        for op in self.store.running_operations().await? {
+        // Only what no live node holds: operations whose lease expired, and this node's own (it
+        // restarted, so nothing of it runs them any more). Another replica's release goes on.
+        for op in self.store.interrupted_operations(&self.node).await? {
             let Ok(app) = op.app.parse::<backstop_core::AppName>() else { continue };
             let live = self.store.app(&app).await?.live_revision;
             let mut changes = Vec::new();

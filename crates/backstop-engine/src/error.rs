@@ -1,7 +1,7 @@
 //! Errors of control-plane operations, each with a hint saying what to do instead.
 
+use backstop_artifacts::ArtifactError;
 use backstop_core::{Digest, RollbackRefusal};
-use backstop_store::artifacts::ArtifactError;
 use backstop_store::{Operation, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,15 +37,22 @@ pub enum OpError {
     #[error("release refused: {}", .refusals.iter().map(|r| format!("{}:{}: {} ({})", r.file, r.line, r.message, r.rule)).collect::<Vec<_>>().join("; "))]
     MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
     #[error("rollback of `{}` to revision {} refused, it cannot run on the schema as it is now: {}", .check.app, .check.revision, .check.summary())]
-    UnsafeRollback { check: Box<crate::data::RollbackCheck> },
+    UnsafeRollback { check: Box<crate::migrations::RollbackCheck> },
     #[error("cannot check whether revision {revision} can run on the database as it is now: {reason}")]
     RollbackUnchecked { revision: u64, reason: String },
     #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
     ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
-    #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::data::blocked_summary(.blocked))]
+    #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::migrations::blocked_summary(.blocked))]
     ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
+    /// Stored data this control plane cannot read: a server fault, not bad input.
+    #[error("{message}")]
+    CorruptState { message: String },
+    /// Another control plane took the app over (or recovery ended the operation) before this one
+    /// could commit: nothing was written.
+    #[error("{source}")]
+    LostRace { source: StoreError },
     #[error("state store failure")]
     Store {
         #[source]
@@ -59,6 +66,10 @@ impl From<StoreError> for OpError {
             StoreError::Busy { running } => OpError::Busy { running },
             StoreError::UnknownApp { app } => OpError::UnknownApp { app },
             StoreError::UnknownRevision { app, revision } => OpError::UnknownRevision { app, revision },
+            StoreError::Corrupt { what, value } => OpError::CorruptState {
+                message: format!("the state database holds an unreadable value in {what}: {value}"),
+            },
+            lost @ StoreError::LeaseLost { .. } => OpError::LostRace { source: lost },
             other => OpError::Store { source: other },
         }
     }
@@ -112,6 +123,8 @@ impl OpError {
             }
             OpError::NotPromotable { .. } => "wait for it to finish its soak (`backstop status APP`)".into(),
             OpError::Store { .. } => "check the state directory (disk full? permissions?) and the server log".into(),
+            OpError::CorruptState { .. } => "the state directory was changed outside backstop or is damaged; restore it from a backup and see the server log".into(),
+            OpError::LostRace { .. } => "another control plane holds the app now; `backstop status APP` shows what it did".into(),
         }
     }
 }

@@ -6,14 +6,23 @@ use backstop_core::rollback::artifacts_to_keep;
 use backstop_store::NewAudit;
 use serde_json::json;
 
+use crate::engine::Engine;
 use crate::error::OpError;
-use crate::runtime::Ctx;
 
-impl Ctx {
+/// What a collection removed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GcReport {
+    pub removed: Vec<backstop_core::Digest>,
+    /// How many artifacts protected revisions still refer to.
+    pub kept: usize,
+    pub freed_bytes: u64,
+}
+
+impl Engine {
     /// Delete artifacts no protected revision refers to: the last
     /// `keep_known_good` proven revisions of each app, anything live, warm,
     /// soaking or deploying are kept.
-    pub async fn gc(&self, actor: &str) -> Result<serde_json::Value, OpError> {
+    pub async fn gc(&self, actor: &str) -> Result<GcReport, OpError> {
         let mut keep = BTreeSet::new();
         for (app, rt) in &self.apps {
             let _guard = rt.ops.lock().await;
@@ -30,15 +39,11 @@ impl Ctx {
                 removed.push(digest);
             }
         }
-        let summary = json!({ "removed": removed, "kept": keep.len(), "freed_bytes": freed });
+        let report = GcReport { removed, kept: keep.len(), freed_bytes: freed };
+        let detail = json!({ "removed": report.removed, "kept": report.kept, "freed_bytes": report.freed_bytes });
         self.store
-            .audit(NewAudit {
-                actor: actor.into(),
-                action: "gc".into(),
-                outcome: "succeeded".into(),
-                detail: summary.clone(),
-            })
+            .audit(NewAudit { actor: actor.into(), action: "gc".into(), outcome: "succeeded".into(), detail })
             .await?;
-        Ok(summary)
+        Ok(report)
     }
 }

@@ -5,20 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backstop_core::soak::{self, Observation, SoakState, SoakVerdict};
 use backstop_core::{AppName, OperationKind, RevisionStatus};
-use backstop_store::{Change, InstanceRole, NewAudit, NewOperation, StoreError};
+use backstop_store::{Change, InstanceRole, NewAudit, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::ops::Abandon;
-use crate::runtime::{AppRuntime, Ctx};
+use crate::engine::{AppRuntime, Begin, Engine};
+use crate::ops::{Abandon, MoveBack, OpScope};
 
-impl Ctx {
+impl Engine {
     /// Watch `revision` until `until`: promote it to known-good if it stays
     /// alive and healthy, revert to the previous revision if it does not.
     /// Starting a watcher cancels the app's previous one.
     pub(crate) fn start_soak(
-        self: &Ctx,
+        self: &Engine,
         app: &AppName,
         rt: &Arc<AppRuntime>,
         revision: u64,
@@ -29,8 +30,7 @@ impl Ctx {
         let Some(ctx) = self.me() else { return };
         let (app, rt) = (app.clone(), rt.clone());
         tokio::spawn(async move {
-            let mut failures = 0u32;
-            let mut last_error = String::new();
+            let mut state = SoakState::default();
             loop {
                 tokio::time::sleep(rt.config.health_interval.min(remaining(until).max(Duration::from_millis(10))))
                     .await;
@@ -38,30 +38,20 @@ impl Ctx {
                     return;
                 }
                 let Some(slot) = rt.slot(revision) else { return };
-                if !slot.running.instance.is_alive() {
-                    let status = slot.running.instance.exit_status().unwrap_or_else(|| "exited".into());
-                    last_error = format!("instance died during soak ({status})");
-                    failures = rt.config.soak_failures;
+                let observation = if !slot.running.instance.is_alive() {
+                    Observation::Died(slot.running.instance.exit_status().unwrap_or_else(|| "exited".into()))
                 } else {
-                    match backstop_local::probe(slot.running.instance.addr(), &rt.config.health, Duration::from_secs(2))
-                        .await
-                    {
-                        Ok(code) if (200..300).contains(&code) => failures = 0,
-                        Ok(code) => {
-                            failures += 1;
-                            last_error = format!("health check answered {code} during soak");
-                        }
-                        Err(e) => {
-                            failures += 1;
-                            last_error = format!("health check failed during soak: {e}");
-                        }
+                    match slot.running.instance.probe(&rt.config.health, Duration::from_secs(2)).await {
+                        Ok(code) => Observation::Answered(code),
+                        Err(e) => Observation::Unreachable(e.to_string()),
                     }
-                }
-                if failures >= rt.config.soak_failures {
-                    ctx.auto_revert(&app, &rt, revision, generation, &last_error).await;
+                };
+                let verdict = soak::observe(&mut state, observation, rt.config.soak_failures, Utc::now(), until);
+                if let SoakVerdict::Revert { reason } = &verdict {
+                    ctx.auto_revert(&app, &rt, revision, generation, reason).await;
                     return;
                 }
-                if Utc::now() >= until {
+                if verdict == SoakVerdict::Proven {
                     let _guard = rt.ops.lock().await;
                     if rt.soak_generation() != generation {
                         return;
@@ -112,20 +102,23 @@ impl Ctx {
                 return;
             }
             let op = self
-                .store
-                .begin_operation(NewOperation {
-                    app: app.clone(),
-                    kind: OperationKind::AutoRevert,
-                    actor: "backstop".into(),
-                    target_revision: None,
-                    from_revision: Some(revision),
-                })
+                .begin(
+                    rt,
+                    Begin {
+                        app: app.clone(),
+                        kind: OperationKind::AutoRevert,
+                        actor: "backstop".into(),
+                        target_revision: None,
+                        from_revision: Some(revision),
+                    },
+                )
                 .await;
             match op {
-                Ok(op) => {
-                    let _guard = rt.ops.lock().await;
+                Ok((op, _lease)) => {
                     let abandon = Abandon::Failed { reason: reason.to_owned() };
-                    match self.move_back(app, rt, &op, "backstop", None, Some(revision), abandon, false).await {
+                    let at = OpScope { app, rt, op: &op, actor: "backstop" };
+                    let back = MoveBack { requested: None, live: Some(revision), abandon, force: false };
+                    match self.move_back(at, back).await {
                         Ok(o) => tracing::warn!(app = %app, from = revision, to = o.revision, "reverted"),
                         Err(e) => {
                             tracing::error!(app = %app, revision, error = %e, "automatic revert failed");
@@ -156,7 +149,7 @@ impl Ctx {
 
     /// Restart the live revision of any app whose serving instance exited
     /// outside an operation (a soaking revision is the soak watcher's job).
-    pub(crate) async fn watch_serving(&self) {
+    pub async fn watch_serving(&self) {
         for (app, rt) in &self.apps {
             // Memory first: the store is read only when a serving instance has died.
             let dead_serving: Vec<(u64, String)> = rt
@@ -191,7 +184,7 @@ impl Ctx {
     }
 
     /// Stop warm instances whose keep-warm time is over, after their in-flight requests drain.
-    pub(crate) async fn reap_expired(&self) {
+    pub async fn reap_expired(&self) {
         let now = Utc::now();
         for (app, rt) in &self.apps {
             let Ok(_guard) = rt.ops.try_lock() else { continue };
@@ -202,17 +195,16 @@ impl Ctx {
                 .map(|(r, _)| *r)
                 .collect();
             for revision in expired {
-                if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision }]).await {
+                let Some(slot) = rt.slot(revision) else { continue };
+                // On the books as `stopping` until it is gone.
+                let stopping = slot.running.record(app, self.driver.name(), InstanceRole::Stopping, None);
+                if let Err(e) = self.store.apply(app, vec![Change::PutInstance(stopping)]).await {
                     tracing::error!(app = %app, revision, error = %e, "cannot record the end of a warm instance");
                     continue;
                 }
                 let Some(slot) = rt.take_slot(revision) else { continue };
-                let (drain, grace) = (rt.config.drain_timeout, rt.config.stop_grace);
                 tracing::info!(app = %app, revision, "keep-warm time over: stopping instance");
-                tokio::spawn(async move {
-                    slot.running.backend.drained(drain).await;
-                    slot.running.instance.stop(grace).await;
-                });
+                self.retire(app, rt, slot.running);
             }
         }
     }

@@ -1,0 +1,113 @@
+//! The two seams of the engine: a [`Driver`] runs a revision's instances (start one from a verified
+//! artifact, adopt what survived a control-plane crash, probe its health, stop it), and a
+//! [`Traffic`] points an app's traffic at one instance, says where it points and drains the one it
+//! left.
+//!
+//! The engine holds both as trait objects and never names what is behind them: no process, pid,
+//! port or pod. What identifies an instance is the driver's [`Instance::handle`], a JSON value the
+//! store keeps opaque and gives back to [`Driver::adopt`] after a restart.
+//!
+//! Contracts a driver must keep:
+//! - [`Driver::start`] returns an instance that is running, not yet known to be healthy; the engine
+//!   points traffic at it only after [`Instance::wait_healthy`] succeeded.
+//! - [`Driver::adopt`] takes up exactly the instance the handle recorded, and refuses anything else
+//!   (a reused pid, a replaced pod): it never picks up a foreign workload.
+//! - Dropping an [`Instance`] never stops it; only [`Instance::stop`] does, and after it returns the
+//!   instance serves nothing.
+//!
+//! Contracts of a traffic implementation:
+//! - [`Traffic::switch`] is atomic: every request after it goes to the new endpoint; requests in
+//!   flight finish on the old one.
+//! - [`Traffic::drain`] returns once no request is in flight on the endpoint (or the timeout passed).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backstop_core::AppName;
+
+/// Where traffic for one instance goes, and a label for logs (`app@revision`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub label: String,
+}
+
+/// What to start: one revision of one app, from an artifact already verified against its digest.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    pub app: AppName,
+    pub revision: u64,
+    /// The verified artifact's entrypoint.
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The instance's own working directory.
+    pub work_dir: PathBuf,
+    /// Where its output goes.
+    pub log_path: PathBuf,
+}
+
+/// A driver's failure, as one line that already holds its causes.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{0}")]
+    Start(String),
+    #[error("{0}")]
+    Adopt(String),
+    #[error("{0}")]
+    Unhealthy(String),
+}
+
+/// One running instance of a revision.
+#[async_trait]
+pub trait Instance: Send + Sync + 'static {
+    /// What the store keeps to adopt it after a restart (driver-specific JSON).
+    fn handle(&self) -> serde_json::Value;
+    /// Where its traffic goes.
+    fn addr(&self) -> SocketAddr;
+    /// A short description for the operations journal (`pid 42 on port 4100`).
+    fn describe(&self) -> String;
+    fn is_alive(&self) -> bool;
+    /// How it ended, once it has (`exited with status 1`, `killed by SIGKILL`).
+    fn exit_status(&self) -> Option<String>;
+    /// Wait until its health path answers 2xx, within `timeout`.
+    async fn wait_healthy(&self, path: &str, timeout: Duration) -> Result<(), DriverError>;
+    /// One health probe: the HTTP status its health path answered.
+    async fn probe(&self, path: &str, timeout: Duration) -> Result<u16, DriverError>;
+    /// Ask it to stop, wait up to `grace`, then force it; returns once it is gone.
+    async fn stop(&self, grace: Duration);
+}
+
+impl dyn Instance {
+    /// One probe that answered 2xx.
+    pub async fn is_healthy(&self, path: &str, timeout: Duration) -> bool {
+        self.probe(path, timeout).await.is_ok_and(|code| (200..300).contains(&code))
+    }
+}
+
+/// Runs instances.
+#[async_trait]
+pub trait Driver: Send + Sync + 'static {
+    /// The name recorded beside each handle.
+    fn name(&self) -> &'static str;
+    /// Start an instance; it runs but is not known to be healthy yet.
+    async fn start(&self, spec: &StartSpec) -> Result<Arc<dyn Instance>, DriverError>;
+    /// Take up again the instance a handle recorded; refused when it is gone or is not that one.
+    fn adopt(&self, handle: &serde_json::Value) -> Result<Arc<dyn Instance>, DriverError>;
+}
+
+/// Routes one app's traffic.
+#[async_trait]
+pub trait Traffic: Send + Sync + 'static {
+    /// Send every new request to `to` (or refuse them all with `None`); returns where it pointed.
+    fn switch(&self, to: Option<&Endpoint>) -> Option<Endpoint>;
+    /// Where traffic goes now.
+    fn current(&self) -> Option<Endpoint>;
+    /// Requests in flight on an endpoint now.
+    fn inflight(&self, at: &Endpoint) -> usize;
+    /// Wait until no request is in flight on `from` (at most `timeout`); true when it drained.
+    async fn drain(&self, from: &Endpoint, timeout: Duration) -> bool;
+}

@@ -1,0 +1,27 @@
+//! The engine of the control plane: everything the HTTP API asks for, without HTTP.
+//!
+//! [`Engine`] holds the store, the artifact store, the [`backstop_driver::Driver`] that runs
+//! instances and, per app, the [`backstop_driver::Traffic`] that routes it. A release reads one way:
+//! an operation here (`ops`), pure decisions from `backstop-core` and `backstop-migrate`, then the
+//! driver, the traffic seam and the store. The engine names no process, pid, port or proxy.
+//!
+//! - `ops`: release, undo, automatic revert, and the shared switch.
+//! - `migrations`: the migration pipeline (release gate and expand stage, schema recorded per
+//!   revision, rollback check before an undo, `migrate contract`, `promote`).
+//! - `supervise`: the soak watcher, automatic revert, the keep-warm reaper, the serving watch.
+//! - `recovery`: start-up re-adoption and reverting interrupted operations.
+//! - `gc`: garbage collection of the artifact store.
+//! - `config`: the server's configuration file.
+
+pub mod config;
+mod engine;
+pub mod error;
+pub mod gc;
+pub mod migrations;
+pub mod ops;
+mod recovery;
+mod supervise;
+
+pub use config::{Config, ConfigError};
+pub use engine::{AppRuntime, Begin, Engine, EngineParts, LEASE, LEASE_RENEWAL, OpLease, Running, Slot};
+pub use error::OpError;

@@ -1,0 +1,124 @@
+//! The API router driven in process with `oneshot`: status codes, authentication and the one error
+//! shape, over a real control plane (SQLite state in a temp dir, the app's proxy on a free port).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use backstop_server::{Config, Server, api};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    server: Server,
+}
+
+async fn start() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backstop.toml");
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let text = format!(
+        "[server]\nlisten = \"{}\"\nstate = \"state\"\n[apps.shop]\nlisten = \"{}\"\nhealth = \"/healthz\"\n",
+        free(),
+        free()
+    );
+    let server = Server::start(Config::parse(&path, &text).unwrap()).await.unwrap();
+    Api { _dir: dir, server }
+}
+
+impl Api {
+    async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let router = api::router(Arc::clone(self.server.ctx()));
+        let resp = router.oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    fn admin(&self) -> String {
+        self.server.ctx().token.clone()
+    }
+
+    fn eval(&self) -> String {
+        self.server.ctx().eval_token.clone()
+    }
+}
+
+/// Every failure has the one shape: `{"error": {"code", "message", "hint"}}`, all non-empty strings.
+fn error_code(body: &serde_json::Value) -> &str {
+    let e = &body["error"];
+    for field in ["code", "message", "hint"] {
+        assert!(e[field].as_str().is_some_and(|s| !s.is_empty()), "error.{field} in {body}");
+    }
+    e["code"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn status_codes_and_error_shapes() {
+    let api = start().await;
+    let admin = api.admin();
+    let unknown_digest = format!(r#"{{"digest":"sha256:{}","version":"v1"}}"#, "0".repeat(64));
+    // (method, path, token, body, status, error code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, StatusCode, Option<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
+        ("GET", "/v1/health", None, "", StatusCode::OK, None),
+        ("GET", "/v1/apps", None, "", StatusCode::OK, None),
+        ("GET", "/v1/apps/shop/status", None, "", StatusCode::OK, None),
+        ("GET", "/v1/apps/nope/status", None, "", StatusCode::NOT_FOUND, Some("unknown_app")),
+        ("GET", "/v1/apps/Not-An-App!/status", None, "", StatusCode::NOT_FOUND, Some("unknown_app")),
+        ("GET", "/v1/apps/shop/revisions/9", None, "", StatusCode::NOT_FOUND, Some("unknown_revision")),
+        ("GET", "/v1/apps/shop/known-good", None, "", StatusCode::NOT_FOUND, Some("no_known_good")),
+        ("GET", "/v1/no/such/route", None, "", StatusCode::NOT_FOUND, Some("not_found")),
+        ("POST", "/v1/apps/shop/undo", Some(&admin), "{}", StatusCode::CONFLICT, Some("refused")),
+        ("POST", "/v1/apps/shop/undo", Some(&admin), "{not json", StatusCode::BAD_REQUEST, None),
+        (
+            "POST",
+            "/v1/apps/shop/releases",
+            Some(&admin),
+            &unknown_digest,
+            StatusCode::BAD_REQUEST,
+            Some("artifact_not_uploaded"),
+        ),
+    ];
+    for (method, uri, token, body, want, code) in cases {
+        let (status, json) = api.call(method, uri, token, body).await;
+        assert_eq!(status, want, "{method} {uri}: {json}");
+        if !status.is_success() {
+            let got = error_code(&json);
+            if let Some(code) = code {
+                assert_eq!(got, code, "{method} {uri}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn mutating_routes_need_the_admin_token() {
+    let api = start().await;
+    let eval = api.eval();
+    let routes = [
+        ("POST", "/v1/apps/shop/undo"),
+        ("POST", "/v1/apps/shop/releases"),
+        ("POST", "/v1/gc"),
+        ("POST", "/v1/apps/shop/migrations/contract"),
+        ("POST", "/v1/apps/shop/revisions/1/promote"),
+        ("PUT", "/v1/artifacts/sha256:0000"),
+    ];
+    for (method, uri) in routes {
+        let (status, json) = api.call(method, uri, None, "{}").await;
+        assert_eq!((status, error_code(&json)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{method} {uri}");
+        let (status, json) = api.call(method, uri, Some("not-the-token"), "{}").await;
+        assert_eq!((status, error_code(&json)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{method} {uri}");
+        let (status, json) = api.call(method, uri, Some(&eval), "{}").await;
+        assert_eq!((status, error_code(&json)), (StatusCode::FORBIDDEN, "forbidden"), "{method} {uri}");
+    }
+    // Nothing was changed by the refused calls.
+    let (_, audit) = api.call("GET", "/v1/audit", None, "").await;
+    assert_eq!(audit.as_array().map(Vec::len), Some(0), "{audit}");
+}
