@@ -123,13 +123,7 @@ pub(crate) async fn require_token(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let presented = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(presented) = presented else {
+    let Some(presented) = crate::auth::presented(req.headers()) else {
         return Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
@@ -389,7 +383,7 @@ async fn upload_artifact(
     if ctx.artifacts.contains(&digest) {
         return Ok(axum::Json(json!({ "digest": digest, "stored": false })));
     }
-    let spool = tempfile_in(ctx.state_dir())?;
+    let spool = ctx.artifacts.spool().map_err(io_api)?;
     let mut file = tokio::fs::File::from_std(spool.reopen().map_err(io_api)?);
     let mut stream = body.into_data_stream();
     while let Some(chunk) =
@@ -411,10 +405,6 @@ async fn upload_artifact(
     .map_err(io_api)?
     .map_err(OpError::from)?;
     Ok(axum::Json(json!({ "digest": digest, "kind": kind, "stored": true })))
-}
-
-fn tempfile_in(dir: &std::path::Path) -> Result<tempfile::NamedTempFile, ApiError> {
-    tempfile::Builder::new().prefix(".upload-").tempfile_in(dir).map_err(io_api)
 }
 
 fn io_api(e: std::io::Error) -> ApiError {

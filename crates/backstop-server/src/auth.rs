@@ -38,6 +38,19 @@ pub fn load_or_create_secret(state: &Path, file: &str) -> std::io::Result<String
     Ok(token)
 }
 
+/// The token a request presents: `Authorization: Bearer TOKEN` (the scheme
+/// is case-insensitive, RFC 7235) or `X-API-Key: TOKEN`. Both routes of the
+/// API read it the same way, so a token is judged by what it is, never by the
+/// header that carried it.
+pub fn presented(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let bearer = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, token) = v.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then_some(token)
+    });
+    let api_key = || headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    bearer.or_else(api_key).map(str::trim).filter(|t| !t.is_empty())
+}
+
 /// Compare a presented token with the real one in time independent of where they differ.
 pub fn token_matches(presented: &str, real: &str) -> bool {
     let (a, b) = (presented.as_bytes(), real.as_bytes());
@@ -59,6 +72,29 @@ mod tests {
         assert_eq!(t1.len(), 64);
         let mode = std::fs::metadata(dir.path().join(TOKEN_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn presented_token_table() {
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: &[(Headers, Option<&str>)] = &[
+            (&[("authorization", "Bearer abc")], Some("abc")),
+            (&[("authorization", "bearer abc")], Some("abc")),
+            (&[("authorization", "BEARER  abc ")], Some("abc")),
+            (&[("authorization", "Basic abc")], None),
+            (&[("authorization", "Bearer")], None),
+            (&[("authorization", "Bearer  ")], None),
+            (&[("x-api-key", "k")], Some("k")),
+            (&[("authorization", "Bearer a"), ("x-api-key", "k")], Some("a")),
+            (&[], None),
+        ];
+        for (headers, want) in cases {
+            let mut map = axum::http::HeaderMap::new();
+            for (k, v) in *headers {
+                map.insert(*k, v.parse().unwrap());
+            }
+            assert_eq!(presented(&map), *want, "{headers:?}");
+        }
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl OpError {
                 ArtifactError::UploadMismatch { .. } => "the bytes changed in transit or the digest is wrong; check --digest and upload again".into(),
                 ArtifactError::NotExecutable { .. } => "make it executable (chmod +x) or ship a directory with an executable `run`".into(),
                 ArtifactError::NoEntrypoint { .. } => "a directory artifact needs an executable file named `run` at its top".into(),
+                ArtifactError::BadArchive { .. } => "send the directory as one whole tar stream (`backstop release --artifact DIR` makes it); nothing was stored".into(),
                 _ => "check the artifact path and the state directory's disk".into(),
             },
             OpError::Failed { traffic_on: Some(n), .. } => format!(

@@ -46,6 +46,8 @@ pub enum ArtifactError {
     Tampered { expected: Digest, actual: Digest },
     #[error("uploaded artifact does not match its digest: expected {expected}, received {actual}")]
     UploadMismatch { expected: Digest, actual: Digest },
+    #[error("uploaded archive is not a readable tar stream: {reason}")]
+    BadArchive { reason: String },
     #[error("artifact store i/o error at {path}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -54,6 +56,54 @@ type Result<T, E = ArtifactError> = std::result::Result<T, E>;
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError + '_ {
     move |source| ArtifactError::Io { path: path.to_owned(), source }
+}
+
+/// The innermost cause of a tar error, whose message names no path of ours.
+fn innermost(e: &io::Error) -> &(dyn std::error::Error + 'static) {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur
+}
+
+/// Whether the operating system refused something (disk full, permissions):
+/// the store's fault, not the archive's.
+fn os_error(e: &io::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<io::Error>().is_some_and(|io| io.raw_os_error().is_some()) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn bad_archive(e: io::Error) -> ArtifactError {
+    ArtifactError::BadArchive { reason: innermost(&e).to_string() }
+}
+
+/// Give every unpacked entry a plain mode: directories 0755, files 0555 when
+/// the archive marked them executable and 0444 otherwise. setuid, setgid,
+/// sticky and group/world-write bits from the archive are dropped; the digest
+/// covers only the executable bit, so it is unchanged.
+fn normalise_modes(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        let mode = if meta.is_dir() {
+            normalise_modes(&path)?;
+            0o755
+        } else if is_executable(&meta) {
+            0o555
+        } else {
+            0o444
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io_err(&path))?;
+    }
+    Ok(())
 }
 
 fn is_executable(meta: &fs::Metadata) -> bool {
@@ -158,6 +208,12 @@ impl ArtifactStore {
         self.root.join("tmp")
     }
 
+    /// A fresh file for an upload in progress. It lives in the staging folder,
+    /// which every start clears, so a crash mid-upload leaves nothing behind.
+    pub fn spool(&self) -> io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new().prefix(".upload-").tempfile_in(self.tmp_dir())
+    }
+
     /// Where the artifact with this digest lives (whether or not it exists).
     pub fn path_of(&self, digest: &Digest) -> PathBuf {
         self.root.join("sha256").join(digest.hex())
@@ -234,17 +290,19 @@ impl ArtifactStore {
         let result = (|| {
             fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
             let mut archive = tar::Archive::new(body);
-            archive.set_preserve_permissions(true);
-            for entry in archive.entries().map_err(io_err(&tmp))? {
-                let mut entry = entry.map_err(io_err(&tmp))?;
+            for entry in archive.entries().map_err(bad_archive)? {
+                let mut entry = entry.map_err(bad_archive)?;
                 let kind = entry.header().entry_type();
                 if !(kind.is_file() || kind.is_dir()) {
                     let name = entry.path().map(|p| p.display().to_string()).unwrap_or_default();
                     return Err(ArtifactError::Unsupported { path: tmp.clone(), entry: name });
                 }
                 // unpack_in refuses paths that would escape the staging folder.
-                entry.unpack_in(&tmp).map_err(io_err(&tmp))?;
+                entry.unpack_in(&tmp).map_err(|e| {
+                    if os_error(&e) { ArtifactError::Io { path: tmp.clone(), source: e } } else { bad_archive(e) }
+                })?;
             }
+            normalise_modes(&tmp)?;
             let (actual, _) = digest_path(&tmp).map_err(|e| match e {
                 ArtifactError::NoEntrypoint { .. } => ArtifactError::NoEntrypoint { path: PathBuf::from("(upload)") },
                 other => other,
@@ -447,5 +505,64 @@ mod tests {
         assert_eq!(store.list().unwrap(), vec![d.clone()]);
         assert!(store.remove(&d).unwrap() > 0);
         assert!(!store.contains(&d));
+    }
+
+    fn tar_with(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, mode, body) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(*mode);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            b.append_data(&mut h, path, *body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn tar_upload_with_setuid_and_world_writable_bits_is_stored_with_plain_modes() {
+        let t = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(&t.path().join("store")).unwrap();
+        let tar = tar_with(&[("run", 0o4777, b"#!/bin/sh\n"), ("conf/data", 0o2666, b"x")]);
+        // The digest of what the archive holds, computed from an unpacked copy.
+        let unpacked = t.path().join("unpacked");
+        tar::Archive::new(&tar[..]).unpack(&unpacked).unwrap();
+        let (d, _) = digest_path(&unpacked).unwrap();
+        store.ingest_tar(&tar[..], &d).unwrap();
+        let mode = |p: &str| fs::metadata(store.path_of(&d).join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("run"), 0o555);
+        assert_eq!(mode("conf/data"), 0o444);
+        assert_eq!(mode("conf"), 0o755);
+        store.verify(&d).unwrap();
+    }
+
+    #[test]
+    fn garbage_or_truncated_tar_upload_is_a_bad_archive_not_a_disk_error() {
+        let t = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(&t.path().join("store")).unwrap();
+        let d = Digest::of_bytes(b"whatever");
+        let garbage = vec![0x5au8; 4096];
+        let mut truncated = tar_with(&[("run", 0o755, &[b'x'; 4000])]);
+        truncated.truncate(1024);
+        for body in [&garbage[..], &truncated[..]] {
+            match store.ingest_tar(body, &d) {
+                Err(ArtifactError::BadArchive { reason }) => assert!(!reason.contains(t.path().to_str().unwrap())),
+                other => panic!("expected a bad archive, got {other:?}"),
+            }
+        }
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0, "staging left behind");
+    }
+
+    #[test]
+    fn upload_spool_left_by_a_crash_is_cleared_at_open() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("store");
+        let store = ArtifactStore::open(&root).unwrap();
+        let spool = store.spool().unwrap();
+        let (_, path) = spool.keep().unwrap();
+        assert!(path.starts_with(&root));
+        ArtifactStore::open(&root).unwrap();
+        assert!(!path.exists());
     }
 }

@@ -122,9 +122,21 @@ fn parse_opt_ts(what: &'static str, s: Option<String>) -> Result<Option<DateTime
     s.map(|s| parse_ts(what, &s)).transpose()
 }
 
+/// The ledger holds who did what and every flag's targeting: readable by its
+/// owner only, like the tokens beside it. SQLite gives its WAL and shared-memory
+/// files the database file's mode.
+/// A file that cannot be created here is left for `Connection::open` to report.
+fn restrict_to_owner(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).is_ok() {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database at `path` and bring its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        restrict_to_owner(path);
         let conn = Connection::open(path)?;
         Self::init(conn, &path.display().to_string())
     }
@@ -690,4 +702,21 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests;
+mod permissions {
+    use super::SqliteStore;
+
+    #[test]
+    fn state_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        let fresh = dir.path().join("fresh.db");
+        drop(SqliteStore::open(&fresh).unwrap());
+        for p in [path, fresh] {
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{}", p.display());
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod data;
 mod demo;
 mod errors;
 mod flags;
+mod hardening;
 mod harness;
 mod lifecycle;
 mod lint;

@@ -84,18 +84,7 @@ fn events_url(headers: &HeaderMap, ctx: &Ctx) -> String {
     format!("{}://{host}{EVENTS_PATH}", if https { "https" } else { "http" })
 }
 
-/// The token of a request: `X-API-Key: TOKEN` or `Authorization: Bearer TOKEN`.
-fn presented(headers: &HeaderMap) -> Option<&str> {
-    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-    let bearer = || {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-    };
-    api_key.or_else(bearer).filter(|t| !t.is_empty())
-}
+use crate::auth::presented;
 
 /// Evaluation and the stream take the evaluation token or the admin token:
 /// none is 401, any other is 403.
