@@ -60,15 +60,21 @@ fn sigkill_at_random_points_leaves_a_consistent_control_plane() {
         let delay = rng.millis(1500);
         eprintln!("round {round}: {scene:?}, kill after {delay:?}");
         let slow = match scene {
-            Scene::Release | Scene::Drain => {
-                // In the drain scene a slow request holds the live instance, so the
-                // release that replaces it spends its time draining.
-                let slow = matches!(scene, Scene::Drain).then(|| hold_slow_request(h.app_port));
-                let version = format!("v{next_version}");
+            Scene::Release => {
+                drop(h.release_in_background(&format!("v{next_version}"), &[]));
                 next_version += 1;
-                drop(h.release_in_background(&version, &[]));
                 std::thread::sleep(delay);
-                slow
+                None
+            }
+            Scene::Drain => {
+                // A slow request holds the live instance; one release makes it the
+                // warm one, the next stops it, and that stop waits for the request.
+                let slow = hold_slow_request(h.app_port);
+                h.release(&format!("v{next_version}"), &[]);
+                drop(h.release_in_background(&format!("v{}", next_version + 1), &[]));
+                next_version += 2;
+                std::thread::sleep(delay);
+                Some(slow)
             }
             Scene::Undo => {
                 let token = h.token();
