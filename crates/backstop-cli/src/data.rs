@@ -1,6 +1,7 @@
 //! Data-safety commands: `migrate plan|contract`, `check-rollback`, `promote`, and reading the
 //! migration and query folders a release ships.
 
+use backstop_appdb as backstop_schema;
 use std::path::Path;
 
 use backstop_server::data::{ShippedMigration, ShippedQuery, down_name};

@@ -383,6 +383,8 @@ pub fn widens(from: &str, to: &str) -> bool {
 mod precise_tests {
     use super::*;
 
+    type Checks = Vec<(String, Result<(), String>)>;
+
     #[test]
     fn written_tables_are_insert_and_update_targets() {
         let cases: &[(&str, &[&str])] = &[
@@ -422,7 +424,7 @@ mod precise_tests {
             ("list_users".to_owned(), "SELECT id, name FROM users".to_owned()),
             ("add_user".to_owned(), "INSERT INTO users (id, name) VALUES ($1, $2)".to_owned()),
         ];
-        let cases: Vec<(crate::QueryChecks, Vec<&str>)> = vec![
+        let cases: Vec<(Checks, Vec<&str>)> = vec![
             (vec![("list_users".into(), Ok(())), ("add_user".into(), Ok(()))], vec!["users.email"]),
             (
                 vec![("list_users".into(), Err("column \"name\" does not exist".into())), ("add_user".into(), Ok(()))],
@@ -449,7 +451,7 @@ mod tests {
     use crate::model::{Constraint, Index};
 
     fn column(data_type: &str, nullable: bool, default: Option<&str>) -> Column {
-        Column { data_type: data_type.into(), nullable, default: default.map(Into::into), generated: false }
+        Column::new(data_type, nullable, default)
     }
 
     /// `users(id bigint not null, full_name text)`, the seed texts' v1 schema.
@@ -464,10 +466,15 @@ mod tests {
             kind: ConstraintKind::PrimaryKey,
             definition: "PRIMARY KEY (id)".into(),
             columns: vec!["id".into()],
+            validated: true,
+            references: None,
         });
         let mut audit = Table::default();
         audit.columns.insert("id".into(), column("bigint", false, None));
-        Snapshot { tables: BTreeMap::from([("public.users".into(), users), ("public.audit".into(), audit)]) }
+        Snapshot {
+            tables: BTreeMap::from([("public.users".into(), users), ("public.audit".into(), audit)]),
+            ..Default::default()
+        }
     }
 
     fn edit(change: impl FnOnce(&mut Snapshot)) -> Snapshot {
@@ -592,6 +599,8 @@ mod tests {
                         kind: ConstraintKind::Check,
                         definition: "CHECK ((age > 0))".into(),
                         columns: vec!["age".into()],
+                        validated: true,
+                        references: None,
                     })
                 },
                 vec![(
@@ -617,6 +626,8 @@ mod tests {
                         kind: ConstraintKind::Unique,
                         definition: "UNIQUE (handle)".into(),
                         columns: vec!["handle".into()],
+                        validated: true,
+                        references: None,
                     });
                 },
                 vec![],
@@ -630,6 +641,8 @@ mod tests {
                         unique: true,
                         columns: vec!["email".into()],
                         backs_constraint: false,
+                        partial: false,
+                        nulls_not_distinct: false,
                     })
                 },
                 vec![(
@@ -650,6 +663,8 @@ mod tests {
                         unique: false,
                         columns: vec!["email".into()],
                         backs_constraint: false,
+                        partial: false,
+                        nulls_not_distinct: false,
                     })
                 },
                 vec![],
@@ -717,6 +732,8 @@ mod tests {
                 kind: ConstraintKind::Check,
                 definition: "CHECK ((age > 0))".into(),
                 columns: vec!["age".into()],
+                validated: true,
+                references: None,
             })
         });
         let cases = [(vec!["id", "full_name"], true), (vec!["age"], false)];

@@ -1,6 +1,7 @@
 //! The HTTP JSON API. Reads are open; every mutating route needs the admin
 //! bearer token. Errors share one shape: `{"error":{"code","message","hint"}}`.
 
+use backstop_appdb as backstop_schema;
 use std::sync::Arc;
 
 use axum::body::Body;

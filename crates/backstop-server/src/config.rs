@@ -2,6 +2,7 @@
 //! validated up front, so a bad key is reported with its file and name
 //! before anything starts.
 
+use backstop_appdb as backstop_schema;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

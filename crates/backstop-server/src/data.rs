@@ -11,6 +11,7 @@
 //! Every decision is made by the pure crates (`backstop-migrate`, `backstop-schema`'s verdicts); this
 //! module reads the database and the ledger, journals and audits.
 
+use backstop_appdb as backstop_schema;
 use std::collections::BTreeMap;
 
 use backstop_core::{AppName, OperationKind, OperationState, Revision, RevisionStatus};

@@ -1,5 +1,6 @@
 //! Errors of control-plane operations, each with a hint saying what to do instead.
 
+use backstop_appdb as backstop_schema;
 use backstop_core::{Digest, RollbackRefusal};
 use backstop_store::artifacts::ArtifactError;
 use backstop_store::{Operation, StoreError};

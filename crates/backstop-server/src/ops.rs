@@ -2,6 +2,7 @@
 //! store, holds the app's operation lock from start to end, and commits its
 //! traffic switch in the same transaction that ends it.
 
+use backstop_appdb as backstop_schema;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -16,9 +16,9 @@ use backstop_migrate::{Dialect, analyze};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use crate::error::{SchemaError, mask_password};
-use crate::model::Snapshot;
 use crate::queries::QueryChecks;
 use crate::runner::{self, ApplyReport, LEDGER_TABLE, MigrationFile, Stage};
+use backstop_schema::Snapshot;
 
 /// An app's database, from the `url` of `[apps.NAME.database]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +189,7 @@ impl Database {
 }
 
 fn without_ledger(snapshot: &mut Snapshot) {
-    snapshot.tables.retain(|key, _| crate::model::display_table(key) != LEDGER_TABLE);
+    snapshot.tables.retain(|key, _| backstop_schema::display_table(key) != LEDGER_TABLE);
 }
 
 fn sqlite_err(path: &Path, context: &'static str) -> impl FnOnce(rusqlite::Error) -> SchemaError {

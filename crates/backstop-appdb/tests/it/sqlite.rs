@@ -1,6 +1,6 @@
 //! Snapshots read from real SQLite files.
 
-use backstop_schema::{ConstraintKind, ProblemKind, RelationKind, SchemaError, rollback_verdict, snapshot_sqlite};
+use backstop_appdb::{ConstraintKind, ProblemKind, RelationKind, SchemaError, rollback_verdict, snapshot_sqlite};
 
 fn database(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The migration runner against a real PostgreSQL: ledger, stages, checksums, transactions.
 
-use backstop_schema::{MigrationFile, SchemaError, Stage, apply, checksum, snapshot_postgres};
+use backstop_appdb::{MigrationFile, SchemaError, Stage, apply, checksum, snapshot_postgres};
 
 use crate::support::TestDb;
 

@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::error::SchemaError;
-use crate::model::Snapshot;
 use crate::postgres::{connect, read_snapshot};
+use backstop_schema::Snapshot;
 
 /// The ledger table backstop keeps in the app's database.
 pub const LEDGER_TABLE: &str = "backstop_migrations";

@@ -10,7 +10,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::SchemaError;
-use crate::model::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table};
+use backstop_schema::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table};
 
 /// The schema of the SQLite database at `path`, opened read-only; a missing file is an error, not an
 /// empty schema.
@@ -67,7 +67,18 @@ fn read_table(db: &Connection, name: &str) -> rusqlite::Result<Table> {
         // An INTEGER PRIMARY KEY is the rowid: SQLite fills it in when an insert leaves it out.
         let rowid = pk > 0 && primary.len() == 1 && data_type.eq_ignore_ascii_case("integer");
         let generated = rowid || hidden >= 2;
-        table.columns.insert(column, Column { data_type, nullable: !notnull && !rowid, default, generated });
+        table.columns.insert(
+            column,
+            Column {
+                data_type,
+                nullable: !notnull && !rowid,
+                default,
+                generated,
+                generation: None,
+                collation: None,
+                type_key: None,
+            },
+        );
     }
     if !primary.is_empty() {
         table.constraints.push(Constraint {
@@ -75,6 +86,8 @@ fn read_table(db: &Connection, name: &str) -> rusqlite::Result<Table> {
             kind: ConstraintKind::PrimaryKey,
             definition: format!("PRIMARY KEY ({})", primary.join(", ")),
             columns: primary,
+            validated: true,
+            references: None,
         });
     }
 
@@ -98,6 +111,8 @@ fn read_table(db: &Connection, name: &str) -> rusqlite::Result<Table> {
             kind: ConstraintKind::ForeignKey,
             definition: format!("FOREIGN KEY ({}) REFERENCES {target}", from.join(", ")),
             columns: from,
+            validated: true,
+            references: None,
         });
     }
 
@@ -127,9 +142,19 @@ fn read_table(db: &Connection, name: &str) -> rusqlite::Result<Table> {
                 kind: ConstraintKind::Unique,
                 definition: format!("UNIQUE ({})", columns.join(", ")),
                 columns: columns.clone(),
+                validated: true,
+                references: None,
             });
         }
-        table.indexes.push(Index { name: index, definition, unique, columns, backs_constraint: origin != "c" });
+        table.indexes.push(Index {
+            name: index,
+            definition,
+            unique,
+            columns,
+            backs_constraint: origin != "c",
+            partial: false,
+            nulls_not_distinct: false,
+        });
     }
     Ok(table)
 }

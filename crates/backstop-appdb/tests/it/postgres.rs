@@ -1,6 +1,6 @@
 //! Snapshots read from a real PostgreSQL catalog, and the seed texts' worked example end to end.
 
-use backstop_schema::{
+use backstop_appdb::{
     ConstraintKind, MigrationFile, ProblemKind, RelationKind, Snapshot, Stage, Uses, apply, dry_run_contract,
     rollback_verdict, snapshot_postgres,
 };
@@ -142,7 +142,7 @@ async fn at_v1() -> (TestDb, Snapshot) {
     (db, v1)
 }
 
-fn objects(verdict: &backstop_schema::Verdict) -> Vec<(&str, &ProblemKind)> {
+fn objects(verdict: &backstop_appdb::Verdict) -> Vec<(&str, &ProblemKind)> {
     verdict.problems.iter().map(|p| (p.object.as_str(), &p.kind)).collect()
 }
 
@@ -267,7 +267,7 @@ async fn dropping_a_view_the_target_reads_makes_rollback_unsafe() {
 async fn the_kept_session_sees_new_changes_and_comes_back_after_the_server_drops_it() {
     let db = TestDb::new().await;
     db.exec("CREATE TABLE users (id bigint PRIMARY KEY)").await;
-    let handle = backstop_schema::Database::parse(&db.url).unwrap();
+    let handle = backstop_appdb::Database::parse(&db.url).unwrap();
     let first = handle.snapshot().await.unwrap();
     assert_eq!(first.tables["public.users"].columns.keys().collect::<Vec<_>>(), ["id"]);
     db.exec("ALTER TABLE users ADD COLUMN name text").await;

@@ -4,7 +4,7 @@
 use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::error::{SchemaError, mask_password};
-use crate::model::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table};
+use backstop_schema::{Column, Constraint, ConstraintKind, Index, RelationKind, Snapshot, Table};
 
 /// Schemas that belong to PostgreSQL itself, as a SQL condition on `n.nspname`.
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
@@ -88,6 +88,9 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
                 // For a generated column the stored expression is the generation, not a default.
                 default: if generated { None } else { row.get(4) },
                 generated,
+                generation: None,
+                collation: None,
+                type_key: None,
             },
         );
     }
@@ -103,7 +106,14 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
             "x" => ConstraintKind::Exclusion,
             _ => ConstraintKind::Other,
         };
-        table.constraints.push(Constraint { name: row.get(1), kind, definition: row.get(3), columns: row.get(4) });
+        table.constraints.push(Constraint {
+            name: row.get(1),
+            kind,
+            definition: row.get(3),
+            columns: row.get(4),
+            validated: true,
+            references: None,
+        });
     }
 
     for row in index_rows {
@@ -114,6 +124,8 @@ pub(crate) async fn read_snapshot(client: &impl GenericClient) -> Result<Snapsho
             unique: row.get(3),
             columns: row.get(4),
             backs_constraint: row.get(5),
+            partial: false,
+            nulls_not_distinct: false,
         });
     }
     Ok(snapshot)
