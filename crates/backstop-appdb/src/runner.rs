@@ -15,9 +15,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
+use backstop_schema::{ExpandStep, Snapshot};
+
 use crate::error::SchemaError;
 use crate::postgres::{connect, read_snapshot};
-use backstop_schema::Snapshot;
 
 /// The ledger table backstop keeps in the app's database.
 pub const LEDGER_TABLE: &str = "backstop_migrations";
@@ -281,6 +282,32 @@ pub async fn dry_run_contract(url: &str, sql: &str) -> Result<Snapshot, SchemaEr
     let snapshot = read_snapshot(&tx).await?;
     tx.rollback().await.map_err(SchemaError::pg("rolling back the dry run"))?;
     Ok(snapshot)
+}
+
+/// The schema after each statement of `statements`, in one transaction that is rolled back (see
+/// `Database::dry_run_steps`).
+pub(crate) async fn dry_run_steps(url: &str, statements: &[(String, String)]) -> Result<Vec<ExpandStep>, SchemaError> {
+    let mut client = connect(url).await?;
+    let tx = client.transaction().await.map_err(SchemaError::pg("starting the dry run transaction"))?;
+    let mut steps = Vec::with_capacity(statements.len());
+    for (location, sql) in statements {
+        let text = match concurrently(sql) {
+            Some(at) => format!("{}{}", &sql[..at], &sql[at + "CONCURRENTLY".len()..]),
+            None if outside_transaction(sql) => continue,
+            None => sql.clone(),
+        };
+        tx.batch_execute(&text).await.map_err(|source| SchemaError::Statement {
+            version: "(dry run)".to_owned(),
+            file: location.clone(),
+            line: 0,
+            outside_transaction: false,
+            source,
+        })?;
+        let after = read_snapshot(&tx).await?;
+        steps.push(ExpandStep { location: location.clone(), sql: sql.clone(), after });
+    }
+    tx.rollback().await.map_err(SchemaError::pg("rolling back the dry run"))?;
+    Ok(steps)
 }
 
 /// Runs `sql` statement by statement inside `tx`, made transaction-safe as [`dry_run_contract`] says.

@@ -66,6 +66,8 @@ const RLS: &str =
 const BODY: &str = "a function's body is not analysed";
 const ENUM: &str = "whether the target uses the removed values is not known";
 const DELETE: &str = "whether rows referencing the deleted ones exist is not known";
+const STAR: &str =
+    "the query names the column only through `*`; whether the code reading its rows needs it is not known";
 const PARTITION: &str = "whether every row the target writes falls in a partition's bounds is not known";
 
 /// Whether a revision built against `target` can run on `live`.
@@ -132,7 +134,23 @@ pub fn verdict(
             if let Some(f) = u.functions.iter().next() {
                 return Some((u, Some(format!("it calls {f}, and {BODY}"))));
             }
-            c.reach.iter().any(|r| reaches(r, u, target, live)).then_some((u, c.unseen.map(str::to_owned)))
+            if !c.reach.iter().any(|r| reaches(r, u, target, live)) {
+                return None;
+            }
+            // A column reached only through `*`: the query still runs without it.
+            let star_only = c.reach.iter().any(|r| match r {
+                Reach::Use(table, Some(column)) => {
+                    !u.reads.get(table).is_some_and(|cols| cols.contains(column))
+                        && !u.writes.iter().any(|w| w.table == *table && w.columns.contains(column))
+                }
+                _ => false,
+            });
+            let unseen = match (c.unseen, star_only) {
+                (Some(u), _) => Some(u.to_owned()),
+                (None, true) => Some(STAR.to_owned()),
+                (None, false) => None,
+            };
+            Some((u, unseen))
         });
         match hit {
             Some((u, unseen)) => {
