@@ -171,11 +171,14 @@ impl Database {
                     let tx = db.transaction().map_err(sqlite_err(path, "starting the dry run"))?;
                     let mut steps = Vec::with_capacity(statements.len());
                     for (location, sql) in statements {
-                        tx.execute_batch(&sql).map_err(|source| SchemaError::SqliteStatement {
-                            version: "(dry run)".into(),
-                            file: location.clone(),
-                            line: 0,
-                            source: Box::new(source),
+                        tx.execute_batch(&sql).map_err(|source| {
+                            let (file, line) = runner::split_location(&location);
+                            SchemaError::SqliteStatement {
+                                version: "(dry run)".into(),
+                                file,
+                                line,
+                                source: Box::new(source),
+                            }
                         })?;
                         let after = crate::sqlite::read_snapshot(&tx).map_err(|(context, source)| {
                             SchemaError::Sqlite { path: path.to_owned(), context, source }
