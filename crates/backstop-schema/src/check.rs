@@ -723,14 +723,20 @@ pub struct ExpandRefusal {
 /// statement, the revision and why, with a hint.
 ///
 /// `before` is the live schema before the expand stage; `steps` come from
-/// `Database::dry_run_steps(&statements)` (backstop-appdb), one per statement in run order.
-/// The engine calls, before the expand stage runs anything:
+/// `backstop_appdb::Database::dry_run_steps`, one per statement in run order; `protected` holds the
+/// revision serving now and every revision in the rollback window, each with its stored snapshot and,
+/// when it shipped them, its queries. The engine calls, before the expand stage runs anything:
 ///
 /// ```text
+/// // statements: Vec<(String, String)>, ("0007_prices.sql:2", sql) for each expand-stage statement
 /// let before = db.snapshot().await?;
-/// let steps = db.dry_run_steps(&expand_statements).await?;     // Vec<ExpandStep>, rolled back
+/// let steps = db.dry_run_steps(&statements).await?;          // rolled back: nothing stays
+/// let protected: Vec<ProtectedRevision> = serving.chain(rollback_window)
+///     .map(|r| ProtectedRevision { revision: r.number, schema: r.snapshot, queries: r.queries })
+///     .collect();                                             // queries: Option<Vec<OldQuery>>
 /// let refusals = backstop_schema::check_expand(&before, &steps, &protected);
-/// if !refusals.is_empty() { refuse the release, printing each refusal (location, revision, problems, hint) }
+/// if !refusals.is_empty() { /* refuse the release: each refusal's location, sql, revision,
+///                              problems (object, query, message) and hint */ }
 /// ```
 pub fn check_expand(before: &Snapshot, steps: &[ExpandStep], protected: &[ProtectedRevision]) -> Vec<ExpandRefusal> {
     let mut refusals = Vec::new();
