@@ -35,7 +35,7 @@ pub fn read_shipped(dir: &Path) -> CliResult<Vec<ShippedMigration>> {
             "pass the release's migration folder (numbered .sql files, .up.sql/.down.sql pairs or Flyway V1__name.sql)",
         ));
     }
-    let (files, _) = backstop_schema::read_migrations(dir).map_err(|e| {
+    let (files, _) = backstop_appdb::read_migrations(dir).map_err(|e| {
         CliError::bad_input(format!("cannot read {}: {e}", dir.display()), "check the folder's permissions")
     })?;
     let mut shipped = Vec::with_capacity(files.len());
@@ -64,7 +64,7 @@ pub fn read_queries(dir: &Path) -> CliResult<Vec<ShippedQuery>> {
     let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_owned)).collect();
     names.sort();
     if names.iter().any(|n| n.starts_with("query-") && n.ends_with(".json")) {
-        let queries = backstop_schema::read_sqlx_offline(dir).map_err(|e| bad(e.to_string()))?;
+        let queries = backstop_appdb::read_sqlx_offline(dir).map_err(|e| bad(e.to_string()))?;
         return Ok(queries.into_iter().map(|(name, sql)| ShippedQuery { name, sql }).collect());
     }
     let mut queries = Vec::new();

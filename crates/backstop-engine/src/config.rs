@@ -64,7 +64,7 @@ pub struct AppConfig {
 /// `[apps.NAME.database]`.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    pub db: backstop_schema::Database,
+    pub db: backstop_appdb::Database,
     /// Run the contract stage as soon as the release that ships it is proven and the gate allows it
     /// (`contract = "auto"`); by default only `backstop migrate contract APP` runs it.
     pub auto_contract: bool,
@@ -190,10 +190,10 @@ impl Config {
             let database = match app.database {
                 None => None,
                 Some(raw) => Some(DatabaseConfig {
-                    db: match backstop_schema::Database::parse(&raw.url).map_err(|m| invalid(k("database.url"), m))? {
+                    db: match backstop_appdb::Database::parse(&raw.url).map_err(|m| invalid(k("database.url"), m))? {
                         // Relative to the config file, like the state directory.
-                        backstop_schema::Database::Sqlite { path: file } if file.is_relative() => {
-                            backstop_schema::Database::Sqlite { path: config_dir(path).join(file) }
+                        backstop_appdb::Database::Sqlite { path: file } if file.is_relative() => {
+                            backstop_appdb::Database::Sqlite { path: config_dir(path).join(file) }
                         }
                         db => db,
                     },
@@ -290,9 +290,9 @@ keep_warm = "10m"
         let text =
             format!("{MINIMAL}[apps.shop.database]\nurl = \"postgres://shop@127.0.0.1/shop\"\ncontract = \"auto\"\n");
         let db = shop(&parse(&text).unwrap()).database.unwrap();
-        assert_eq!(db.db, backstop_schema::Database::parse("postgres://shop@127.0.0.1/shop").unwrap());
+        assert_eq!(db.db, backstop_appdb::Database::parse("postgres://shop@127.0.0.1/shop").unwrap());
         assert!(
-            matches!(&db.db, backstop_schema::Database::Postgres { url, .. } if url == "postgres://shop@127.0.0.1/shop")
+            matches!(&db.db, backstop_appdb::Database::Postgres { url, .. } if url == "postgres://shop@127.0.0.1/shop")
         );
         assert!(db.auto_contract);
     }

@@ -32,7 +32,7 @@ pub enum OpError {
     #[error("{}", crate::error::chain(.source))]
     Database {
         #[from]
-        source: backstop_schema::SchemaError,
+        source: backstop_appdb::SchemaError,
     },
     #[error("release refused: {}", .refusals.iter().map(|r| format!("{}:{}: {} ({})", r.file, r.line, r.message, r.rule)).collect::<Vec<_>>().join("; "))]
     MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
@@ -43,7 +43,7 @@ pub enum OpError {
     #[error("revision {revision} is {status}, not proven yet: the contract stage runs only after the soak")]
     ContractNotYet { revision: u64, status: backstop_core::RevisionStatus },
     #[error("contract refused, revisions still in the rollback window need what it removes: {}", crate::migrations::blocked_summary(.blocked))]
-    ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_schema::Problem>)>, floor: Option<u64> },
+    ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_appdb::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
     /// Stored data this control plane cannot read: a server fault, not bad input.
@@ -105,9 +105,9 @@ impl OpError {
             OpError::BadRequest { .. } => "see `backstop help`".into(),
             OpError::NoDatabase { app } => format!("add [apps.{app}.database] url = \"postgres://…\" (or sqlite://PATH) to the server's config and restart it"),
             OpError::Database { source } => match source {
-                backstop_schema::SchemaError::ChecksumMismatch { .. } => "restore the applied file as it was and put the change in a new migration".into(),
-                backstop_schema::SchemaError::Parse { .. } => "fix the SQL at the place named; `backstop lint DIR` shows every finding".into(),
-                backstop_schema::SchemaError::Statement { .. } | backstop_schema::SchemaError::SqliteStatement { .. } => "fix the migration and release again; traffic did not move".into(),
+                backstop_appdb::SchemaError::ChecksumMismatch { .. } => "restore the applied file as it was and put the change in a new migration".into(),
+                backstop_appdb::SchemaError::Parse { .. } => "fix the SQL at the place named; `backstop lint DIR` shows every finding".into(),
+                backstop_appdb::SchemaError::Statement { .. } | backstop_appdb::SchemaError::SqliteStatement { .. } => "fix the migration and release again; traffic did not move".into(),
                 _ => "check [apps.NAME.database] url and that the database is up".into(),
             },
             OpError::MigrationsRefused { refusals } => match refusals.first() {

@@ -13,9 +13,9 @@
 
 use std::collections::BTreeMap;
 
+use backstop_appdb::{Database, MigrationFile, Problem, Snapshot, Verdict, precise_verdict, rollback_verdict};
 use backstop_core::{AppName, OperationKind, OperationState, Revision, RevisionStatus};
 use backstop_migrate::{Pending, Phase, Refusal, StagePlan, analyze, plan_stages};
-use backstop_schema::{Database, MigrationFile, Problem, Snapshot, Verdict, precise_verdict, rollback_verdict};
 use backstop_store::{Change, NewAudit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -168,18 +168,18 @@ impl Engine {
         let mut pending = Vec::new();
         for m in shipped {
             match ledger.get(&m.version) {
-                Some(sum) if *sum == backstop_schema::checksum(&m.sql) => applied.push(m.version.clone()),
+                Some(sum) if *sum == backstop_appdb::checksum(&m.sql) => applied.push(m.version.clone()),
                 Some(sum) => {
-                    return Err(backstop_schema::SchemaError::ChecksumMismatch {
+                    return Err(backstop_appdb::SchemaError::ChecksumMismatch {
                         version: m.version.clone(),
                         applied: sum.clone(),
-                        current: backstop_schema::checksum(&m.sql),
+                        current: backstop_appdb::checksum(&m.sql),
                     }
                     .into());
                 }
                 None => {
                     let report = analyze(&m.name, &m.sql, db.dialect()).map_err(|source| {
-                        OpError::from(backstop_schema::SchemaError::Parse { version: m.version.clone(), source })
+                        OpError::from(backstop_appdb::SchemaError::Parse { version: m.version.clone(), source })
                     })?;
                     pending.push((m, report));
                 }
@@ -509,7 +509,7 @@ impl Engine {
         if !blocked.is_empty() {
             return Err(OpError::ContractBlocked { app: app.to_string(), live: expected_live, blocked, floor });
         }
-        let report = db.apply(&files(&shipped), backstop_schema::Stage::Contract).await?;
+        let report = db.apply(&files(&shipped), backstop_appdb::Stage::Contract).await?;
         self.store.apply(app, vec![step("migrate-contract", format!("applied {}", report.applied.join(", ")))]).await?;
         // The live revision now runs on the contracted schema.
         let snapshot = db.snapshot().await.ok().map(|s| serde_json::to_value(&s).unwrap_or_default());

@@ -252,12 +252,12 @@ impl Engine {
         &self,
         app: &AppName,
         op: &Operation,
-        db: &backstop_schema::Database,
+        db: &backstop_appdb::Database,
         plan: &crate::migrations::ReleasePlan,
     ) -> Result<(), OpError> {
         let deferred: Vec<&str> = plan.stages.versions(backstop_migrate::Stage::Contract).collect();
         if !plan.expand.is_empty() {
-            let report = db.apply(&plan.expand, backstop_schema::Stage::Expand).await?;
+            let report = db.apply(&plan.expand, backstop_appdb::Stage::Expand).await?;
             self.store
                 .apply(app, vec![step(op, "migrate-expand", Some(format!("applied {}", report.applied.join(", "))))])
                 .await?;

@@ -26,6 +26,10 @@ pub struct Verdict {
     pub problems: Vec<Problem>,
     /// Differences the precise verdict set aside because the target's queries do not touch them.
     pub unused: Vec<Problem>,
+    /// In precise mode, what was checked: each query read and what it touches, each change set aside
+    /// and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked: Vec<String>,
 }
 
 /// One way today's schema fails the target revision.
@@ -36,6 +40,13 @@ pub struct Problem {
     pub kind: ProblemKind,
     /// What breaks, for a person.
     pub message: String,
+    /// The target's query that reaches the object (`file:line` or its name), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Why the verdict could not prove the target safe here, when the failure is not certain: what it
+    /// could not see (the values a query writes, a trigger function's body, a `DO` block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<String>,
 }
 
 /// What is wrong with one object.
@@ -56,6 +67,28 @@ pub enum ProblemKind {
     NewConstraint { name: String, constraint: ConstraintKind, definition: String },
     /// One of the target's own queries no longer prepares against the schema (precise mode).
     QueryFails { error: String },
+    /// A column the target writes explicitly is now generated always (identity or expression).
+    BecameGenerated,
+    /// Values of an enum type the target knew are gone (removed or renamed), or the type is.
+    EnumValuesRemoved { enum_type: String, removed: Vec<String> },
+    /// A domain the target's columns use gained a NOT NULL or CHECK rule.
+    DomainTightened { domain: String },
+    /// A function or procedure overload the target knew is gone, changed signature, or changed body.
+    FunctionChanged { function: String, change: String },
+    /// A sequence the target knew is gone.
+    SequenceDropped,
+    /// A view no longer accepts writes of these kinds.
+    ViewLostWrites { writes: Vec<String> },
+    /// A trigger the target did not have (or whose function changed) runs on its writes.
+    NewTrigger { name: String, events: Vec<String> },
+    /// Row-level security newly enabled, or a policy new or changed.
+    RowSecurity { policy: Option<String> },
+    /// The table became partitioned without a default partition: rows outside the bounds are refused.
+    Partitioned,
+    /// A new foreign key refuses deletes or key updates of a table the target writes.
+    ReferencedBy { table: String, definition: String },
+    /// A query of the target cannot be read (a `DO` block, a parse error), so everything counts for it.
+    QueryUnreadable { reason: String },
 }
 
 impl Uses {
@@ -155,7 +188,7 @@ pub fn rollback_verdict(target: &Snapshot, live: &Snapshot, uses: Option<&Uses>)
         }
         new_constraints(key, old, new, &mut found);
     }
-    let mut verdict = Verdict { safe: true, problems: Vec::new(), unused: Vec::new() };
+    let mut verdict = Verdict { safe: true, problems: Vec::new(), unused: Vec::new(), checked: Vec::new() };
     for (problem, reach) in found {
         let counts = uses.is_none_or(|uses| match &reach {
             Reach::Table(key) => uses.touches_table(key),
@@ -181,7 +214,7 @@ pub fn precise_verdict(
     checks: &[(String, Result<(), String>)],
 ) -> Verdict {
     let written: BTreeSet<String> = queries.iter().flat_map(|(_, sql)| written_tables(sql)).collect();
-    let mut verdict = Verdict { safe: true, problems: Vec::new(), unused: Vec::new() };
+    let mut verdict = Verdict { safe: true, problems: Vec::new(), unused: Vec::new(), checked: Vec::new() };
     for (name, check) in checks {
         if let Err(error) = check {
             verdict.problems.push(problem(
@@ -268,8 +301,8 @@ fn new_constraints<'a>(key: &'a str, old: &'a Table, new: &'a Table, found: &mut
     }
 }
 
-fn problem(object: String, kind: ProblemKind, message: String) -> Problem {
-    Problem { object, kind, message }
+pub(crate) fn problem(object: String, kind: ProblemKind, message: String) -> Problem {
+    Problem { object, kind, message, query: None, unseen: None }
 }
 
 /// An insert may leave the column out.
@@ -383,6 +416,8 @@ pub fn widens(from: &str, to: &str) -> bool {
 mod precise_tests {
     use super::*;
 
+    type Checks = Vec<(String, Result<(), String>)>;
+
     #[test]
     fn written_tables_are_insert_and_update_targets() {
         let cases: &[(&str, &[&str])] = &[
@@ -417,12 +452,13 @@ mod precise_tests {
                 p("orders.total", ProblemKind::BecameRequired),
             ],
             unused: vec![],
+            checked: vec![],
         };
         let queries = vec![
             ("list_users".to_owned(), "SELECT id, name FROM users".to_owned()),
             ("add_user".to_owned(), "INSERT INTO users (id, name) VALUES ($1, $2)".to_owned()),
         ];
-        let cases: Vec<(crate::QueryChecks, Vec<&str>)> = vec![
+        let cases: Vec<(Checks, Vec<&str>)> = vec![
             (vec![("list_users".into(), Ok(())), ("add_user".into(), Ok(()))], vec!["users.email"]),
             (
                 vec![("list_users".into(), Err("column \"name\" does not exist".into())), ("add_user".into(), Ok(()))],
@@ -449,7 +485,7 @@ mod tests {
     use crate::model::{Constraint, Index};
 
     fn column(data_type: &str, nullable: bool, default: Option<&str>) -> Column {
-        Column { data_type: data_type.into(), nullable, default: default.map(Into::into), generated: false }
+        Column::new(data_type, nullable, default)
     }
 
     /// `users(id bigint not null, full_name text)`, the seed texts' v1 schema.
@@ -464,10 +500,15 @@ mod tests {
             kind: ConstraintKind::PrimaryKey,
             definition: "PRIMARY KEY (id)".into(),
             columns: vec!["id".into()],
+            validated: true,
+            references: None,
         });
         let mut audit = Table::default();
         audit.columns.insert("id".into(), column("bigint", false, None));
-        Snapshot { tables: BTreeMap::from([("public.users".into(), users), ("public.audit".into(), audit)]) }
+        Snapshot {
+            tables: BTreeMap::from([("public.users".into(), users), ("public.audit".into(), audit)]),
+            ..Default::default()
+        }
     }
 
     fn edit(change: impl FnOnce(&mut Snapshot)) -> Snapshot {
@@ -592,6 +633,8 @@ mod tests {
                         kind: ConstraintKind::Check,
                         definition: "CHECK ((age > 0))".into(),
                         columns: vec!["age".into()],
+                        validated: true,
+                        references: None,
                     })
                 },
                 vec![(
@@ -617,6 +660,8 @@ mod tests {
                         kind: ConstraintKind::Unique,
                         definition: "UNIQUE (handle)".into(),
                         columns: vec!["handle".into()],
+                        validated: true,
+                        references: None,
                     });
                 },
                 vec![],
@@ -630,6 +675,8 @@ mod tests {
                         unique: true,
                         columns: vec!["email".into()],
                         backs_constraint: false,
+                        partial: false,
+                        nulls_not_distinct: false,
                     })
                 },
                 vec![(
@@ -650,6 +697,8 @@ mod tests {
                         unique: false,
                         columns: vec!["email".into()],
                         backs_constraint: false,
+                        partial: false,
+                        nulls_not_distinct: false,
                     })
                 },
                 vec![],
@@ -717,6 +766,8 @@ mod tests {
                 kind: ConstraintKind::Check,
                 definition: "CHECK ((age > 0))".into(),
                 columns: vec!["age".into()],
+                validated: true,
+                references: None,
             })
         });
         let cases = [(vec!["id", "full_name"], true), (vec!["age"], false)];

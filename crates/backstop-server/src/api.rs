@@ -62,11 +62,10 @@ impl From<OpError> for ApiError {
             OpError::LostRace { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "lost_race"),
             OpError::NoDatabase { .. } => (StatusCode::BAD_REQUEST, "no_database"),
             OpError::Database { source } => match source {
-                backstop_schema::SchemaError::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "migration_changed"),
-                backstop_schema::SchemaError::Parse { .. } => (StatusCode::BAD_REQUEST, "bad_migration"),
-                backstop_schema::SchemaError::ContractInExpand { .. } => (StatusCode::CONFLICT, "contract_in_expand"),
-                backstop_schema::SchemaError::Statement { .. }
-                | backstop_schema::SchemaError::SqliteStatement { .. } => {
+                backstop_appdb::SchemaError::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "migration_changed"),
+                backstop_appdb::SchemaError::Parse { .. } => (StatusCode::BAD_REQUEST, "bad_migration"),
+                backstop_appdb::SchemaError::ContractInExpand { .. } => (StatusCode::CONFLICT, "contract_in_expand"),
+                backstop_appdb::SchemaError::Statement { .. } | backstop_appdb::SchemaError::SqliteStatement { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "migration_failed")
                 }
                 _ => (StatusCode::BAD_GATEWAY, "database"),

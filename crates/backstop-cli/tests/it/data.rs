@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::harness::*;
 
-#[path = "../../../backstop-schema/tests/it/support.rs"]
+#[path = "../../../backstop-appdb/tests/it/support.rs"]
 #[allow(dead_code)]
 mod pg;
 

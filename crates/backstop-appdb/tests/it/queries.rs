@@ -1,6 +1,6 @@
 //! Precise mode against a real PostgreSQL: a revision's queries prepared against today's schema.
 
-use backstop_schema::{check_queries, check_queries_after_contract, snapshot_postgres};
+use backstop_appdb::{check_queries, check_queries_after_contract, snapshot_postgres};
 
 use crate::support::TestDb;
 

@@ -15,8 +15,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
+use backstop_schema::{ExpandStep, Snapshot};
+
 use crate::error::SchemaError;
-use crate::model::Snapshot;
 use crate::postgres::{connect, read_snapshot};
 
 /// The ledger table backstop keeps in the app's database.
@@ -283,6 +284,37 @@ pub async fn dry_run_contract(url: &str, sql: &str) -> Result<Snapshot, SchemaEr
     Ok(snapshot)
 }
 
+/// The schema after each statement of `statements`, in one transaction that is rolled back (see
+/// `Database::dry_run_steps`).
+pub(crate) async fn dry_run_steps(url: &str, statements: &[(String, String)]) -> Result<Vec<ExpandStep>, SchemaError> {
+    let mut client = connect(url).await?;
+    let tx = client.transaction().await.map_err(SchemaError::pg("starting the dry run transaction"))?;
+    let mut steps = Vec::with_capacity(statements.len());
+    for (location, sql) in statements {
+        let text = match concurrently(sql) {
+            Some(at) => format!("{}{}", &sql[..at], &sql[at + "CONCURRENTLY".len()..]),
+            None if outside_transaction(sql) => continue,
+            None => sql.clone(),
+        };
+        tx.batch_execute(&text).await.map_err(|source| {
+            let (file, line) = split_location(location);
+            SchemaError::Statement { version: "(dry run)".to_owned(), file, line, outside_transaction: false, source }
+        })?;
+        let after = read_snapshot(&tx).await?;
+        steps.push(ExpandStep { location: location.clone(), sql: sql.clone(), after });
+    }
+    tx.rollback().await.map_err(SchemaError::pg("rolling back the dry run"))?;
+    Ok(steps)
+}
+
+/// `file.sql:12` as (`file.sql`, 12); a location without a line number keeps line 0.
+pub(crate) fn split_location(location: &str) -> (String, u32) {
+    match location.rsplit_once(':').and_then(|(file, line)| Some((file, line.parse().ok()?))) {
+        Some((file, line)) => (file.to_owned(), line),
+        None => (location.to_owned(), 0),
+    }
+}
+
 /// Runs `sql` statement by statement inside `tx`, made transaction-safe as [`dry_run_contract`] says.
 pub(crate) async fn run_in_transaction(tx: &Transaction<'_>, sql: &str) -> Result<(), SchemaError> {
     const LABEL: &str = "(dry run)";
@@ -347,6 +379,13 @@ mod tests {
         assert_eq!(files[1].sql, "ALTER TABLE users ADD COLUMN name text;");
         assert_eq!(ignored.iter().map(|i| i.file.as_str()).collect::<Vec<_>>(), ["notes.txt"]);
         assert!(matches!(read_migrations(dir.path().join("missing")), Err(SchemaError::Io { .. })));
+    }
+
+    #[test]
+    fn statement_locations_split_into_file_and_line() {
+        assert_eq!(split_location("0007_prices.sql:12"), ("0007_prices.sql".to_owned(), 12));
+        assert_eq!(split_location("dir/a:b.sql:3"), ("dir/a:b.sql".to_owned(), 3));
+        assert_eq!(split_location("inline"), ("inline".to_owned(), 0));
     }
 
     #[test]

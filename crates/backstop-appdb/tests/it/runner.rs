@@ -1,6 +1,6 @@
 //! The migration runner against a real PostgreSQL: ledger, stages, checksums, transactions.
 
-use backstop_schema::{MigrationFile, SchemaError, Stage, apply, checksum, snapshot_postgres};
+use backstop_appdb::{MigrationFile, SchemaError, Stage, apply, checksum, snapshot_postgres};
 
 use crate::support::TestDb;
 
@@ -139,4 +139,19 @@ async fn an_unparseable_migration_is_refused_naming_its_version() {
     assert_eq!(error.to_string(), "migration 001 cannot be analysed");
     let source = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
     assert!(source.starts_with("001_bad.sql:1:"), "{source}");
+}
+
+#[tokio::test]
+async fn a_failing_expand_dry_run_names_the_statement_and_leaves_nothing() {
+    let db = TestDb::new().await;
+    db.exec("CREATE TABLE users (id int)").await;
+    let database = backstop_appdb::Database::parse(&db.url).unwrap();
+    let statements = vec![
+        ("0002_x.sql:1".to_owned(), "ALTER TABLE users ADD COLUMN name text".to_owned()),
+        ("0002_x.sql:4".to_owned(), "ALTER TABLE nope ADD COLUMN name text".to_owned()),
+    ];
+    let error = database.dry_run_steps(&statements).await.unwrap_err();
+    assert!(error.to_string().starts_with("0002_x.sql:4: "), "{error}");
+    assert_eq!(tables(&db).await, ["public.users"]);
+    assert!(!snapshot_postgres(&db.url).await.unwrap().tables["public.users"].columns.contains_key("name"));
 }

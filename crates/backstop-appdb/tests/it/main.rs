@@ -3,5 +3,6 @@
 mod postgres;
 mod queries;
 mod runner;
+mod scenarios;
 mod sqlite;
 mod support;

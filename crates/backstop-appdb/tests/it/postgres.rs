@@ -1,6 +1,6 @@
 //! Snapshots read from a real PostgreSQL catalog, and the seed texts' worked example end to end.
 
-use backstop_schema::{
+use backstop_appdb::{
     ConstraintKind, MigrationFile, ProblemKind, RelationKind, Snapshot, Stage, Uses, apply, dry_run_contract,
     rollback_verdict, snapshot_postgres,
 };
@@ -142,7 +142,7 @@ async fn at_v1() -> (TestDb, Snapshot) {
     (db, v1)
 }
 
-fn objects(verdict: &backstop_schema::Verdict) -> Vec<(&str, &ProblemKind)> {
+fn objects(verdict: &backstop_appdb::Verdict) -> Vec<(&str, &ProblemKind)> {
     verdict.problems.iter().map(|p| (p.object.as_str(), &p.kind)).collect()
 }
 
@@ -267,7 +267,7 @@ async fn dropping_a_view_the_target_reads_makes_rollback_unsafe() {
 async fn the_kept_session_sees_new_changes_and_comes_back_after_the_server_drops_it() {
     let db = TestDb::new().await;
     db.exec("CREATE TABLE users (id bigint PRIMARY KEY)").await;
-    let handle = backstop_schema::Database::parse(&db.url).unwrap();
+    let handle = backstop_appdb::Database::parse(&db.url).unwrap();
     let first = handle.snapshot().await.unwrap();
     assert_eq!(first.tables["public.users"].columns.keys().collect::<Vec<_>>(), ["id"]);
     db.exec("ALTER TABLE users ADD COLUMN name text").await;
@@ -289,4 +289,72 @@ async fn the_kept_session_sees_new_changes_and_comes_back_after_the_server_drops
     db.exec("ALTER TABLE users ADD COLUMN email text").await;
     let third = handle.snapshot().await.unwrap();
     assert!(third.tables["public.users"].columns.contains_key("email"));
+}
+
+#[tokio::test]
+async fn snapshot_reads_the_complete_picture_types_functions_sequences_triggers_policies_partitions() {
+    let db = TestDb::new().await;
+    db.exec(
+        "CREATE TYPE mood AS ENUM ('ok', 'sad', 'glad');
+         CREATE DOMAIN positive AS integer NOT NULL CHECK (VALUE > 0);
+         ALTER DOMAIN positive ADD CONSTRAINT below CHECK (VALUE < 1000) NOT VALID;
+         CREATE SEQUENCE tickets;
+         CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text COLLATE \"C\",
+             m mood, moods mood[], stock positive, price int);
+         ALTER TABLE items ADD CONSTRAINT items_price_check CHECK (price > 0) NOT VALID;
+         CREATE UNIQUE INDEX items_name ON items (name) NULLS NOT DISTINCT;
+         CREATE UNIQUE INDEX items_price ON items (price) WHERE price > 10;
+         CREATE FUNCTION price_of(p bigint, q text) RETURNS integer LANGUAGE sql AS 'SELECT 1';
+         CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION stamp();
+         ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON items FOR SELECT USING (price > 0);
+         CREATE VIEW named AS SELECT id, name FROM items;
+         CREATE VIEW distinct_names AS SELECT DISTINCT name FROM items;
+         CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         CREATE TABLE events_other PARTITION OF events DEFAULT;",
+    )
+    .await;
+    let s = snapshot_postgres(&db.url).await.unwrap();
+    assert_eq!(s.enums["public.mood"], ["ok", "sad", "glad"]);
+    let domain = &s.domains["public.positive"];
+    assert_eq!((domain.base.as_str(), domain.not_null), ("integer", true));
+    assert_eq!(domain.checks, ["CHECK ((VALUE < 1000))", "CHECK ((VALUE > 0))"]);
+    assert!(s.sequences.contains("public.tickets"), "{:?}", s.sequences);
+    let price_of = &s.functions["public.price_of"][0];
+    assert_eq!((price_of.arguments.as_str(), price_of.returns.as_str()), ("p bigint, q text", "integer"));
+    assert_eq!(s.functions["public.stamp"][0].returns, "trigger");
+
+    let items = &s.tables["public.items"];
+    assert_eq!(items.columns["id"].generation, Some(backstop_appdb::Generation::IdentityAlways));
+    assert_eq!(items.columns["name"].collation.as_deref(), Some("C"));
+    assert_eq!(items.columns["m"].type_key.as_deref(), Some("public.mood"));
+    assert_eq!(items.columns["moods"].type_key.as_deref(), Some("public.mood"));
+    assert_eq!(items.columns["stock"].type_key.as_deref(), Some("public.positive"));
+    let check = items.constraints.iter().find(|c| c.kind == ConstraintKind::Check).unwrap();
+    assert_eq!(
+        (check.validated, check.definition.as_str(), check.rule()),
+        (false, "CHECK ((price > 0)) NOT VALID", "CHECK ((price > 0))")
+    );
+    let index = |name: &str| items.indexes.iter().find(|i| i.name == name).unwrap();
+    assert!(index("items_name").nulls_not_distinct && !index("items_name").partial);
+    assert!(index("items_price").partial && !index("items_price").nulls_not_distinct);
+    assert_eq!(items.triggers.len(), 1);
+    let trigger = &items.triggers[0];
+    assert_eq!(
+        (trigger.timing.as_str(), trigger.events.clone(), trigger.function.as_str()),
+        ("before", vec!["insert".to_owned(), "update".to_owned()], "public.stamp")
+    );
+    assert!(!trigger.definition.contains("TRIGGER stamp"), "{}", trigger.definition);
+    assert_eq!(items.row_security, (true, false));
+    assert_eq!((items.policies[0].name.as_str(), items.policies[0].command.as_str()), ("mine", "SELECT"));
+
+    assert_eq!(s.tables["public.named"].writable, ["insert", "update", "delete"]);
+    assert!(s.tables["public.distinct_names"].writable.is_empty());
+    assert!(s.tables["public.events"].partitioned);
+    let part = &s.tables["public.events_2024"];
+    assert_eq!(part.partition_of.as_deref(), Some("public.events"));
+    assert_eq!(part.partition_bound.as_deref(), Some("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"));
+    assert_eq!(s.tables["public.events_other"].partition_bound.as_deref(), Some("DEFAULT"));
 }

@@ -1,6 +1,6 @@
 //! Snapshots read from real SQLite files.
 
-use backstop_schema::{ConstraintKind, ProblemKind, RelationKind, SchemaError, rollback_verdict, snapshot_sqlite};
+use backstop_appdb::{ConstraintKind, ProblemKind, RelationKind, SchemaError, rollback_verdict, snapshot_sqlite};
 
 fn database(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -90,4 +90,30 @@ fn a_missing_file_is_an_error_not_an_empty_schema() {
     assert!(matches!(error, SchemaError::SqliteMissing { .. }));
     assert!(error.to_string().starts_with("no sqlite database at "), "{error}");
     assert!(!dir.path().join("nope.db").exists(), "reading did not create the file");
+}
+
+#[test]
+fn sqlite_checks_generated_columns_and_triggers_are_read_from_the_ddl() {
+    let (_dir, path) = database(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, price INTEGER CHECK (price > 0), qty INTEGER,
+             total INTEGER GENERATED ALWAYS AS (price * qty) VIRTUAL, CONSTRAINT qty_pos CHECK (qty >= 0));
+         CREATE TRIGGER t_guard BEFORE DELETE ON t BEGIN SELECT RAISE(ABORT, 'no'); END;",
+    );
+    let s = snapshot_sqlite(&path).unwrap();
+    assert_eq!(s.engine, backstop_appdb::Engine::Sqlite);
+    let t = &s.tables["main.t"];
+    let checks: Vec<(&str, &str, Vec<&str>)> = t
+        .constraints
+        .iter()
+        .filter(|c| c.kind == ConstraintKind::Check)
+        .map(|c| (c.name.as_str(), c.definition.as_str(), c.columns.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        checks,
+        [("t_check1", "CHECK (price > 0)", vec!["price"]), ("qty_pos", "CHECK (qty >= 0)", vec!["qty"])]
+    );
+    assert_eq!(t.columns["total"].generation, Some(backstop_appdb::Generation::Expression));
+    assert_eq!(t.columns["id"].generation, Some(backstop_appdb::Generation::Rowid));
+    assert_eq!(t.triggers.len(), 1);
+    assert_eq!((t.triggers[0].timing.as_str(), t.triggers[0].events.clone()), ("before", vec!["delete".to_owned()]));
 }

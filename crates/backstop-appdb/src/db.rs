@@ -15,10 +15,12 @@ use std::sync::Arc;
 use backstop_migrate::{Dialect, analyze};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+use backstop_schema::ExpandStep;
+
 use crate::error::{SchemaError, mask_password};
-use crate::model::Snapshot;
 use crate::queries::QueryChecks;
 use crate::runner::{self, ApplyReport, LEDGER_TABLE, MigrationFile, Stage};
+use backstop_schema::Snapshot;
 
 /// An app's database, from the `url` of `[apps.NAME.database]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +158,45 @@ impl Database {
         Ok(snapshot)
     }
 
+    /// The schema after each of `statements` (`(file:line, sql)`, in run order), all run in one
+    /// transaction that is rolled back: what the expand stage would leave, statement by statement, for
+    /// [`backstop_schema::check_expand`]. `CONCURRENTLY` is dropped and `VACUUM` skipped, as in
+    /// [`Database::dry_run_contract`]. A statement that fails is an error naming its location.
+    pub async fn dry_run_steps(&self, statements: &[(String, String)]) -> Result<Vec<ExpandStep>, SchemaError> {
+        let mut steps = match self {
+            Database::Postgres { url, .. } => runner::dry_run_steps(url, statements).await?,
+            Database::Sqlite { path } => {
+                let statements = statements.to_vec();
+                blocking(path, move |db, path| {
+                    let tx = db.transaction().map_err(sqlite_err(path, "starting the dry run"))?;
+                    let mut steps = Vec::with_capacity(statements.len());
+                    for (location, sql) in statements {
+                        tx.execute_batch(&sql).map_err(|source| {
+                            let (file, line) = runner::split_location(&location);
+                            SchemaError::SqliteStatement {
+                                version: "(dry run)".into(),
+                                file,
+                                line,
+                                source: Box::new(source),
+                            }
+                        })?;
+                        let after = crate::sqlite::read_snapshot(&tx).map_err(|(context, source)| {
+                            SchemaError::Sqlite { path: path.to_owned(), context, source }
+                        })?;
+                        steps.push(ExpandStep { location, sql, after });
+                    }
+                    tx.rollback().map_err(sqlite_err(path, "rolling back the dry run"))?;
+                    Ok(steps)
+                })
+                .await?
+            }
+        };
+        for step in &mut steps {
+            without_ledger(&mut step.after);
+        }
+        Ok(steps)
+    }
+
     /// Prepares each named query against the schema now, or as it would be after `contract`.
     pub async fn check_queries(
         &self,
@@ -189,7 +230,7 @@ impl Database {
 }
 
 fn without_ledger(snapshot: &mut Snapshot) {
-    snapshot.tables.retain(|key, _| crate::model::display_table(key) != LEDGER_TABLE);
+    snapshot.tables.retain(|key, _| backstop_schema::display_table(key) != LEDGER_TABLE);
 }
 
 fn sqlite_err(path: &Path, context: &'static str) -> impl FnOnce(rusqlite::Error) -> SchemaError {
