@@ -34,7 +34,7 @@ pub async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u1
 pub async fn wait_healthy(instance: &Instance, path: &str, timeout: Duration) -> Result<(), LocalError> {
     let addr = instance.addr();
     let poll = async {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::instance::deadline_after(timeout);
         let mut pause = FIRST_PAUSE;
         let mut last = LastProbe::None;
         loop {
@@ -55,7 +55,7 @@ pub async fn wait_healthy(instance: &Instance, path: &str, timeout: Duration) ->
                 }
                 Err(error) => last = LastProbe::Failed(error),
             }
-            sleep_until(deadline.min(Instant::now() + pause)).await;
+            sleep_until(deadline.min(crate::instance::deadline_after(pause))).await;
             pause = (pause * 2).min(MAX_PAUSE);
         }
     };

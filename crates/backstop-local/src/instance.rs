@@ -176,7 +176,7 @@ impl Instance {
         }
         tracing::info!(pid = self.id.pid, ?grace, "stopping instance");
         self.signal_group(group, Signal::SIGTERM);
-        if timeout_at(Instant::now() + grace, self.gone(raw)).await.is_ok() {
+        if timeout_at(deadline_after(grace), self.gone(raw)).await.is_ok() {
             return;
         }
         tracing::warn!(pid = self.id.pid, ?grace, "instance outlived its grace period; killing its process group");
@@ -213,6 +213,12 @@ fn group_is_live(pgid: i32) -> bool {
     // `kill(-pgid, 0)` answers "no such group" cheaply; otherwise the group may hold only zombies, which
     // count as gone, so look closer.
     signal::killpg(Pid::from_raw(pgid), None) != Err(Errno::ESRCH) && procfs::group_has_live_members(pgid)
+}
+
+/// `now + d`, saturating: an absurd duration waits "forever" (a year) instead of overflowing.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 60 * 60))
 }
 
 #[cfg(test)]

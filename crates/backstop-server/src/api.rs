@@ -425,18 +425,13 @@ async fn rollback_check(
     Ok(axum::Json(ctx.rollback_check(&app, revision).await?))
 }
 
-#[derive(Deserialize)]
-struct PlanRequest {
-    #[serde(default)]
-    migrations: Option<Vec<crate::migrations::ShippedMigration>>,
-}
-
 async fn migrate_plan(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
-    Json(req): Json<PlanRequest>,
+    Json(req): Json<backstop_api::PlanRequest>,
 ) -> ApiResult<crate::migrations::PlanView> {
-    Ok(axum::Json(ctx.migrate_plan(&app, req.migrations).await?))
+    let migrations = req.migrations.map(|m| m.into_iter().map(crate::wire::migration).collect());
+    Ok(axum::Json(ctx.migrate_plan(&app, migrations).await?))
 }
 
 async fn migrate_contract(

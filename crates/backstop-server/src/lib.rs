@@ -113,7 +113,6 @@ impl Server {
                 ProxyError::Bind { addr, source } => {
                     ServerError::Bind { key: format!("apps.{name}.listen"), addr, source }
                 }
-                #[allow(unreachable_patterns)]
                 other => ServerError::Bind {
                     key: format!("apps.{name}.listen"),
                     addr: app.listen,

@@ -122,3 +122,30 @@ async fn mutating_routes_need_the_admin_token() {
     let (_, audit) = api.call("GET", "/v1/audit", None, "").await;
     assert_eq!(audit.as_array().map(Vec::len), Some(0), "{audit}");
 }
+
+#[tokio::test]
+async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
+    let api = start().await;
+    let store = api.server.ctx().store.clone();
+    let app: backstop_core::AppName = "shop".parse().unwrap();
+    store
+        .create_revision(backstop_store::NewRevision {
+            app: app.clone(),
+            version: "v1".into(),
+            digest: backstop_core::Digest::of_bytes(b"v1"),
+            change_cause: String::new(),
+            git_commit: None,
+            guarded_by: Vec::new(),
+            actor: "admin".into(),
+        })
+        .await
+        .unwrap();
+    // Damage the state as a hand edit or a disk fault would.
+    let db = rusqlite::Connection::open(api._dir.path().join("state").join("backstop.db")).unwrap();
+    db.execute("UPDATE revisions SET status = 'exploded' WHERE app = 'shop'", []).unwrap();
+    for uri in ["/v1/apps/shop/status", "/v1/apps/shop/revisions", "/v1/apps/shop/revisions/1"] {
+        let (status, json) = api.call("GET", uri, None, "").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}: {json}");
+        assert_eq!(error_code(&json), "corrupt_state", "{uri}");
+    }
+}

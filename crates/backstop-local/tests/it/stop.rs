@@ -22,6 +22,16 @@ async fn stop_terminates_the_instance() {
 }
 
 #[tokio::test]
+async fn absurd_durations_overflowed_deadlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _guard) = start(&testsvc::spec(dir.path(), "healthy")).await;
+    // A timeout or grace too long to add to the clock is waited on as "a very long time".
+    wait_healthy(&instance, "/healthz", Duration::MAX).await.unwrap();
+    instance.stop(Duration::MAX).await;
+    assert!(!instance.is_alive());
+}
+
+#[tokio::test]
 async fn stop_kills_an_instance_that_ignores_sigterm_after_grace() {
     let dir = tempfile::tempdir().unwrap();
     let (instance, _guard) = start(&testsvc::spec(dir.path(), "stubborn")).await;

@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use backstop_flags::Flag;
 use backstop_store::FlagHistoryEntry;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Edit, Written, store_error, unknown_flag};
@@ -39,12 +38,7 @@ fn bad_request(message: impl Into<String>, hint: impl Into<String>) -> ApiError 
 
 /// Body of create and set: the flag (its `key` and `version` may be left
 /// out) and why.
-#[derive(Deserialize)]
-struct FlagBody {
-    flag: Value,
-    #[serde(default)]
-    reason: Option<String>,
-}
+type FlagBody = backstop_api::FlagRequest;
 
 /// The flag of a request for `key`, and the version it was read at (set's
 /// optimistic concurrency; 0 or absent means "whatever is stored").
@@ -103,11 +97,8 @@ async fn set(
     Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, edit, "set", &actor, reason_of(body.reason)).await?))
 }
 
-#[derive(Deserialize)]
-struct ReasonBody {
-    #[serde(default)]
-    reason: Option<String>,
-}
+/// Body of on, off and delete: why.
+type ReasonBody = backstop_api::ReasonRequest;
 
 async fn switch(ctx: &Ctx, key: &str, enabled: bool, actor: &str, reason: Option<String>) -> ApiResult<Written> {
     let what = if enabled { "on" } else { "off" };
@@ -185,8 +176,9 @@ async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
     let mut resp = if super::ofrep::matches_etag(&headers, &current.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let flags: Vec<&Flag> = current.snapshot.flags.values().map(|f| f.flag()).collect();
-        axum::Json(json!({ "version": current.snapshot.version, "etag": current.etag, "flags": flags })).into_response()
+        let flags: Vec<Flag> = current.snapshot.flags.values().map(|f| f.flag().clone()).collect();
+        let list = backstop_api::FlagList { etag: current.etag.clone(), flags, version: current.snapshot.version };
+        axum::Json(list).into_response()
     };
     if let Ok(etag) = HeaderValue::from_str(&current.etag) {
         resp.headers_mut().insert(header::ETAG, etag);

@@ -29,7 +29,6 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use backstop_flags::{CompiledFlag, Flag, FlagError, Snapshot, compile};
 use backstop_store::{FlagDelete, FlagHistoryEntry, FlagWrite, FlagWriteMode, Store, StoreError};
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 pub use limit::RateLimiter;
@@ -78,14 +77,7 @@ impl Current {
 }
 
 /// One stored change: the data of a `change` stream event.
-#[derive(Debug, Clone, Serialize)]
-pub struct FlagEvent {
-    pub version: u64,
-    pub etag: String,
-    pub key: String,
-    /// `None` for a deleted flag.
-    pub flag: Option<Flag>,
-}
+pub use backstop_api::ChangeEvent as FlagEvent;
 
 /// One change as broadcast: serialised once, sent as the same bytes to every subscriber.
 #[derive(Debug)]
@@ -115,13 +107,7 @@ pub(crate) enum Edit {
 }
 
 /// What a write did.
-#[derive(Debug, Serialize)]
-pub struct Written {
-    pub flag: Flag,
-    /// False when the flag already was in the asked state (nothing recorded).
-    pub changed: bool,
-    pub config_version: u64,
-}
+pub use backstop_api::Written;
 
 impl FlagService {
     /// Load every stored flag; OFREP evaluations are limited to

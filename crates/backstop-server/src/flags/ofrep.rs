@@ -15,8 +15,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use backstop_api::{BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EventStream, RefetchEvent};
 use backstop_flags::{Context, EvalError, Evaluation};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Current;
 use super::stream::{Framing, frames};
@@ -61,8 +62,8 @@ async fn rate_limit(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Re
 /// The `refetchEvaluation` event of a configuration version (the default
 /// `message` event; the id is the configuration version).
 pub(super) fn refetch_frame(current: &Current) -> Bytes {
-    let data = json!({ "type": "refetchEvaluation", "etag": current.etag });
-    super::sse_frame(None, current.snapshot.version, &data.to_string())
+    let data = RefetchEvent { etag: current.etag.clone(), kind: "refetchEvaluation".into() };
+    super::sse_frame(None, current.snapshot.version, &serde_json::to_string(&data).unwrap_or_default())
 }
 
 const OFREP_EVENTS: Framing = Framing { resync: refetch_frame, change: |p| p.refetch_frame.clone() };
@@ -113,12 +114,8 @@ pub(super) async fn require_reader(
     Ok(next.run(req).await)
 }
 
-fn error_body(key: Option<&str>, code: &str, details: impl Into<String>) -> Value {
-    let mut body = json!({ "errorCode": code, "errorDetails": details.into() });
-    if let Some(key) = key {
-        body["key"] = json!(key);
-    }
-    body
+fn error_body(key: Option<&str>, code: &str, details: impl Into<String>) -> EvaluationFailure {
+    EvaluationFailure { error_code: code.to_owned(), error_details: details.into(), key: key.map(str::to_owned) }
 }
 
 /// The evaluation context of a request body (`{"context": {...}}`); an empty
@@ -139,8 +136,14 @@ fn context_of(body: &Bytes) -> Result<Context, (&'static str, String)> {
     }
 }
 
-fn success(key: &str, e: &Evaluation<'_>) -> Value {
-    json!({ "key": key, "value": e.value, "reason": e.reason, "variant": e.variant, "metadata": {} })
+fn success(key: &str, e: &Evaluation<'_>) -> Evaluated {
+    Evaluated {
+        key: key.to_owned(),
+        metadata: serde_json::Map::new(),
+        reason: e.reason,
+        value: e.value.clone(),
+        variant: e.variant.to_owned(),
+    }
 }
 
 async fn single(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>, body: Bytes) -> Response {
@@ -186,24 +189,24 @@ async fn bulk(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> R
             return (StatusCode::BAD_REQUEST, Json(error_body(None, code, details))).into_response();
         }
     };
-    let flags: Vec<Value> = current
+    let flags: Vec<BulkEntry> = current
         .snapshot
         .evaluate_all(&context)
         .into_iter()
         .map(|(key, r)| match r {
-            Ok(e) => success(key, &e),
-            Err(e) => error_body(Some(key), e.code(), e.to_string()),
+            Ok(e) => BulkEntry::Evaluated(success(key, &e)),
+            Err(e) => BulkEntry::Failed(error_body(Some(key), e.code(), e.to_string())),
         })
         .collect();
-    let body = json!({
-        "flags": flags,
-        "eventStreams": [{
-            "type": "sse",
-            "url": events_url(&headers, &ctx),
-            "inactivityDelaySec": INACTIVITY_DELAY_SEC,
+    let body = BulkEvaluation {
+        event_streams: vec![EventStream {
+            inactivity_delay_sec: INACTIVITY_DELAY_SEC,
+            kind: "sse".into(),
+            url: events_url(&headers, &ctx),
         }],
-        "metadata": { "version": current.snapshot.version, "stream": "/v1/flags/stream" },
-    });
+        flags,
+        metadata: BulkMetadata { stream: "/v1/flags/stream".into(), version: current.snapshot.version },
+    };
     let mut resp = Json(body).into_response();
     if let Some(etag) = etag {
         resp.headers_mut().insert(header::ETAG, etag);
@@ -213,6 +216,8 @@ async fn bulk(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> R
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

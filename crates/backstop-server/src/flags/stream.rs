@@ -17,7 +17,6 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::Stream;
-use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -46,12 +45,16 @@ pub(super) fn snapshot_frame(current: &Current) -> Bytes {
     current
         .snapshot_frame
         .get_or_init(|| {
-            let data = json!({
-                "version": current.snapshot.version,
-                "etag": current.etag,
-                "flags": current.snapshot.flags,
-            });
-            super::sse_frame(Some("snapshot"), current.snapshot.version, &data.to_string())
+            let data = backstop_api::SnapshotEvent {
+                etag: current.etag.clone(),
+                flags: current.snapshot.flags.iter().map(|(k, f)| (k.clone(), f.flag().clone())).collect(),
+                version: current.snapshot.version,
+            };
+            super::sse_frame(
+                Some("snapshot"),
+                current.snapshot.version,
+                &serde_json::to_string(&data).unwrap_or_default(),
+            )
         })
         .clone()
 }
@@ -133,6 +136,7 @@ async fn stream(State(ctx): State<Arc<Ctx>>) -> Response {
 mod tests {
     use backstop_store::SqliteStore;
     use futures_util::StreamExt;
+    use serde_json::json;
 
     use super::super::{CHANNEL_CAPACITY, Edit};
     use super::*;

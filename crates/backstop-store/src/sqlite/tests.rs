@@ -1,3 +1,5 @@
+//! Tests of the SQLite store beside the conformance suite: migrations of older schemas, reopening, what only SQLite shows.
+
 use backstop_core::audit::verify_chain;
 use backstop_core::{OperationKind, OperationState};
 use chrono::Utc;
