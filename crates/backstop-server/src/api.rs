@@ -164,6 +164,9 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/undo", post(undo))
         .route("/v1/gc", post(gc))
         .route("/v1/apps/{app}/migrations/contract", post(migrate_contract))
+        // Planning connects to the app's database and parses whatever SQL it is sent:
+        // it needs the admin token like the calls that change things.
+        .route("/v1/apps/{app}/migrations/plan", post(migrate_plan))
         .route("/v1/apps/{app}/revisions/{revision}/promote", post(promote))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), require_token));
     Router::new()
@@ -174,7 +177,6 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/revisions/{revision}", get(one_revision))
         .route("/v1/apps/{app}/known-good", get(known_good))
         .route("/v1/apps/{app}/revisions/{revision}/rollback-check", get(rollback_check))
-        .route("/v1/apps/{app}/migrations/plan", post(migrate_plan))
         .route("/v1/apps/{app}/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/artifacts/{digest}", get(artifact_info))

@@ -150,3 +150,20 @@ fn state_database_is_readable_by_its_owner_only() {
     let mode = std::fs::metadata(h.state().join("backstop.db")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn migration_planning_was_open_to_anyone() {
+    let h = Harness::start("");
+    let path = "/v1/apps/shop/migrations/plan";
+    let (status, body) = request(h.api_port, "POST", path, &[("Content-Type", "application/json")], b"{}");
+    assert_eq!(status, 401, "{body}");
+    let eval = eval_token(&h);
+    let (status, _) =
+        request(h.api_port, "POST", path, &[("Content-Type", "application/json"), ("X-API-Key", &eval)], b"{}");
+    assert_eq!(status, 403);
+    let auth = format!("Bearer {}", h.token());
+    let (status, body) =
+        request(h.api_port, "POST", path, &[("Content-Type", "application/json"), ("Authorization", &auth)], b"{}");
+    assert_ne!(status, 401, "{body}");
+    assert_ne!(status, 403, "{body}");
+}
