@@ -202,6 +202,66 @@ impl BodyDepth {
     }
 }
 
+/// How deeply a statement may nest before backstop refuses it: parentheses, brackets and `CASE`
+/// bodies, plus operators chained at one level (`1+1+...+1` is as deep as its terms are many). Parsers
+/// and tree visits recurse once per level, so input past this bound is rejected before any parser
+/// sees it. Real migrations stay far below it.
+pub const MAX_NESTING: usize = 1000;
+
+/// The byte offset of the first token at which the statement's estimated nesting passes
+/// [`MAX_NESTING`], or `None` when it stays within it.
+///
+/// The estimate never underestimates the depth of the tree a parser builds: every level of
+/// brackets counts one, and every operator since the last comma at each open level counts one.
+pub(crate) fn too_deep(lexed: &Lexed<'_>, raw: &RawStatement) -> Option<usize> {
+    // One entry per open level: (closes with END instead of a bracket, operators chained at this level).
+    let mut levels: Vec<(bool, usize)> = vec![(false, 0)];
+    let mut depth = 1usize;
+    for i in raw.tokens.clone() {
+        let token = &lexed.tokens[i].token;
+        let keyword = match token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        };
+        match (token, keyword.as_deref()) {
+            (Token::Whitespace(_), _) => continue,
+            (Token::LParen | Token::LBracket, _) | (_, Some("CASE")) => {
+                levels.push((keyword.is_some(), 0));
+                depth += 1;
+            }
+            (Token::RParen | Token::RBracket, _) | (_, Some("END")) => {
+                let closes_case = keyword.is_some();
+                if levels.len() > 1 && levels.last().is_some_and(|(case, _)| *case == closes_case) {
+                    let (_, chained) = levels.pop().unwrap_or_default();
+                    depth -= 1 + chained;
+                }
+            }
+            (Token::Comma, _) => {
+                if let Some((_, chained)) = levels.last_mut() {
+                    depth -= std::mem::take(chained);
+                }
+            }
+            (Token::Word(_) | Token::Number(..) | Token::SingleQuotedString(_) | Token::Period, None)
+            | (Token::DollarQuotedString(_) | Token::Placeholder(_) | Token::SemiColon | Token::EOF, _) => {}
+            (Token::Word(_), Some(word)) if !CHAINING_WORDS.contains(&word) => {}
+            _ => {
+                if let Some((_, chained)) = levels.last_mut() {
+                    *chained += 1;
+                    depth += 1;
+                }
+            }
+        }
+        if depth > MAX_NESTING {
+            return Some(lexed.ranges[i].start);
+        }
+    }
+    None
+}
+
+/// Keywords that chain two operands into one more level of the tree.
+const CHAINING_WORDS: &[&str] =
+    &["AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "SIMILAR", "BETWEEN", "IN", "COLLATE", "AT"];
+
 /// Parses one statement: first as a utility statement, otherwise with `sqlparser`.
 pub(crate) fn parse(file: &str, lexed: &Lexed<'_>, raw: &RawStatement, dialect: Dialect) -> Result<Parsed, ParseError> {
     let tokens = &lexed.tokens[raw.tokens.clone()];

@@ -26,6 +26,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 pub use layout::{IgnoredFile, Layout, Migration, MigrationSet, order_migrations};
+pub use lex::MAX_NESTING;
 pub use plan::{Pending, Placed, Refusal, Stage, StagePlan, plan_stages};
 pub use rules::{RULES, RuleInfo, rule};
 
@@ -159,7 +160,26 @@ impl fmt::Display for Severity {
 ///
 /// `file` is only used to label positions. Statements in a `-- migrate:down` (dbmate) or
 /// `-- +goose Down` section are not forward statements and are left out.
+///
+/// Safe on untrusted input: a statement nesting deeper than [`MAX_NESTING`] is a [`ParseError`] before
+/// any parser sees it, and the analysis runs on its own thread with a large stack ([`ANALYSIS_STACK`]),
+/// so neither the parsers nor the tree visits can exhaust the caller's stack.
 pub fn analyze(file: &str, text: &str, dialect: Dialect) -> Result<Report, ParseError> {
+    let failed = |message: String| ParseError { file: file.to_owned(), line: 1, column: 1, offset: 0, message };
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("backstop-analyze".into())
+            .stack_size(ANALYSIS_STACK)
+            .spawn_scoped(scope, || analyze_on_this_thread(file, text, dialect))
+            .map_err(|e| failed(format!("cannot start the analysis thread: {e}")))?;
+        worker.join().unwrap_or_else(|_| Err(failed("the analysis of this file failed unexpectedly".into())))
+    })
+}
+
+/// Stack size of the thread [`analyze`] runs on: room for [`MAX_NESTING`] levels in every parser and visit.
+pub const ANALYSIS_STACK: usize = 64 << 20;
+
+fn analyze_on_this_thread(file: &str, text: &str, dialect: Dialect) -> Result<Report, ParseError> {
     // A byte order mark is not SQL; positions stay byte offsets into the text as given.
     let Some(body) = text.strip_prefix('\u{feff}') else {
         return analyze_text(file, text, dialect);
@@ -184,6 +204,18 @@ fn analyze_text(file: &str, text: &str, dialect: Dialect) -> Result<Report, Pars
     for raw in lex::split(&lexed) {
         if down.iter().any(|section| section.contains(&raw.span.start)) {
             continue;
+        }
+        if let Some(offset) = lex::too_deep(&lexed, &raw) {
+            let (line, column) = lexed.index.line_col(offset);
+            return Err(ParseError {
+                file: file.to_owned(),
+                line,
+                column,
+                offset,
+                message: format!(
+                    "statement nests deeper than {MAX_NESTING} levels (brackets, CASE and chained operators); backstop does not analyse it"
+                ),
+            });
         }
         let parsed = lex::parse(file, &lexed, &raw, dialect)?;
         let classified = classify::classify(&parsed, &state);
@@ -256,6 +288,44 @@ mod tests {
         assert_eq!(&text[report.findings[0].span.clone()], "DROP TABLE users");
         let error = analyze("m.sql", "\u{feff}SELEC 1", Dialect::Sqlite).unwrap_err();
         assert_eq!((error.line, error.column, error.offset), (1, 1, 3));
+    }
+
+    #[test]
+    fn analysis_survives_select_with_160k_terms() {
+        let sql = format!("SELECT 1;\nSELECT 1{}", "+1".repeat(160_000));
+        let error = analyze("m.sql", &sql, Dialect::Postgres).unwrap_err();
+        assert_eq!(error.line, 2, "{error}");
+        assert!(error.message.contains(&format!("deeper than {MAX_NESTING} levels")), "{error}");
+    }
+
+    #[test]
+    fn analysis_bounds_every_kind_of_nesting() {
+        let deep: &[(&str, String)] = &[
+            ("parentheses", format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000))),
+            ("brackets", format!("SELECT ARRAY{}1{}", "[".repeat(5_000), "]".repeat(5_000))),
+            ("case", format!("SELECT {} 1 {}", "CASE WHEN true THEN ".repeat(2_000), "END ".repeat(2_000))),
+            ("and chain", format!("DELETE FROM t WHERE a{}", " AND a".repeat(50_000))),
+            ("concatenation", format!("UPDATE t SET a = 'x'{}", " || 'x'".repeat(50_000))),
+            ("subqueries", format!("SELECT {}1{}", "(SELECT ".repeat(3_000), ")".repeat(3_000))),
+        ];
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for (what, sql) in deep {
+                if dialect == Dialect::Sqlite && *what == "brackets" {
+                    continue; // `[...]` quotes an identifier in SQLite
+                }
+                let error = analyze("m.sql", sql, dialect).expect_err(what);
+                assert!(error.message.contains("nests deeper"), "{what} ({dialect}): {error}");
+            }
+        }
+        // Wide is not deep: long lists and many statements stay within the bound.
+        let wide = [
+            format!("INSERT INTO t VALUES {}", vec!["(1, 'a' || 'b', (2 + 3) * 4)"; 20_000].join(", ")),
+            format!("SELECT {}", vec!["a + b"; 20_000].join(", ")),
+            "SELECT 1 + 2;".repeat(5_000),
+        ];
+        for sql in &wide {
+            analyze("m.sql", sql, Dialect::Postgres).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod flags;
 mod harness;
 mod lifecycle;
 mod lint;
+mod lint_hostile;
 mod recovery;
