@@ -18,7 +18,7 @@ use crate::{Dialect, ParseError};
 /// Maps between byte offsets and the 1-based line/column (in characters) the tokenizer reports.
 #[derive(Debug)]
 pub(crate) struct LineIndex<'a> {
-    text: &'a str,
+    pub text: &'a str,
     /// Byte offset where each line starts.
     starts: Vec<usize>,
     /// Whether each line is pure ASCII, so a column is a byte offset.
@@ -96,6 +96,11 @@ pub(crate) struct RawStatement {
 #[derive(Debug)]
 pub(crate) enum Parsed {
     Sql(Box<ast::Statement>),
+    /// A PostgreSQL statement only PostgreSQL's own parser knows.
+    Pg(Box<pg_query::NodeEnum>),
+    /// A PostgreSQL statement both parsers know: the general reading (never `Both`) and PostgreSQL's.
+    /// `analyze` settles on one of them before classification.
+    Both(Box<Parsed>, Box<pg_query::NodeEnum>),
     Utility(Utility),
 }
 
@@ -265,6 +270,17 @@ const CHAINING_WORDS: &[&str] =
 /// Parses one statement: first as a utility statement, otherwise with `sqlparser`.
 pub(crate) fn parse(file: &str, lexed: &Lexed<'_>, raw: &RawStatement, dialect: Dialect) -> Result<Parsed, ParseError> {
     let tokens = &lexed.tokens[raw.tokens.clone()];
+    if dialect == Dialect::Postgres {
+        // PostgreSQL's grammar decides what is PostgreSQL; the rules then read the general parser's
+        // tree where it has one, and PostgreSQL's where it does not.
+        let text = &lexed.index.text[raw.span.clone()];
+        let node = crate::pg::parse(text)
+            .map_err(|(offset, message)| parse_error(file, &lexed.index, raw.span.start + offset, &message))?;
+        return Ok(match parse_general(tokens, dialect) {
+            Some(general) => Parsed::Both(Box::new(general), Box::new(node)),
+            None => Parsed::Pg(Box::new(node)),
+        });
+    }
     if let Some(utility) = utility::parse(tokens, dialect) {
         return utility
             .map(Parsed::Utility)
@@ -283,6 +299,18 @@ pub(crate) fn parse(file: &str, lexed: &Lexed<'_>, raw: &RawStatement, dialect: 
             let (message, location) = split_parser_error(&e);
             Err(parse_error(file, &lexed.index, error_offset(lexed, raw, location), &message))
         }
+    }
+}
+
+/// The general parsers' reading of a statement PostgreSQL accepted, `None` when they do not know it.
+fn parse_general(tokens: &[TokenWithSpan], dialect: Dialect) -> Option<Parsed> {
+    if let Some(utility) = utility::parse(tokens, dialect) {
+        return utility.ok().map(Parsed::Utility);
+    }
+    let mut parser = Parser::new(sql_dialect(dialect)).with_tokens_with_locations(sqlparser_tokens(tokens, dialect));
+    match parser.parse_statements() {
+        Ok(mut statements) if statements.len() == 1 => Some(Parsed::Sql(Box::new(statements.remove(0)))),
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@
 mod classify;
 mod layout;
 mod lex;
+mod pg;
 mod plan;
 mod rules;
 mod suppress;
@@ -217,8 +218,24 @@ fn analyze_text(file: &str, text: &str, dialect: Dialect) -> Result<Report, Pars
                 ),
             });
         }
-        let parsed = lex::parse(file, &lexed, &raw, dialect)?;
-        let classified = classify::classify(&parsed, &state);
+        // Where both parsers know a statement, the general parser's tree feeds the rules unless its
+        // rules have nothing to say about it; then PostgreSQL's tree is read instead.
+        let (parsed, classified) = match lex::parse(file, &lexed, &raw, dialect)? {
+            lex::Parsed::Both(general, pg) => {
+                let classified = classify::classify(&general, &state);
+                if classified.unanalyzed {
+                    let pg = lex::Parsed::Pg(pg);
+                    let classified = classify::classify(&pg, &state);
+                    (pg, classified)
+                } else {
+                    (*general, classified)
+                }
+            }
+            parsed => {
+                let classified = classify::classify(&parsed, &state);
+                (parsed, classified)
+            }
+        };
         let index = statements.len();
         hits.extend(rules::check(&parsed, &classified, &state).into_iter().map(|hit| (index, hit)));
         state.observe(&parsed);
@@ -244,14 +261,21 @@ mod tests {
     #[test]
     fn parse_errors_point_at_the_offending_token() {
         let cases: &[(&str, Dialect, (u32, u32), &str)] = &[
-            ("SELECT 1;\nALTER TABLE users ADD COLUMN;", Dialect::Postgres, (2, 29), "expected: "),
-            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Postgres, (3, 3), "found: b"),
-            ("SELECT 1;\r\nSELEC 2;", Dialect::Postgres, (2, 1), "found: SELEC"),
-            ("-- ü\nDROP INDEX CONCURRENTLY;", Dialect::Postgres, (2, 24), "expected a name, found end of statement"),
-            ("ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", Dialect::Postgres, (1, 15), "found: ATTACH"),
+            ("SELECT 1;\nALTER TABLE users ADD COLUMN;", Dialect::Postgres, (2, 29), "syntax error at end of input"),
+            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Postgres, (3, 3), "syntax error at or near \"b\""),
+            ("SELECT 1;\r\nSELEC 2;", Dialect::Postgres, (2, 1), "syntax error at or near \"SELEC\""),
+            ("-- ü\nDROP INDEX CONCURRENTLY;", Dialect::Postgres, (2, 24), "syntax error at end of input"),
+            (
+                "ALTER TABLE t ATTACH PARTITON p FOR VALUES IN (1)",
+                Dialect::Postgres,
+                (1, 22),
+                "at or near \"PARTITON\"",
+            ),
+            ("SELECT 1 FROM t WHERE a = 1 2", Dialect::Postgres, (1, 29), "at or near \"2\""),
             ("PRAGMA foreign_keys = ;", Dialect::Sqlite, (1, 22), "expected a pragma value"),
             ("SELECT 'unterminated", Dialect::Sqlite, (1, 8), "unterminated string literal"),
-            ("SELECT 1;\nALTER TABLE users ADD COLUMN", Dialect::Postgres, (2, 29), "found: end of statement"),
+            ("SELECT 1;\nALTER TABLE users ADD COLUMN", Dialect::Postgres, (2, 29), "syntax error at end of input"),
+            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Sqlite, (3, 3), "found: b"),
         ];
         for (sql, dialect, (line, column), message) in cases {
             let error = analyze("m.sql", sql, *dialect).expect_err(sql);
