@@ -585,6 +585,29 @@ mod tests {
             ("REINDEX INDEX CONCURRENTLY i", Expand, "reindex"),
             ("DO $$ BEGIN DROP TABLE x; END $$", Contract, "do"),
             ("CALL cleanup()", Contract, "call"),
+            // Only PostgreSQL's own parser reads these.
+            ("ALTER SEQUENCE s RESTART WITH 10", Expand, "alter sequence"),
+            ("ALTER SEQUENCE s AS integer", Contract, "alter sequence"),
+            ("CREATE SEQUENCE s AS integer START 1", Expand, "create sequence"),
+            ("CREATE STATISTICS s (dependencies) ON a, b FROM t", Expand, "create statistics"),
+            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql COST 100 AS 'SELECT 1'", Expand, "create function"),
+            ("COMMENT ON FUNCTION f() IS 'x'", Expand, "comment on"),
+            ("ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID", Expand, "alter domain add constraint"),
+            ("ALTER DOMAIN d DROP CONSTRAINT c", Contract, "alter domain drop constraint"),
+            ("ALTER TABLE t SET SCHEMA archive", Contract, "alter table set schema"),
+            ("ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", Expand, "alter table attach partition"),
+            ("ALTER TABLE t DETACH PARTITION p", Contract, "alter table detach partition"),
+            (
+                "ALTER TABLE t ALTER CONSTRAINT c DEFERRABLE INITIALLY DEFERRED",
+                Expand,
+                "alter table alter constraint deferrable",
+            ),
+            ("ALTER TABLE t ALTER CONSTRAINT c NOT DEFERRABLE", Contract, "alter table alter constraint"),
+            ("DO LANGUAGE 'plpgsql' $$ BEGIN PERFORM 1; END $$", Contract, "do"),
+            ("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app", Expand, "alter default privileges"),
+            ("ALTER FUNCTION f(int) RENAME TO g", Contract, "alter function rename"),
+            ("ALTER POLICY p ON t USING (true)", Contract, "alter policy"),
+            ("CREATE TABLE p2024 PARTITION OF events FOR VALUES FROM (1) TO (2)", Expand, "create table"),
         ];
         for (sql, phase, kind) in cases {
             assert_eq!(classify(sql, Dialect::Postgres), [(*phase, (*kind).to_owned())], "classifying {sql:?}");

@@ -153,6 +153,8 @@ pub(crate) fn classify(node: &NodeEnum, state: &FileState) -> Classified {
             Classified::new(Expand, "grant")
         }
         NodeEnum::GrantStmt(_) | NodeEnum::GrantRoleStmt(_) => Classified::new(Contract, "revoke"),
+        // Default privileges apply to objects created later: nothing the previous code uses changes.
+        NodeEnum::AlterDefaultPrivilegesStmt(_) => Classified::new(Expand, "alter default privileges"),
         NodeEnum::AlterSeqStmt(seq) => {
             if seq.options.iter().all(harmless_sequence_option) {
                 Classified::new(Expand, "alter sequence")
