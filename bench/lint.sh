@@ -4,7 +4,10 @@
 #       interleaved, JSON output; each whole run is timed with a monotonic clock; medians and ratio
 #   (b) verdicts per file and statement: destructive statements squawk flags that backstop leaves
 #       unflagged (must be 0; exit 1 otherwise), and per mapped rule what only one of them raises
+#   (c) files/s and verdicts on the committed real-world-shaped corpus
+#       (crates/backstop-migrate/tests/corpus/realworld, written by its gen_realworld.py)
 # Usage: bench/lint.sh [ROUNDS] [FILES] [SEED]     (defaults: 5 rounds, 1500 files, seed 1)
+#        ONLY_REALWORLD=1 bench/lint.sh [ROUNDS]   runs (c) alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -22,6 +25,20 @@ echo "backstop: $("$BIN" --version 2>/dev/null || echo '?')   squawk: $("$SQUAWK
 
 WORK=$(mktemp -d /tmp/backstop-lint-bench-XXXX)
 trap 'rm -rf "$WORK"' EXIT
+
+realworld() {
+  local rw=$WORK/realworld
+  mkdir -p "$rw"
+  ls "$PWD"/crates/backstop-migrate/tests/corpus/realworld/*.sql > "$rw/list"
+  echo "== (c) real-world-shaped corpus: $(wc -l < "$rw/list") files ($(cat $(cat "$rw/list") | wc -l) lines), $ROUNDS rounds, JSON output (interleaved)"
+  python3 bench/lint_compare.py time "$ROUNDS" "$rw" "$rw/list" "$BIN" "$SQUAWK"
+  echo "   squawk syntax errors on that corpus: $(python3 -c 'import json,sys; print(sum(1 for f in json.load(open(sys.argv[1])) if f["rule_name"] == "syntax-error"))' "$rw/squawk.json")"
+  python3 bench/lint_compare.py compare "$rw/list" "$rw/backstop.json" "$rw/squawk.json" || true
+}
+if [ -n "${ONLY_REALWORLD:-}" ]; then
+  realworld
+  exit 0
+fi
 python3 bench/lint_compare.py gen "$WORK/corpus" "$FILES" "$SEED" crates/backstop-migrate/tests/corpus
 find "$WORK/corpus" -name '*.sql' | sort > "$WORK/generated"
 
@@ -53,4 +70,8 @@ echo "== (a) whole-corpus runs, $ROUNDS rounds, JSON output (interleaved)"
 python3 bench/lint_compare.py time "$ROUNDS" "$WORK" "$WORK/list" "$BIN" "$SQUAWK"
 
 echo "== (b) verdicts"
-python3 bench/lint_compare.py compare "$WORK/list" "$WORK/backstop.json" "$WORK/squawk.json"
+status=0
+python3 bench/lint_compare.py compare "$WORK/list" "$WORK/backstop.json" "$WORK/squawk.json" || status=$?
+
+realworld
+exit "$status"

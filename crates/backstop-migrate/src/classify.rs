@@ -39,11 +39,11 @@ pub(crate) struct Classified {
 }
 
 impl Classified {
-    fn new(phase: Phase, kind: impl Into<String>) -> Self {
+    pub(crate) fn new(phase: Phase, kind: impl Into<String>) -> Self {
         Classified { phase, kind: kind.into(), unanalyzed: false }
     }
 
-    fn unanalyzed(kind: impl Into<String>) -> Self {
+    pub(crate) fn unanalyzed(kind: impl Into<String>) -> Self {
         Classified { phase: Phase::Contract, kind: kind.into(), unanalyzed: true }
     }
 }
@@ -90,6 +90,20 @@ impl FileState {
         self.created_indexes.contains(&key(name))
     }
 
+    /// Whether the table (or view) with this normalised name was created earlier in this file.
+    pub(crate) fn is_new_key(&self, key: &str) -> bool {
+        self.created_tables.contains(key)
+    }
+
+    pub(crate) fn note_created_table(&mut self, key: String) {
+        self.created_tables.insert(key);
+    }
+
+    /// [`Self::has_validated_not_null`] by normalised table name.
+    pub(crate) fn has_validated_not_null_key(&self, table: &str, column: &str) -> bool {
+        self.validated_not_null.contains(&(table.to_owned(), column.to_owned()))
+    }
+
     /// Whether a validated `CHECK (column IS NOT NULL)` on the column exists, so `SET NOT NULL` needs no scan.
     pub(crate) fn has_validated_not_null(&self, table: &ObjectName, column: &str) -> bool {
         self.validated_not_null.contains(&(key(table), column.to_ascii_lowercase()))
@@ -100,7 +114,12 @@ impl FileState {
         if takes_lock(parsed, self) && !self.lock_timeout {
             self.lock_timeout_reported = true;
         }
-        let Parsed::Sql(statement) = parsed else { return };
+        let statement = match parsed {
+            Parsed::Sql(statement) => statement,
+            Parsed::Pg(node) => return crate::pg::observe(node, self),
+            Parsed::Both(general, _) => return self.observe(general),
+            Parsed::Utility(_) => return,
+        };
         match statement.as_ref() {
             Sql::CreateTable(create) => {
                 self.created_tables.insert(key(&create.name));
@@ -235,6 +254,8 @@ pub(crate) fn classify(parsed: &Parsed, state: &FileState) -> Classified {
     match parsed {
         Parsed::Utility(utility) => classify_utility(utility),
         Parsed::Sql(statement) => classify_sql(statement, state),
+        Parsed::Pg(node) => crate::pg::classify(node, state),
+        Parsed::Both(general, _) => classify(general, state),
     }
 }
 
@@ -473,6 +494,8 @@ pub(crate) fn takes_lock(parsed: &Parsed, state: &FileState) -> bool {
             Sql::DropTrigger(_) | Sql::Lock(_) | Sql::AlterIndex { .. } => true,
             _ => false,
         },
+        Parsed::Pg(node) => crate::pg::takes_lock(node, state),
+        Parsed::Both(general, _) => takes_lock(general, state),
         Parsed::Utility(utility) => match utility {
             Utility::Vacuum { full } => *full,
             Utility::Cluster { .. } => true,
@@ -562,6 +585,29 @@ mod tests {
             ("REINDEX INDEX CONCURRENTLY i", Expand, "reindex"),
             ("DO $$ BEGIN DROP TABLE x; END $$", Contract, "do"),
             ("CALL cleanup()", Contract, "call"),
+            // Only PostgreSQL's own parser reads these.
+            ("ALTER SEQUENCE s RESTART WITH 10", Expand, "alter sequence"),
+            ("ALTER SEQUENCE s AS integer", Contract, "alter sequence"),
+            ("CREATE SEQUENCE s AS integer START 1", Expand, "create sequence"),
+            ("CREATE STATISTICS s (dependencies) ON a, b FROM t", Expand, "create statistics"),
+            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql COST 100 AS 'SELECT 1'", Expand, "create function"),
+            ("COMMENT ON FUNCTION f() IS 'x'", Expand, "comment on"),
+            ("ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID", Expand, "alter domain add constraint"),
+            ("ALTER DOMAIN d DROP CONSTRAINT c", Contract, "alter domain drop constraint"),
+            ("ALTER TABLE t SET SCHEMA archive", Contract, "alter table set schema"),
+            ("ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", Expand, "alter table attach partition"),
+            ("ALTER TABLE t DETACH PARTITION p", Contract, "alter table detach partition"),
+            (
+                "ALTER TABLE t ALTER CONSTRAINT c DEFERRABLE INITIALLY DEFERRED",
+                Expand,
+                "alter table alter constraint deferrable",
+            ),
+            ("ALTER TABLE t ALTER CONSTRAINT c NOT DEFERRABLE", Contract, "alter table alter constraint"),
+            ("DO LANGUAGE 'plpgsql' $$ BEGIN PERFORM 1; END $$", Contract, "do"),
+            ("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app", Expand, "alter default privileges"),
+            ("ALTER FUNCTION f(int) RENAME TO g", Contract, "alter function rename"),
+            ("ALTER POLICY p ON t USING (true)", Contract, "alter policy"),
+            ("CREATE TABLE p2024 PARTITION OF events FOR VALUES FROM (1) TO (2)", Expand, "create table"),
         ];
         for (sql, phase, kind) in cases {
             assert_eq!(classify(sql, Dialect::Postgres), [(*phase, (*kind).to_owned())], "classifying {sql:?}");

@@ -18,7 +18,7 @@ use crate::{Dialect, ParseError};
 /// Maps between byte offsets and the 1-based line/column (in characters) the tokenizer reports.
 #[derive(Debug)]
 pub(crate) struct LineIndex<'a> {
-    text: &'a str,
+    pub text: &'a str,
     /// Byte offset where each line starts.
     starts: Vec<usize>,
     /// Whether each line is pure ASCII, so a column is a byte offset.
@@ -96,6 +96,11 @@ pub(crate) struct RawStatement {
 #[derive(Debug)]
 pub(crate) enum Parsed {
     Sql(Box<ast::Statement>),
+    /// A PostgreSQL statement only PostgreSQL's own parser knows.
+    Pg(Box<pg_query::NodeEnum>),
+    /// A PostgreSQL statement both parsers know: the general reading (never `Both`) and PostgreSQL's.
+    /// `analyze` settles on one of them before classification.
+    Both(Box<Parsed>, Box<pg_query::NodeEnum>),
     Utility(Utility),
 }
 
@@ -202,9 +207,80 @@ impl BodyDepth {
     }
 }
 
+/// How deeply a statement may nest before backstop refuses it: parentheses, brackets and `CASE`
+/// bodies, plus operators chained at one level (`1+1+...+1` is as deep as its terms are many). Parsers
+/// and tree visits recurse once per level, so input past this bound is rejected before any parser
+/// sees it. Real migrations stay far below it.
+pub const MAX_NESTING: usize = 1000;
+
+/// The byte offset of the first token at which the statement's estimated nesting passes
+/// [`MAX_NESTING`], or `None` when it stays within it.
+///
+/// The estimate never underestimates the depth of the tree a parser builds: every level of
+/// brackets counts one, and every operator since the last comma at each open level counts one.
+pub(crate) fn too_deep(lexed: &Lexed<'_>, raw: &RawStatement) -> Option<usize> {
+    // One entry per open level: (closes with END instead of a bracket, operators chained at this level).
+    let mut levels: Vec<(bool, usize)> = vec![(false, 0)];
+    let mut depth = 1usize;
+    for i in raw.tokens.clone() {
+        let token = &lexed.tokens[i].token;
+        let keyword = match token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        };
+        match (token, keyword.as_deref()) {
+            (Token::Whitespace(_), _) => continue,
+            (Token::LParen | Token::LBracket, _) | (_, Some("CASE")) => {
+                levels.push((keyword.is_some(), 0));
+                depth += 1;
+            }
+            (Token::RParen | Token::RBracket, _) | (_, Some("END")) => {
+                let closes_case = keyword.is_some();
+                if levels.len() > 1 && levels.last().is_some_and(|(case, _)| *case == closes_case) {
+                    let (_, chained) = levels.pop().unwrap_or_default();
+                    depth -= 1 + chained;
+                }
+            }
+            (Token::Comma, _) => {
+                if let Some((_, chained)) = levels.last_mut() {
+                    depth -= std::mem::take(chained);
+                }
+            }
+            (Token::Word(_) | Token::Number(..) | Token::SingleQuotedString(_) | Token::Period, None)
+            | (Token::DollarQuotedString(_) | Token::Placeholder(_) | Token::SemiColon | Token::EOF, _) => {}
+            (Token::Word(_), Some(word)) if !CHAINING_WORDS.contains(&word) => {}
+            _ => {
+                if let Some((_, chained)) = levels.last_mut() {
+                    *chained += 1;
+                    depth += 1;
+                }
+            }
+        }
+        if depth > MAX_NESTING {
+            return Some(lexed.ranges[i].start);
+        }
+    }
+    None
+}
+
+/// Keywords that chain two operands into one more level of the tree.
+const CHAINING_WORDS: &[&str] =
+    &["AND", "OR", "NOT", "IS", "LIKE", "ILIKE", "SIMILAR", "BETWEEN", "IN", "COLLATE", "AT"];
+
 /// Parses one statement: first as a utility statement, otherwise with `sqlparser`.
 pub(crate) fn parse(file: &str, lexed: &Lexed<'_>, raw: &RawStatement, dialect: Dialect) -> Result<Parsed, ParseError> {
     let tokens = &lexed.tokens[raw.tokens.clone()];
+    if dialect == Dialect::Postgres {
+        // PostgreSQL's grammar decides what is PostgreSQL; the rules then read the general parser's
+        // tree where it has one, and PostgreSQL's where it does not.
+        let text = &lexed.index.text[raw.span.clone()];
+        let node = crate::pg::parse(text)
+            .map_err(|(offset, message)| parse_error(file, &lexed.index, raw.span.start + offset, &message))?;
+        return Ok(match parse_general(tokens, dialect) {
+            Some(general) => Parsed::Both(Box::new(general), Box::new(node)),
+            None => Parsed::Pg(Box::new(node)),
+        });
+    }
     if let Some(utility) = utility::parse(tokens, dialect) {
         return utility
             .map(Parsed::Utility)
@@ -223,6 +299,18 @@ pub(crate) fn parse(file: &str, lexed: &Lexed<'_>, raw: &RawStatement, dialect: 
             let (message, location) = split_parser_error(&e);
             Err(parse_error(file, &lexed.index, error_offset(lexed, raw, location), &message))
         }
+    }
+}
+
+/// The general parsers' reading of a statement PostgreSQL accepted, `None` when they do not know it.
+fn parse_general(tokens: &[TokenWithSpan], dialect: Dialect) -> Option<Parsed> {
+    if let Some(utility) = utility::parse(tokens, dialect) {
+        return utility.ok().map(Parsed::Utility);
+    }
+    let mut parser = Parser::new(sql_dialect(dialect)).with_tokens_with_locations(sqlparser_tokens(tokens, dialect));
+    match parser.parse_statements() {
+        Ok(mut statements) if statements.len() == 1 => Some(Parsed::Sql(Box::new(statements.remove(0)))),
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@
 mod classify;
 mod layout;
 mod lex;
+mod pg;
 mod plan;
 mod rules;
 mod suppress;
@@ -26,6 +27,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 pub use layout::{IgnoredFile, Layout, Migration, MigrationSet, order_migrations};
+pub use lex::MAX_NESTING;
 pub use plan::{Pending, Placed, Refusal, Stage, StagePlan, plan_stages};
 pub use rules::{RULES, RuleInfo, rule};
 
@@ -159,7 +161,26 @@ impl fmt::Display for Severity {
 ///
 /// `file` is only used to label positions. Statements in a `-- migrate:down` (dbmate) or
 /// `-- +goose Down` section are not forward statements and are left out.
+///
+/// Safe on untrusted input: a statement nesting deeper than [`MAX_NESTING`] is a [`ParseError`] before
+/// any parser sees it, and the analysis runs on its own thread with a large stack ([`ANALYSIS_STACK`]),
+/// so neither the parsers nor the tree visits can exhaust the caller's stack.
 pub fn analyze(file: &str, text: &str, dialect: Dialect) -> Result<Report, ParseError> {
+    let failed = |message: String| ParseError { file: file.to_owned(), line: 1, column: 1, offset: 0, message };
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("backstop-analyze".into())
+            .stack_size(ANALYSIS_STACK)
+            .spawn_scoped(scope, || analyze_on_this_thread(file, text, dialect))
+            .map_err(|e| failed(format!("cannot start the analysis thread: {e}")))?;
+        worker.join().unwrap_or_else(|_| Err(failed("the analysis of this file failed unexpectedly".into())))
+    })
+}
+
+/// Stack size of the thread [`analyze`] runs on: room for [`MAX_NESTING`] levels in every parser and visit.
+pub const ANALYSIS_STACK: usize = 64 << 20;
+
+fn analyze_on_this_thread(file: &str, text: &str, dialect: Dialect) -> Result<Report, ParseError> {
     // A byte order mark is not SQL; positions stay byte offsets into the text as given.
     let Some(body) = text.strip_prefix('\u{feff}') else {
         return analyze_text(file, text, dialect);
@@ -185,8 +206,36 @@ fn analyze_text(file: &str, text: &str, dialect: Dialect) -> Result<Report, Pars
         if down.iter().any(|section| section.contains(&raw.span.start)) {
             continue;
         }
-        let parsed = lex::parse(file, &lexed, &raw, dialect)?;
-        let classified = classify::classify(&parsed, &state);
+        if let Some(offset) = lex::too_deep(&lexed, &raw) {
+            let (line, column) = lexed.index.line_col(offset);
+            return Err(ParseError {
+                file: file.to_owned(),
+                line,
+                column,
+                offset,
+                message: format!(
+                    "statement nests deeper than {MAX_NESTING} levels (brackets, CASE and chained operators); backstop does not analyse it"
+                ),
+            });
+        }
+        // Where both parsers know a statement, the general parser's tree feeds the rules unless its
+        // rules have nothing to say about it; then PostgreSQL's tree is read instead.
+        let (parsed, classified) = match lex::parse(file, &lexed, &raw, dialect)? {
+            lex::Parsed::Both(general, pg) => {
+                let classified = classify::classify(&general, &state);
+                if classified.unanalyzed {
+                    let pg = lex::Parsed::Pg(pg);
+                    let classified = classify::classify(&pg, &state);
+                    (pg, classified)
+                } else {
+                    (*general, classified)
+                }
+            }
+            parsed => {
+                let classified = classify::classify(&parsed, &state);
+                (parsed, classified)
+            }
+        };
         let index = statements.len();
         hits.extend(rules::check(&parsed, &classified, &state).into_iter().map(|hit| (index, hit)));
         state.observe(&parsed);
@@ -212,14 +261,21 @@ mod tests {
     #[test]
     fn parse_errors_point_at_the_offending_token() {
         let cases: &[(&str, Dialect, (u32, u32), &str)] = &[
-            ("SELECT 1;\nALTER TABLE users ADD COLUMN;", Dialect::Postgres, (2, 29), "expected: "),
-            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Postgres, (3, 3), "found: b"),
-            ("SELECT 1;\r\nSELEC 2;", Dialect::Postgres, (2, 1), "found: SELEC"),
-            ("-- ü\nDROP INDEX CONCURRENTLY;", Dialect::Postgres, (2, 24), "expected a name, found end of statement"),
-            ("ALTER TABLE t ATTACH PARTITION p FOR VALUES IN (1)", Dialect::Postgres, (1, 15), "found: ATTACH"),
+            ("SELECT 1;\nALTER TABLE users ADD COLUMN;", Dialect::Postgres, (2, 29), "syntax error at end of input"),
+            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Postgres, (3, 3), "syntax error at or near \"b\""),
+            ("SELECT 1;\r\nSELEC 2;", Dialect::Postgres, (2, 1), "syntax error at or near \"SELEC\""),
+            ("-- ü\nDROP INDEX CONCURRENTLY;", Dialect::Postgres, (2, 24), "syntax error at end of input"),
+            (
+                "ALTER TABLE t ATTACH PARTITON p FOR VALUES IN (1)",
+                Dialect::Postgres,
+                (1, 22),
+                "at or near \"PARTITON\"",
+            ),
+            ("SELECT 1 FROM t WHERE a = 1 2", Dialect::Postgres, (1, 29), "at or near \"2\""),
             ("PRAGMA foreign_keys = ;", Dialect::Sqlite, (1, 22), "expected a pragma value"),
             ("SELECT 'unterminated", Dialect::Sqlite, (1, 8), "unterminated string literal"),
-            ("SELECT 1;\nALTER TABLE users ADD COLUMN", Dialect::Postgres, (2, 29), "found: end of statement"),
+            ("SELECT 1;\nALTER TABLE users ADD COLUMN", Dialect::Postgres, (2, 29), "syntax error at end of input"),
+            ("CREATE TABLE t (\n  a int\n  b int\n)", Dialect::Sqlite, (3, 3), "found: b"),
         ];
         for (sql, dialect, (line, column), message) in cases {
             let error = analyze("m.sql", sql, *dialect).expect_err(sql);
@@ -256,6 +312,44 @@ mod tests {
         assert_eq!(&text[report.findings[0].span.clone()], "DROP TABLE users");
         let error = analyze("m.sql", "\u{feff}SELEC 1", Dialect::Sqlite).unwrap_err();
         assert_eq!((error.line, error.column, error.offset), (1, 1, 3));
+    }
+
+    #[test]
+    fn analysis_survives_select_with_160k_terms() {
+        let sql = format!("SELECT 1;\nSELECT 1{}", "+1".repeat(160_000));
+        let error = analyze("m.sql", &sql, Dialect::Postgres).unwrap_err();
+        assert_eq!(error.line, 2, "{error}");
+        assert!(error.message.contains(&format!("deeper than {MAX_NESTING} levels")), "{error}");
+    }
+
+    #[test]
+    fn analysis_bounds_every_kind_of_nesting() {
+        let deep: &[(&str, String)] = &[
+            ("parentheses", format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000))),
+            ("brackets", format!("SELECT ARRAY{}1{}", "[".repeat(5_000), "]".repeat(5_000))),
+            ("case", format!("SELECT {} 1 {}", "CASE WHEN true THEN ".repeat(2_000), "END ".repeat(2_000))),
+            ("and chain", format!("DELETE FROM t WHERE a{}", " AND a".repeat(50_000))),
+            ("concatenation", format!("UPDATE t SET a = 'x'{}", " || 'x'".repeat(50_000))),
+            ("subqueries", format!("SELECT {}1{}", "(SELECT ".repeat(3_000), ")".repeat(3_000))),
+        ];
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for (what, sql) in deep {
+                if dialect == Dialect::Sqlite && *what == "brackets" {
+                    continue; // `[...]` quotes an identifier in SQLite
+                }
+                let error = analyze("m.sql", sql, dialect).expect_err(what);
+                assert!(error.message.contains("nests deeper"), "{what} ({dialect}): {error}");
+            }
+        }
+        // Wide is not deep: long lists and many statements stay within the bound.
+        let wide = [
+            format!("INSERT INTO t VALUES {}", vec!["(1, 'a' || 'b', (2 + 3) * 4)"; 20_000].join(", ")),
+            format!("SELECT {}", vec!["a + b"; 20_000].join(", ")),
+            "SELECT 1 + 2;".repeat(5_000),
+        ];
+        for sql in &wide {
+            analyze("m.sql", sql, Dialect::Postgres).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]

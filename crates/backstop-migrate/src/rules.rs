@@ -105,6 +105,27 @@ rules! {
     CONCURRENT_IN_TRANSACTION = "ban-concurrent-index-in-transaction", Error, PG,
         "CREATE INDEX, DROP INDEX and REINDEX with CONCURRENTLY cannot run inside a transaction block, so the migration fails",
         "move the statement out of BEGIN ... COMMIT into its own migration, and tell the migration tool not to wrap that file in a transaction";
+    DROPPING_OBJECT = "dropping-object", Error, BOTH,
+        "dropping a view, type, function, sequence, domain, schema, trigger, policy or other object breaks the previous code if it still uses it",
+        "first ship code that no longer uses the object and mark that release permanent; then drop it in a contract migration and suppress this finding there with the reason";
+    RENAMING_OBJECT = "renaming-object", Error, BOTH,
+        "renaming an object (constraint, index, type, enum value, view, function, sequence, schema) or moving it to another schema breaks the previous code, which still uses the old name",
+        "create the object under its new name beside the old one (or a view or wrapper function), move the code over, and drop the old name once the previous release is permanent";
+    DROPPING_DEFAULT = "dropping-default", Error, BOTH,
+        "dropping a column's default (or identity) makes the previous code's inserts that leave the column out store NULL, or fail on a NOT NULL column",
+        "drop the default only after every running release writes the column explicitly; ship it as a contract step";
+    REVOKING_PRIVILEGES = "revoking-privileges", Error, PG,
+        "revoking privileges makes the previous code's statements that use them fail with permission denied",
+        "revoke only after every running release stops needing the privilege; ship it as a contract step";
+    DETACHING_PARTITION = "detaching-partition", Error, PG,
+        "detaching a partition hides its rows from the previous code's queries on the parent, and inserts routed to it fail",
+        "detach only after the previous code no longer reads or writes those rows through the parent, with DETACH PARTITION ... CONCURRENTLY";
+    ADDING_COLUMN_WITH_CONSTRAINT = "adding-column-with-constraint", Error, PG,
+        "ADD COLUMN with an inline REFERENCES or CHECK takes a lock that blocks writes and checks every existing row",
+        "add the column without the constraint, then ADD CONSTRAINT ... NOT VALID and VALIDATE CONSTRAINT in separate statements";
+    ALTERING_SEQUENCE = "altering-sequence", Error, PG,
+        "changing a sequence's type, bounds, increment or cycling can make the previous code's inserts fail or reuse ids",
+        "create a new sequence with the new settings and switch the column's default to it, or widen only";
     UNANALYZED_STATEMENT = "unanalyzed-statement", Warning, BOTH,
         "backstop cannot see what this statement changes, so it treats it as contract",
         "write the change as plain DDL or DML statements backstop can classify, or ship it as a contract step";
@@ -130,6 +151,9 @@ pub(crate) struct Hit {
 
 /// The findings of one statement, given what the file did before it.
 pub(crate) fn check(parsed: &Parsed, classified: &Classified, state: &FileState) -> Vec<Hit> {
+    if let Parsed::Both(general, _) = parsed {
+        return check(general, classified, state);
+    }
     let mut hits = Vec::new();
     let mut hit = |rule: &'static RuleInfo, message: String| {
         if rule.dialects.contains(&state.dialect) {
@@ -145,6 +169,8 @@ pub(crate) fn check(parsed: &Parsed, classified: &Classified, state: &FileState)
     match parsed {
         Parsed::Utility(utility) => check_utility(utility, state, &mut hit),
         Parsed::Sql(statement) => check_sql(statement, state, &mut hit),
+        Parsed::Pg(node) => crate::pg::check(node, state, &mut hit),
+        Parsed::Both(..) => {}
     }
     hits
 }
@@ -232,6 +258,44 @@ fn check_sql(statement: &Sql, state: &FileState, hit: &mut impl FnMut(&'static R
                     format!("DROP INDEX {existing} without CONCURRENTLY blocks reads and writes of its table"),
                 );
             }
+        }
+        Sql::Drop { object_type: ObjectType::View | ObjectType::MaterializedView, names, .. } => {
+            let existing = existing(names, |n| state.is_new_table(n));
+            if !existing.is_empty() {
+                hit(DROPPING_OBJECT, format!("dropping view {existing}"));
+            }
+        }
+        Sql::Drop { object_type, names, .. } => {
+            let names = existing(names, |_| false);
+            hit(DROPPING_OBJECT, format!("dropping {} {names}", object_type.to_string().to_lowercase()));
+        }
+        Sql::DropFunction(_)
+        | Sql::DropProcedure { .. }
+        | Sql::DropTrigger(_)
+        | Sql::DropPolicy(_)
+        | Sql::DropDomain(_)
+        | Sql::DropExtension(_) => {
+            let text = statement.to_string();
+            let words: Vec<&str> = text.split_whitespace().take(2).collect();
+            hit(DROPPING_OBJECT, format!("`{}` drops an object the previous code may use", words.join(" ")));
+        }
+        Sql::Revoke(_) => {
+            hit(REVOKING_PRIVILEGES, "REVOKE takes away privileges the previous code may use".into());
+        }
+        Sql::AlterIndex { name, .. } => hit(RENAMING_OBJECT, format!("renaming index `{name}`")),
+        Sql::AlterType(alter) => match &alter.operation {
+            sqlparser::ast::AlterTypeOperation::Rename(_) => {
+                hit(RENAMING_OBJECT, format!("renaming type `{}`", alter.name))
+            }
+            sqlparser::ast::AlterTypeOperation::RenameValue(_) => {
+                hit(RENAMING_OBJECT, format!("renaming a value of enum `{}`", alter.name))
+            }
+            sqlparser::ast::AlterTypeOperation::AddValue(_) => {}
+        },
+        Sql::AlterSchema(alter)
+            if alter.operations.iter().any(|op| matches!(op, sqlparser::ast::AlterSchemaOperation::Rename { .. })) =>
+        {
+            hit(RENAMING_OBJECT, format!("renaming schema `{}`", alter.name))
         }
         Sql::Truncate(truncate) if truncate.cascade == Some(sqlparser::ast::CascadeOption::Cascade) => {
             let names: Vec<String> = truncate.table_names.iter().map(|t| format!("`{}`", t.name)).collect();
@@ -326,6 +390,12 @@ fn check_alter_table(
         | AlterTableOperation::ModifyColumn { col_name: column_name, data_type, .. } => {
             hit(CHANGING_COLUMN_TYPE, format!("changing the type of `{table}`.`{column_name}` to {data_type}"));
         }
+        AlterTableOperation::AlterColumn { column_name, op: AlterColumnOperation::DropDefault } => {
+            hit(DROPPING_DEFAULT, format!("dropping the default of column `{column_name}` of `{table}`"));
+        }
+        AlterTableOperation::RenameConstraint { old_name, new_name } => {
+            hit(RENAMING_OBJECT, format!("renaming constraint `{old_name}` of `{table}` to `{new_name}`"));
+        }
         _ => {}
     }
 }
@@ -355,6 +425,13 @@ fn check_add_column(table: &ObjectName, column: &ColumnDef, hit: &mut impl FnMut
     }
     for option in &column.options {
         match &option.option {
+            ColumnOption::ForeignKey(_) | ColumnOption::Check(_) => {
+                let what = if matches!(option.option, ColumnOption::Check(_)) { "CHECK" } else { "REFERENCES" };
+                hit(
+                    ADDING_COLUMN_WITH_CONSTRAINT,
+                    format!("column `{name}` is added to existing table `{table}` with an inline {what}"),
+                );
+            }
             ColumnOption::PrimaryKey(_) => {
                 hit(
                     ADDING_PRIMARY_KEY,
@@ -406,15 +483,98 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
     "random_normal",
 ];
 
-/// The first volatile function called anywhere in a default expression.
+/// Built-in functions known to be immutable or stable, so a default calling them is evaluated once
+/// when the column is added (PostgreSQL 11+) and does not rewrite the table. Any other function, a
+/// user's own in particular, is volatile unless declared otherwise, so it is flagged.
+const STABLE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_user",
+    "session_user",
+    "current_role",
+    "current_schema",
+    "current_setting",
+    "lower",
+    "upper",
+    "trim",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "concat",
+    "concat_ws",
+    "replace",
+    "substr",
+    "substring",
+    "length",
+    "left",
+    "right",
+    "format",
+    "md5",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "abs",
+    "round",
+    "floor",
+    "ceil",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "to_number",
+    "date_trunc",
+    "date_part",
+    "make_interval",
+    "make_date",
+    "timezone",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "json_build_array",
+    "to_jsonb",
+    "to_json",
+    "array_fill",
+    "int4range",
+    "int8range",
+    "tstzrange",
+    "daterange",
+    "numrange",
+    "inet",
+    "cidr",
+];
+
+/// Whether `name` (possibly schema-qualified) is a built-in known not to be volatile.
+pub(crate) fn is_known_stable_function(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let bare = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
+    !bare.contains('.') && STABLE_FUNCTIONS.contains(&bare) && !VOLATILE_FUNCTIONS.contains(&bare)
+}
+
+/// The first function called anywhere in a default expression that may be volatile: a known
+/// volatile built-in, or any function not known to be immutable or stable.
 fn volatile_call(expr: &Expr) -> Option<String> {
     let found = visit_expressions(expr, |e| {
         let name = match e {
-            Expr::Function(function) => function.name.0.last().and_then(|p| p.as_ident()),
+            Expr::Function(function) => Some(
+                function
+                    .name
+                    .0
+                    .iter()
+                    .filter_map(|p| p.as_ident())
+                    .map(|i| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_ascii_lowercase() })
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ),
             _ => None,
         };
-        match name.map(|n| n.value.to_ascii_lowercase()) {
-            Some(name) if VOLATILE_FUNCTIONS.contains(&name.as_str()) => ControlFlow::Break(name),
+        match name {
+            Some(name) if !is_known_stable_function(&name) => ControlFlow::Break(name),
             _ => ControlFlow::Continue(()),
         }
     });
@@ -439,6 +599,61 @@ mod tests {
     /// (rule, sql, fires): `sql`'s last statement raises `rule` or does not. Every case starts with
     /// `SET lock_timeout` unless it is about the timeout, so only the rule under test shows.
     const POSTGRES_CASES: &[(&str, &str, bool)] = &[
+        ("dropping-object", "DROP VIEW IF EXISTS active_users", true),
+        ("dropping-object", "DROP TYPE mood", true),
+        ("dropping-object", "DROP FUNCTION IF EXISTS f(int)", true),
+        ("dropping-object", "DROP SEQUENCE order_seq", true),
+        ("dropping-object", "DROP DOMAIN email", true),
+        ("dropping-object", "DROP TRIGGER t ON users", true),
+        ("dropping-object", "DROP POLICY p ON users", true),
+        ("dropping-object", "DROP STATISTICS IF EXISTS s", false),
+        ("dropping-object", "CREATE VIEW v AS SELECT 1; DROP VIEW v", false),
+        ("renaming-object", "ALTER INDEX i RENAME TO j", true),
+        ("renaming-object", "ALTER TYPE mood RENAME VALUE 'a' TO 'z'", true),
+        ("renaming-object", "ALTER TABLE users RENAME CONSTRAINT c TO d", true),
+        ("renaming-object", "ALTER TABLE users SET SCHEMA archive", true),
+        ("renaming-object", "ALTER SEQUENCE s RENAME TO t", true),
+        ("renaming-object", "ALTER VIEW v RENAME TO w", true),
+        ("renaming-object", "ALTER FUNCTION f(int) RENAME TO g", true),
+        ("renaming-object", "ALTER TYPE mood ADD VALUE 'c'", false),
+        ("dropping-default", "ALTER TABLE users ALTER COLUMN status DROP DEFAULT", true),
+        ("dropping-default", "ALTER TABLE users ALTER COLUMN status SET DEFAULT 'a'", false),
+        ("revoking-privileges", "REVOKE SELECT ON users FROM app", true),
+        ("revoking-privileges", "REVOKE app_reader FROM app", true),
+        ("revoking-privileges", "GRANT SELECT ON users TO app", false),
+        ("detaching-partition", "ALTER TABLE events DETACH PARTITION events_2020", true),
+        ("detaching-partition", "ALTER TABLE events DETACH PARTITION events_2020 CONCURRENTLY", true),
+        (
+            "detaching-partition",
+            "ALTER TABLE events ATTACH PARTITION events_2030 FOR VALUES FROM ('2030-01-01') TO ('2031-01-01')",
+            false,
+        ),
+        (
+            "adding-column-with-constraint",
+            "ALTER TABLE orders ADD COLUMN IF NOT EXISTS user_id bigint REFERENCES users (id)",
+            true,
+        ),
+        ("adding-column-with-constraint", "ALTER TABLE orders ADD COLUMN IF NOT EXISTS qty int CHECK (qty > 0)", true),
+        ("adding-column-with-constraint", "ALTER TABLE orders ADD COLUMN IF NOT EXISTS user_id bigint", false),
+        (
+            "adding-column-with-constraint",
+            "CREATE TABLE IF NOT EXISTS o (id int); ALTER TABLE o ADD COLUMN IF NOT EXISTS u bigint REFERENCES users (id)",
+            false,
+        ),
+        ("altering-sequence", "ALTER SEQUENCE order_seq AS integer", true),
+        ("altering-sequence", "ALTER SEQUENCE order_seq MAXVALUE 1000", true),
+        ("altering-sequence", "ALTER SEQUENCE order_seq RESTART WITH 100", false),
+        ("altering-sequence", "ALTER SEQUENCE order_seq OWNED BY orders.id", false),
+        ("volatile-default", "ALTER TABLE users ADD COLUMN IF NOT EXISTS code text DEFAULT app.next_code()", true),
+        ("volatile-default", "ALTER TABLE users ADD COLUMN IF NOT EXISTS code text DEFAULT make_code()", true),
+        ("volatile-default", "ALTER TABLE users ADD COLUMN IF NOT EXISTS seen timestamptz DEFAULT now()", false),
+        ("volatile-default", "ALTER TABLE users ADD COLUMN IF NOT EXISTS tag text DEFAULT lower('A')", false),
+        ("setting-not-null", "ALTER DOMAIN email SET NOT NULL", true),
+        ("constraint-without-not-valid", "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '')", true),
+        ("constraint-without-not-valid", "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '') NOT VALID", false),
+        ("unanalyzed-statement", "ALTER POLICY p ON users USING (true)", true),
+        ("unanalyzed-statement", "CREATE STATISTICS IF NOT EXISTS s (dependencies) ON a, b FROM users", false),
+        ("unanalyzed-statement", "DO LANGUAGE plpgsql $$ BEGIN PERFORM 1; END $$", true),
         (
             "adding-not-null-column-without-default",
             "ALTER TABLE users ADD COLUMN IF NOT EXISTS status text NOT NULL",

@@ -10,5 +10,6 @@ mod hardening;
 mod harness;
 mod lifecycle;
 mod lint;
+mod lint_hostile;
 mod recovery;
 mod wire;

@@ -2,7 +2,9 @@
 -- wrote full_name) is no longer a rollback target.
 SET lock_timeout = '5s';
 
+-- backstop:allow dropping-object the sync trigger came with 000002 and no application code uses it
 DROP TRIGGER IF EXISTS users_sync_name ON users;
+-- backstop:allow dropping-object only the trigger above called this function
 DROP FUNCTION IF EXISTS users_sync_name();
 
 -- NOT NULL without the long scan: a validated check first, then SET NOT NULL uses it.

@@ -1,0 +1,9 @@
+-- +goose Up
+ALTER TABLE tenant_0042.tenants ADD CONSTRAINT fk_10_1 FOREIGN KEY (notes) REFERENCES tenant_0042.workflow_runs (id) NOT VALID;
+
+ALTER TABLE tenant_0042.tenants VALIDATE CONSTRAINT fk_10_1;
+
+ALTER TABLE tenant_0042.tenants ALTER CONSTRAINT fk_10_1 DEFERRABLE INITIALLY DEFERRED;
+
+-- +goose Down
+DROP TABLE IF EXISTS whatever;

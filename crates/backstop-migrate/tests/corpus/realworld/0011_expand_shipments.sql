@@ -1,0 +1,3 @@
+ALTER TABLE public.shipments ADD CONSTRAINT fk_11_1 FOREIGN KEY (notes) REFERENCES namespaces (id) NOT VALID;
+
+ALTER TABLE public.shipments VALIDATE CONSTRAINT fk_11_1;

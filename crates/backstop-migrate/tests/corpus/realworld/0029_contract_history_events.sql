@@ -1,0 +1,3 @@
+DROP SCHEMA IF EXISTS legacy CASCADE;
+
+ALTER TYPE ops.status RENAME VALUE 'done' TO 'completed';

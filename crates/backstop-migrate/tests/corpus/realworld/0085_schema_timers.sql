@@ -1,0 +1,4 @@
+-- Migration 85: schema step
+SET lock_timeout = '5s';
+
+SELECT pg_catalog.set_config('search_path', '', false);

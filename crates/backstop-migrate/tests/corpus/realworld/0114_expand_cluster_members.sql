@@ -1,0 +1,2 @@
+-- Migration 114: expand step
+COMMENT ON SCHEMA "analytics.v2" IS 'tenant data';

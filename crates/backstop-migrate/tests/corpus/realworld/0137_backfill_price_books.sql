@@ -1,0 +1,1 @@
+﻿DO 'BEGIN RAISE NOTICE ''migrating activity_tasks; please wait''; END';

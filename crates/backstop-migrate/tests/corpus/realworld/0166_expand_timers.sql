@@ -1,0 +1,13 @@
+-- +goose Up
+CREATE TYPE status_166_1 AS ENUM ('pending', 'running', 'done');
+
+ALTER TABLE timers ADD COLUMN IF NOT EXISTS payload_166_2 bigint DEFAULT 0;
+
+CREATE SEQUENCE IF NOT EXISTS seq_166_3 AS integer START WITH 351 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 20;
+
+ALTER TABLE public.ledgers ADD CONSTRAINT fk_166_4 FOREIGN KEY (state) REFERENCES accounts (id) NOT VALID;
+
+ALTER TABLE public.ledgers VALIDATE CONSTRAINT fk_166_4;
+
+-- +goose Down
+DROP TABLE IF EXISTS whatever;

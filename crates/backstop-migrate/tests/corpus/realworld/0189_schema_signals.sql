@@ -1,0 +1,25 @@
+-- migrate:up
+SET lock_timeout = '5s';
+
+CREATE SEQUENCE IF NOT EXISTS ops.seq_189_1 AS integer START WITH 584 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;
+
+ALTER SEQUENCE ops.seq_189_1 RESTART WITH 2111;
+
+COMMENT ON SCHEMA ops IS 'tenant data';
+
+CREATE TABLE IF NOT EXISTS ops.regional_189_5 (id bigint, region text NOT NULL) PARTITION BY LIST (region);
+
+CREATE TABLE IF NOT EXISTS ops.regional_189_5_eu PARTITION OF ops.regional_189_5 FOR VALUES IN ('eu-west', 'eu-central');
+
+CREATE TABLE IF NOT EXISTS ops.regional_189_5_us PARTITION OF ops.regional_189_5 FOR VALUES IN ('us-east');
+
+CREATE OR REPLACE FUNCTION ops.touch_updated_at_189_6(a integer, b integer DEFAULT 1) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10
+    RETURN a + b;
+
+CREATE SEQUENCE IF NOT EXISTS ops.seq_189_7 AS bigint START WITH 846 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 20;
+
+ALTER SEQUENCE ops.seq_189_7 RESTART WITH 3052;
+
+-- migrate:down
+SELECT 1;

@@ -1,0 +1,11 @@
+-- Migration 194: schema step
+BEGIN;
+
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA ops TO app_rw;
+
+ALTER DEFAULT PRIVILEGES IN SCHEMA ops GRANT SELECT ON TABLES TO app_ro;
+
+CREATE OR REPLACE VIEW ops.v_open_194_1 AS
+    SELECT id, owner_ref FROM ops.price_books WHERE labels IS NULL;
+
+COMMIT;

@@ -1,0 +1,20 @@
+BEGIN;
+
+CREATE TABLE IF NOT EXISTS ops.events_239_1 (
+    id bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    body jsonb
+) PARTITION BY RANGE (created_at);
+
+CREATE TABLE IF NOT EXISTS ops.events_239_1_2023 PARTITION OF ops.events_239_1
+    FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+
+CREATE TABLE IF NOT EXISTS ops.events_239_1_2024 PARTITION OF ops.events_239_1
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+
+CREATE TABLE IF NOT EXISTS ops.events_239_1_2025 PARTITION OF ops.events_239_1
+    FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+
+CREATE TABLE IF NOT EXISTS ops.events_239_1_default PARTITION OF ops.events_239_1 DEFAULT;
+
+COMMIT;

@@ -1,0 +1,11 @@
+CREATE SEQUENCE IF NOT EXISTS temporal.seq_293_1 AS smallint START WITH 764 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 20;
+
+ALTER SEQUENCE temporal.seq_293_1 OWNED BY temporal.tenants.id;
+
+ALTER SEQUENCE temporal.seq_293_1 RESTART WITH 8743;
+
+CREATE SEQUENCE IF NOT EXISTS temporal.seq_293_2 AS bigint START WITH 301 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;
+
+ALTER SEQUENCE temporal.seq_293_2 OWNED BY temporal.accounts.id;
+
+SELECT setval('seq_293_2', (SELECT coalesce(max(id), 1) FROM temporal.webhooks));

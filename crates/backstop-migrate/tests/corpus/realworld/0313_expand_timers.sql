@@ -1,0 +1,25 @@
+-- Migration 313: expand step
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_313_1 ON tenant_0042.history_events USING gin (labels) WHERE amount_minor IS NOT NULL;
+
+ALTER TABLE tenant_0042.invoices ADD CONSTRAINT fk_313_2 FOREIGN KEY (version_stamp) REFERENCES tenant_0042.invoices (id) NOT VALID;
+
+ALTER TABLE tenant_0042.invoices VALIDATE CONSTRAINT fk_313_2;
+
+ALTER TABLE tenant_0042.invoices ALTER CONSTRAINT fk_313_2 DEFERRABLE INITIALLY DEFERRED;
+
+ANALYZE tenant_0042.accounts;
+
+CREATE TABLE IF NOT EXISTS tenant_0042.events_313_5 (
+    id bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    body jsonb
+) PARTITION BY RANGE (created_at);
+
+CREATE TABLE IF NOT EXISTS tenant_0042.events_313_5_2023 PARTITION OF tenant_0042.events_313_5
+    FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+
+CREATE TABLE IF NOT EXISTS tenant_0042.events_313_5_2024 PARTITION OF tenant_0042.events_313_5
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+
+CREATE TABLE IF NOT EXISTS tenant_0042.events_313_5_2025 PARTITION OF tenant_0042.events_313_5
+    FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
