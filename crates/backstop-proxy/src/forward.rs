@@ -1,4 +1,22 @@
 //! One request's trip: pick the live backend, rewrite the request for it, stream the answer back.
+//!
+//! **What is retried.** A request is tried again, at most once, on the backend
+//! that is current at that moment (after a switch, the new instance), when
+//! its upstream connection failed before any response came back (the instance
+//! died, reset or closed the connection) and either nothing of it was sent or
+//! it has no body (`GET`, `HEAD`, `OPTIONS` as clients send them, and any
+//! other request with an empty body): those are replayed from their head, as
+//! nginx's `proxy_next_upstream error` does. Unlike nginx's default, an empty
+//! `POST` is replayed too: the instance that took it died without answering,
+//! and a second instance may run it again, so an app whose bodyless `POST`s
+//! must run at most once should give them a body or make them idempotent.
+//! Not retried: a request whose body was (partly) sent, since the body is
+//! streamed and not kept; a response that had started (its head was passed
+//! on, so the client sees the connection cut); an upstream that did not
+//! answer within the response timeout (504, since the request may still be
+//! running there). A connection that fails before the request is written (an
+//! idle connection the backend had closed, a refused connect) is not a retry:
+//! nothing was sent, so any request moves on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,10 +27,10 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 
 use crate::backend::{Backend, Inflight};
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, RequestBody};
 use crate::upstream::{ConnectError, Pool, Upstream};
 
 /// State shared by every connection of one proxy.
@@ -170,9 +188,13 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             parts.headers.insert(header::HOST, host);
         }
     }
+    // A request without a body can be sent again from a copy of its head.
+    let replay = body.is_end_stream().then(|| Replay::of(&parts));
+    let body = if replay.is_some() { RequestBody::Empty } else { RequestBody::Client(body) };
     let mut req = Request::from_parts(parts, body);
 
     let hold = client.shared.hold();
+    let mut retried = false;
     loop {
         let backend = inflight.backend().clone();
         let (mut upstream, reused) = match client.take_idle(&backend) {
@@ -218,9 +240,45 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             Err(mut e) => match e.take_message() {
                 // Not sent: an idle connection the backend had closed. Try another.
                 Some(unsent) if reused => req = unsent,
-                _ => return bad_gateway(&backend, &e.into_error()),
+                unsent => {
+                    let error = e.into_error();
+                    let Some(again) = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried)
+                    else {
+                        return bad_gateway(&backend, &error);
+                    };
+                    retried = true;
+                    // On whichever backend is current now: after a switch, the new instance.
+                    let Some(next) = client.shared.acquire() else {
+                        return bad_gateway(&backend, &error);
+                    };
+                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
+                    inflight = next;
+                    req = again;
+                }
             },
         }
+    }
+}
+
+/// The head of a request without a body, kept to send it again.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(parts: &http::request::Parts) -> Replay {
+        Replay { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone() }
+    }
+
+    fn request(&self) -> Request<RequestBody> {
+        let mut req = Request::new(RequestBody::Empty);
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers.clone();
+        req
     }
 }
 
