@@ -5,8 +5,9 @@
 //! to the upstream without the proxy, so that under
 //! `valgrind --tool=callgrind` the difference of the two runs' instruction
 //! counts, divided by REQUESTS, is what the proxy costs per request
-//! (`bench/proxy.sh cost` does both). `BACKSTOP_PROXY_WORKERS` sets the
-//! proxy's worker threads.
+//! (`COST=1 bench/proxy.sh` does both). `BACKSTOP_PROXY_WORKERS` sets the
+//! proxy's worker threads (1 by default); the response timeout is the
+//! control plane's default, 60 s.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -70,7 +71,11 @@ fn main() {
         let (target, _proxy) = if direct {
             (upstream, None)
         } else {
-            let proxy = Proxy::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind the proxy");
+            // Set here rather than through `Proxy::default_workers`, so older builds measure alike.
+            let workers = std::env::var("BACKSTOP_PROXY_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(1);
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let proxy = Proxy::bind_with_workers(addr, workers).await.expect("bind the proxy");
+            proxy.set_response_timeout(Some(std::time::Duration::from_secs(60)));
             proxy.switch(Some(Backend::new(upstream, "upstream")));
             (proxy.local_addr(), Some(proxy))
         };
