@@ -3,7 +3,10 @@
 #   (a) requests/s: upstream direct vs nginx reverse proxy vs backstop's proxy (wrk)
 #   (b) failed requests during 100 blue-green swaps (50 release + 50 undo) under wrk load
 #   (c) time from `backstop undo` (CLI start) to the first request served by the warm previous version
+#   (d) with COST=1: instructions per proxied request under callgrind (independent of machine load)
 # Usage: bench/proxy.sh [ROUNDS] [SECONDS]     (defaults: 5 rounds of 10 s each)
+# BACKSTOP_BIN=… measures another build of backstop (e.g. main's, for a before/after);
+# BACKSTOP_PROXY_WORKERS=N sets the proxy's worker threads; SKIP_A / SKIP_BC skip parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -15,8 +18,12 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
   apt-get update -qq && apt-get install -y -qq nginx wrk >/dev/null
 fi
-cargo build --release -q -p backstop-cli --bins --examples
-BIN=$PWD/target/release/backstop
+if [ -n "${BACKSTOP_BIN:-}" ]; then
+  BIN=$BACKSTOP_BIN
+else
+  cargo build --release -q -p backstop-cli --bins --examples
+  BIN=$PWD/target/release/backstop
+fi
 
 WORK=$(mktemp -d /tmp/backstop-bench-XXXX)
 cleanup() {
@@ -91,6 +98,7 @@ echo "median: direct $D  nginx $N  backstop $B"
 python3 -c "print(f'backstop/nginx = {$B/$N:.2f}   backstop/direct = {$B/$D:.2f}   nginx/direct = {$N/$D:.2f}')"
 fi
 
+if [ -z "${SKIP_BC:-}" ]; then
 echo "== (b) 100 swaps (50 release + 50 undo) under wrk load"
 SWAP_SECS=${SWAP_SECS:-20}
 wrk -t"$THREADS" -c32 -d"${SWAP_SECS}s" "http://127.0.0.1:$APP/" > "$WORK/swap-wrk.txt" &
@@ -113,3 +121,18 @@ echo "swaps: 100 in $((END - START)) s under load, failed requests: non-2xx $NON
 
 echo "== (c) undo to a warm revision: CLI start -> first request served by it"
 "$PWD/target/release/examples/undo_latency" "$BIN" "$APP" "$WORK" 20
+fi
+
+if [ -n "${COST:-}" ]; then
+  echo "== (d) instructions per request under callgrind (proxy_cost example, 1 worker)"
+  need valgrind || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+  cargo build --release -q -p backstop-proxy --example proxy_cost
+  N=${COST_REQUESTS:-20000}
+  ir() { # mode -> total instructions
+    BACKSTOP_PROXY_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1" \
+      "$PWD/target/release/examples/proxy_cost" "$N" 8 "$1" >/dev/null 2>"$WORK/cg.$1.log"
+    awk '/^summary:|^totals:/ {print $2; exit}' "$WORK/cg.$1"
+  }
+  P=$(ir proxied); D=$(ir direct)
+  python3 -c "print(f'proxied {$P:,} Ir, direct {$D:,} Ir, for $N requests: the proxy costs {($P-$D)/$N:,.0f} instructions per request')"
+fi

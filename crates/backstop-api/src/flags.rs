@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// The server fills both in before it reads the flag, so a bad flag is
 /// reported as `invalid_flag` with serde's words, not as a malformed request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FlagRequest {
     pub flag: serde_json::Value,
     #[serde(default)]
@@ -23,6 +24,7 @@ pub struct FlagRequest {
 /// `POST /v1/flags/{key}/on`, `POST /v1/flags/{key}/off` and
 /// `DELETE /v1/flags/{key}`: why (those three refuse an empty reason).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[serde(default)]
     pub reason: Option<String>,

@@ -68,7 +68,32 @@ pub enum FlagCommand {
     History { key: String },
 }
 
+impl FlagCommand {
+    fn key(&self) -> Option<&str> {
+        match self {
+            FlagCommand::Create { key, .. }
+            | FlagCommand::Set { key, .. }
+            | FlagCommand::On { key, .. }
+            | FlagCommand::Off { key, .. }
+            | FlagCommand::Delete { key, .. }
+            | FlagCommand::Show { key }
+            | FlagCommand::History { key } => Some(key),
+            FlagCommand::List => None,
+        }
+    }
+}
+
 pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
+    // A key goes into the URL path: one the server would refuse (or that a URL
+    // would collapse, like `..`) is refused here, before any request.
+    if let Some(key) = command.key() {
+        backstop_flags::validate_key(key).map_err(|e| {
+            CliError::bad_input(
+                e.to_string(),
+                "a flag key is 1 to 128 letters, digits, `.`, `_` or `-`, and not `.` or `..`",
+            )
+        })?;
+    }
     let c = Client::new(&g.server, g.token.clone())?;
     match command {
         FlagCommand::Create { key, file, description, on, off: _, reason } => {
@@ -273,7 +298,7 @@ mod tests {
     fn serves_table() {
         assert_eq!(serves(&flag(false, json!([]))), "off");
         assert_eq!(serves(&flag(true, json!([]))), "on");
-        assert_eq!(serves(&flag(true, json!([{"serve": {"variant": "off"}}]))), "on (1 rules)");
+        assert_eq!(serves(&flag(true, json!([{"conditions": [], "serve": {"variant": "off"}}]))), "on (1 rules)");
         assert_eq!(flag_type(&flag(true, json!([]))), "boolean");
     }
 

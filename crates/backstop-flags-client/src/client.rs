@@ -7,21 +7,29 @@
 //! `snapshot` event, so reconnecting is the full refetch and no version is
 //! ever skipped silently.
 //!
+//! One flag the client cannot read (an older server may hold a flag this
+//! version refuses, or one too deeply nested for a JSON reader) never stops
+//! it from reading the others: each flag of a snapshot, listing or change is
+//! read on its own, and one that does not read or compile is left out and
+//! listed by [`Client::skipped`]; evaluating it is a `PARSE_ERROR` saying why.
+//!
 //! When the server answers but the stream cannot be had (an error status, a
 //! proxy that answers something other than an event stream, or no snapshot
 //! in time), the task falls back to polling the whole configuration
 //! (`GET /v1/flags`, with `If-None-Match`) every `poll_interval`, and tries
 //! the stream again before each poll.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use backstop_flags::{
-    Context, EvalError, Flag, Reason, Resolution, Snapshot, compile, evaluate_bool, evaluate_float, evaluate_int,
-    evaluate_object, evaluate_string,
+    CompiledFlag, Context, EvalError, Flag, Reason, Resolution, Snapshot, compile, evaluate_bool, evaluate_float,
+    evaluate_int, evaluate_object, evaluate_string,
 };
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -87,9 +95,32 @@ impl<T> Resolved<T> {
     }
 }
 
+/// Flags received but not readable, by key, with the reason.
+pub type Skipped = BTreeMap<String, String>;
+
 struct Shared {
     snapshot: ArcSwapOption<Snapshot>,
+    skipped: ArcSwap<Skipped>,
     state: watch::Sender<State>,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            snapshot: ArcSwapOption::empty(),
+            skipped: ArcSwap::from_pointee(Skipped::new()),
+            state: watch::Sender::new(State::Connecting),
+        }
+    }
+
+    /// Serve `snapshot`, with `skipped` the flags left out of it.
+    fn store(&self, snapshot: Snapshot, skipped: Skipped) {
+        if !skipped.is_empty() {
+            tracing::warn!(version = snapshot.version, skipped = ?skipped, "flags left out: they cannot be read");
+        }
+        self.skipped.store(Arc::new(skipped));
+        self.snapshot.store(Some(Arc::new(snapshot)));
+    }
 }
 
 struct Inner {
@@ -121,8 +152,7 @@ impl Client {
     /// runtime). Returns at once in [`State::Connecting`]; await
     /// [`Client::wait_ready`] or watch [`Client::watch_state`].
     pub fn connect(config: ClientConfig) -> Client {
-        let shared =
-            Arc::new(Shared { snapshot: ArcSwapOption::empty(), state: watch::Sender::new(State::Connecting) });
+        let shared = Arc::new(Shared::new());
         let task = tokio::spawn(run(config, shared.clone()));
         Client { inner: Arc::new(Inner { shared, task }) }
     }
@@ -151,15 +181,32 @@ impl Client {
         self.inner.shared.snapshot.load_full()
     }
 
+    /// Flags the server sent that this client could not read, by key, with
+    /// why; they are left out of [`Client::snapshot`], every other flag is served.
+    pub fn skipped(&self) -> Arc<Skipped> {
+        self.inner.shared.skipped.load_full()
+    }
+
     fn with_snapshot<T>(&self, f: impl FnOnce(&Snapshot) -> Result<T, EvalError>) -> Result<T, ClientError> {
         let guard = self.inner.shared.snapshot.load();
         match guard.as_deref() {
-            Some(snapshot) => Ok(f(snapshot)?),
+            Some(snapshot) => Ok(f(snapshot).map_err(|e| self.explain_skipped(e))?),
             None => Err(ClientError::NotReady { state: self.state().to_string() }),
         }
     }
 
-    fn flag<'a>(snapshot: &'a Snapshot, key: &str) -> Result<&'a backstop_flags::CompiledFlag, EvalError> {
+    /// A flag that is not found because it was skipped is a parse error saying why.
+    fn explain_skipped(&self, e: EvalError) -> EvalError {
+        match e {
+            EvalError::FlagNotFound { key } => match self.inner.shared.skipped.load().get(&key) {
+                Some(why) => EvalError::Parse { detail: format!("flag `{key}` could not be read: {why}") },
+                None => EvalError::FlagNotFound { key },
+            },
+            other => other,
+        }
+    }
+
+    fn flag<'a>(snapshot: &'a Snapshot, key: &str) -> Result<&'a CompiledFlag, EvalError> {
         snapshot.get(key).ok_or_else(|| EvalError::FlagNotFound { key: key.to_owned() })
     }
 
@@ -190,12 +237,51 @@ impl Client {
     }
 }
 
-/// The `change` event's data.
+/// The `change` event's data; the flag is read on its own ([`read_flag`]).
 #[derive(Deserialize)]
-struct Change {
+struct Change<'a> {
     version: u64,
     key: String,
-    flag: Option<Flag>,
+    #[serde(borrow)]
+    flag: Option<&'a RawValue>,
+}
+
+/// The `snapshot` event's data, each flag still unread.
+#[derive(Deserialize)]
+struct RawSnapshot<'a> {
+    version: u64,
+    #[serde(borrow)]
+    flags: BTreeMap<String, &'a RawValue>,
+}
+
+/// Read and compile one flag; why not, when it cannot be.
+fn read_flag(raw: &RawValue) -> Result<CompiledFlag, String> {
+    let flag: Flag = serde_json::from_str(raw.get()).map_err(|e| format!("unreadable: {e}"))?;
+    compile(flag).map_err(|e| e.to_string())
+}
+
+/// The key of a flag that did not read, if that much can be read.
+fn key_of(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Keyed {
+        key: String,
+    }
+    serde_json::from_str::<Keyed>(raw.get()).ok().map(|k| k.key)
+}
+
+/// Read every flag on its own: the readable ones, and the others with why.
+fn read_flags<'a>(flags: impl IntoIterator<Item = (String, &'a RawValue)>) -> (Vec<CompiledFlag>, Skipped) {
+    let mut read = Vec::new();
+    let mut skipped = Skipped::new();
+    for (key, raw) in flags {
+        match read_flag(raw) {
+            Ok(flag) => read.push(flag),
+            Err(why) => {
+                skipped.insert(key, why);
+            }
+        }
+    }
+    (read, skipped)
 }
 
 /// Why a connection ended.
@@ -208,11 +294,12 @@ enum Ended {
     Lost(String),
 }
 
-/// `GET /v1/flags`: every flag at one configuration version.
+/// `GET /v1/flags`: every flag at one configuration version, each still unread.
 #[derive(Deserialize)]
-struct Listing {
+struct Listing<'a> {
     version: u64,
-    flags: Vec<Flag>,
+    #[serde(borrow)]
+    flags: Vec<&'a RawValue>,
 }
 
 async fn run(config: ClientConfig, shared: Arc<Shared>) {
@@ -288,17 +375,14 @@ async fn poll(
         return Err(format!("{url} answered {status}"));
     }
     let new_etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let listing: Listing = response.json().await.map_err(|e| format!("unreadable answer from {url}: {e}"))?;
-    let flags = listing
-        .flags
-        .into_iter()
-        .map(|f| {
-            let key = f.key.clone();
-            compile(f).map_err(|e| format!("polled flag `{key}` does not compile: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let body = response.bytes().await.map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
+    let listing: Listing<'_> =
+        serde_json::from_slice(&body).map_err(|e| format!("unreadable answer from {url}: {e}"))?;
+    let (flags, skipped) = read_flags(
+        listing.flags.into_iter().enumerate().map(|(i, raw)| (key_of(raw).unwrap_or_else(|| format!("#{i}")), raw)),
+    );
     let version = listing.version;
-    shared.snapshot.store(Some(Arc::new(Snapshot::new(version, flags))));
+    shared.store(Snapshot::new(version, flags), skipped);
     *etag = new_etag;
     Ok(version)
 }
@@ -381,15 +465,16 @@ async fn follow(
 fn apply(shared: &Shared, at: &mut Option<u64>, event: &sse::Event) -> Result<Option<u64>, String> {
     match event.event.as_str() {
         "snapshot" => {
-            let snapshot: Snapshot =
+            let raw: RawSnapshot<'_> =
                 serde_json::from_str(&event.data).map_err(|e| format!("unreadable snapshot event: {e}"))?;
-            let version = snapshot.version;
-            shared.snapshot.store(Some(Arc::new(snapshot)));
+            let version = raw.version;
+            let (flags, skipped) = read_flags(raw.flags);
+            shared.store(Snapshot::new(version, flags), skipped);
             *at = Some(version);
             Ok(Some(version))
         }
         "change" => {
-            let change: Change =
+            let change: Change<'_> =
                 serde_json::from_str(&event.data).map_err(|e| format!("unreadable change event: {e}"))?;
             let Some(previous) = *at else {
                 return Err("a change arrived before the snapshot; refetching".into());
@@ -402,17 +487,22 @@ fn apply(shared: &Shared, at: &mut Option<u64>, event: &sse::Event) -> Result<Op
             }
             let current = shared.snapshot.load_full().ok_or("a change arrived without a snapshot")?;
             let mut flags = current.flags.clone();
-            match change.flag {
-                Some(flag) => {
-                    let compiled =
-                        compile(flag).map_err(|e| format!("change {}: flag does not compile: {e}", change.version))?;
-                    flags.insert(change.key, compiled);
-                }
-                None => {
-                    flags.remove(&change.key);
+            let mut skipped = Skipped::clone(&shared.skipped.load());
+            // A flag that does not read is left out like in a snapshot, so a
+            // client that follows the change serves what a new client would.
+            flags.remove(&change.key);
+            skipped.remove(&change.key);
+            if let Some(raw) = change.flag {
+                match read_flag(raw) {
+                    Ok(compiled) => {
+                        flags.insert(change.key, compiled);
+                    }
+                    Err(why) => {
+                        skipped.insert(change.key, why);
+                    }
                 }
             }
-            shared.snapshot.store(Some(Arc::new(Snapshot { version: change.version, flags })));
+            shared.store(Snapshot { version: change.version, flags }, skipped);
             *at = Some(change.version);
             Ok(Some(change.version))
         }
@@ -427,7 +517,7 @@ mod tests {
     use serde_json::json;
 
     fn shared() -> Shared {
-        Shared { snapshot: ArcSwapOption::empty(), state: watch::Sender::new(State::Connecting) }
+        Shared::new()
     }
 
     fn event(event: &str, data: serde_json::Value) -> sse::Event {
@@ -455,6 +545,52 @@ mod tests {
         assert_eq!(s.snapshot.load().as_ref().unwrap().version, 2, "nothing applied past a gap");
         assert!(apply(&s, &mut at, &change(2, true)).is_err(), "a repeated version is a gap too");
         assert_eq!(apply(&s, &mut at, &event("other", json!({}))), Ok(None));
+    }
+
+    fn nested(levels: usize) -> String {
+        format!("{}1{}", "{\"x\":".repeat(levels), "}".repeat(levels))
+    }
+
+    /// A flag nested 124 levels deep made the whole snapshot unreadable
+    /// (serde_json's recursion limit), so a new client could read no flag,
+    /// its kill switch included.
+    #[test]
+    fn one_unreadable_flag_does_not_stop_the_others() {
+        let s = shared();
+        let mut at = None;
+        let deep = format!(
+            r#"{{"key": "deep", "enabled": true, "variants": {{"a": {}}}, "default_variant": "a", "off_variant": "a", "version": 1}}"#,
+            nested(124)
+        );
+        let snapshot = format!(
+            r#"{{"version": 3, "etag": "x", "flags": {{"deep": {deep}, "kill": {}, "typo": {}}}}}"#,
+            flag(false),
+            r#"{"key": "typo", "enabled": true, "variants": {"on": true}, "default_variant": "on", "off_variant": "on",
+                "rules": [{"condition": [], "serve": {"variant": "on"}}], "version": 1}"#
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&snapshot).is_err(), "past serde_json's limit as a whole");
+        let snapshot = sse::Event { event: "snapshot".into(), data: snapshot };
+        assert_eq!(apply(&s, &mut at, &snapshot), Ok(Some(3)));
+        let snap = s.snapshot.load_full().unwrap();
+        assert!(!snap.get("kill").unwrap().enabled(), "the kill switch is served");
+        let skipped = s.skipped.load_full();
+        assert_eq!(skipped.keys().collect::<Vec<_>>(), ["deep", "typo"]);
+        assert!(skipped["deep"].contains("deeper than 32 levels"), "{skipped:?}");
+        assert!(skipped["typo"].contains("unknown field `condition`"), "{skipped:?}");
+
+        // A change fixing the flag brings it back; one breaking it leaves it out.
+        let mut good = flag(true);
+        good["key"] = json!("deep");
+        let fixed = event("change", json!({"version": 4, "key": "deep", "flag": good}));
+        assert_eq!(apply(&s, &mut at, &fixed), Ok(Some(4)));
+        assert!(!s.skipped.load().contains_key("deep"));
+        let broken = sse::Event {
+            event: "change".into(),
+            data: format!(r#"{{"version": 5, "key": "kill", "flag": {}}}"#, deep.replace("\"deep\"", "\"kill\"")),
+        };
+        assert_eq!(apply(&s, &mut at, &broken), Ok(Some(5)));
+        assert!(s.snapshot.load().as_ref().unwrap().get("kill").is_none());
+        assert!(s.skipped.load().contains_key("kill"));
     }
 
     #[test]

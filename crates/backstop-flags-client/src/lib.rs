@@ -17,7 +17,7 @@ mod provider;
 mod sse;
 mod state;
 
-pub use client::{Client, ClientConfig, Resolved};
+pub use client::{Client, ClientConfig, Resolved, Skipped};
 pub use error::ClientError;
 pub use provider::BackstopProvider;
 pub use state::State;

@@ -70,7 +70,9 @@ fn error(e: ClientError) -> EvaluationError {
             EvalError::FlagNotFound { .. } => EvaluationErrorCode::FlagNotFound,
             EvalError::TypeMismatch { .. } => EvaluationErrorCode::TypeMismatch,
             EvalError::TargetingKeyMissing { .. } => EvaluationErrorCode::TargetingKeyMissing,
-            EvalError::InvalidContext { .. } => EvaluationErrorCode::InvalidContext,
+            EvalError::InvalidContext { .. } | EvalError::ContextNotAnObject { .. } => {
+                EvaluationErrorCode::InvalidContext
+            }
             EvalError::Parse { .. } => EvaluationErrorCode::ParseError,
             EvalError::General { .. } => EvaluationErrorCode::General("GENERAL".into()),
         },

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::bucket::BUCKETS;
 use crate::condition::{CompiledCondition, compile_condition};
 use crate::error::FlagError;
+use crate::limits::{MAX_DEPTH, MAX_FLAG_BYTES, depth_exceeds, json_size_within};
 use crate::model::{Flag, FlagType, Serve, Value};
 
 /// A validated flag with its rules precompiled; evaluate it with [`crate::evaluate`].
@@ -42,17 +43,24 @@ pub(crate) enum CompiledServe {
     Rollout(Vec<(u32, usize)>),
 }
 
-/// Checks a flag key: 1-128 characters of `A-Z`, `a-z`, `0-9`, `.`, `_`, `-`
-/// (safe in URLs, file names and log lines; never contains `/`, which the
-/// bucket hash relies on).
+/// Checks a flag key: 1-128 characters of `A-Z`, `a-z`, `0-9`, `.`, `_`, `-`,
+/// and not `.` or `..` (so a key is always one segment of a URL path or a
+/// file name, and safe in log lines; it never contains `/`, which the bucket
+/// hash relies on).
 pub fn validate_key(key: &str) -> Result<(), FlagError> {
     let ok = !key.is_empty()
         && key.len() <= 128
+        && key != "."
+        && key != ".."
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok { Ok(()) } else { Err(FlagError::InvalidKey { key: key.to_owned() }) }
 }
 
 /// Validates `flag` and precompiles it for evaluation.
+///
+/// A flag is bounded: variants nest at most [`MAX_DEPTH`] levels and the
+/// whole flag is at most [`MAX_FLAG_BYTES`] as JSON, so whatever is accepted
+/// can be read back inside any snapshot or event.
 ///
 /// Integer variants of a flag that also has float variants are widened to
 /// floats (JSON writes `2.0` as `2` often enough); the widened values are what
@@ -60,6 +68,7 @@ pub fn validate_key(key: &str) -> Result<(), FlagError> {
 /// hold exactly, is a [`FlagError::MixedVariantTypes`] instead.
 pub fn compile(mut flag: Flag) -> Result<CompiledFlag, FlagError> {
     validate_key(&flag.key)?;
+    check_bounds(&flag)?;
     let flag_type = variant_type(&flag)?;
     if flag_type == FlagType::Float {
         for value in flag.variants.values_mut() {
@@ -135,6 +144,26 @@ pub fn compile(mut flag: Flag) -> Result<CompiledFlag, FlagError> {
     }
 
     Ok(CompiledFlag { flag, flag_type, variants, default_variant, off_variant, rules })
+}
+
+/// Depth first (measuring it does not recurse), then size (serializing does).
+fn check_bounds(flag: &Flag) -> Result<(), FlagError> {
+    for (name, value) in &flag.variants {
+        if let Value::Object(map) = value {
+            // The object itself is the first level.
+            if map.values().any(|v| depth_exceeds(v, MAX_DEPTH - 1)) {
+                return Err(FlagError::VariantTooDeep {
+                    key: flag.key.clone(),
+                    variant: name.clone(),
+                    limit: MAX_DEPTH,
+                });
+            }
+        }
+    }
+    match json_size_within(flag, MAX_FLAG_BYTES) {
+        Some(_) => Ok(()),
+        None => Err(FlagError::TooLarge { key: flag.key.clone(), limit: MAX_FLAG_BYTES }),
+    }
 }
 
 /// The one type all variants share (integers widen into a float flag).
@@ -254,6 +283,11 @@ mod tests {
             ("a/b", false),
             ("café", false),
             ("a:b", false),
+            (".", false),
+            ("..", false),
+            ("...", true),
+            (".hidden", true),
+            ("a..b", true),
         ];
         for (key, ok) in cases {
             assert_eq!(validate_key(key).is_ok(), ok, "{key:?}");
@@ -397,6 +431,61 @@ mod tests {
         for (what, flag, expected) in cases {
             assert_eq!(compile(flag).unwrap_err(), expected, "{what}");
         }
+    }
+
+    fn object_flag(variant: serde_json::Value) -> Flag {
+        Flag {
+            variants: [("a".to_owned(), serde_json::from_value(variant).unwrap())].into(),
+            default_variant: "a".into(),
+            off_variant: "a".into(),
+            ..base()
+        }
+    }
+
+    fn nested_object(levels: usize) -> serde_json::Value {
+        let mut value = json!(1);
+        for _ in 0..levels {
+            value = json!({ "x": value });
+        }
+        value
+    }
+
+    /// A variant nested 124 levels deep was accepted, and every listing and
+    /// snapshot that carried it then went past serde_json's recursion limit:
+    /// no SDK could read any flag.
+    #[test]
+    fn deeply_nested_variant_is_refused_at_write() {
+        let err = compile(object_flag(nested_object(124))).unwrap_err();
+        assert_eq!(
+            err,
+            FlagError::VariantTooDeep { key: "new-checkout".into(), variant: "a".into(), limit: MAX_DEPTH }
+        );
+        assert!(err.to_string().contains("deeper than 32 levels"), "{err}");
+        assert!(compile(object_flag(nested_object(MAX_DEPTH))).is_ok());
+        assert!(compile(object_flag(nested_object(MAX_DEPTH + 1))).is_err());
+        // What is accepted reads back inside an envelope, well within serde_json's limit.
+        let flag = compile(object_flag(nested_object(MAX_DEPTH))).unwrap();
+        let envelope = json!({"version": 1, "flags": {"new-checkout": flag}}).to_string();
+        assert!(serde_json::from_str::<crate::Snapshot>(&envelope).is_ok());
+    }
+
+    #[test]
+    fn oversized_flag_is_refused_at_write() {
+        let big = json!({"blob": "x".repeat(MAX_FLAG_BYTES)});
+        let err = compile(object_flag(big)).unwrap_err();
+        assert_eq!(err, FlagError::TooLarge { key: "new-checkout".into(), limit: MAX_FLAG_BYTES });
+        let many_rules = Flag {
+            rules: (0..20_000)
+                .map(|i| Rule {
+                    name: Some(format!("rule {i}")),
+                    conditions: vec![],
+                    serve: Serve::Variant("on".into()),
+                })
+                .collect(),
+            ..base()
+        };
+        assert!(matches!(compile(many_rules), Err(FlagError::TooLarge { .. })));
+        assert!(compile(object_flag(json!({"blob": "x".repeat(MAX_FLAG_BYTES / 2)}))).is_ok());
     }
 
     #[test]

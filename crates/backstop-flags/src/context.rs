@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, json_kind};
+use crate::limits::{MAX_CONTEXT_BYTES, MAX_DEPTH, depth_exceeds};
 
 /// The OFREP / OpenFeature name of the targeting key, inside a context object and
 /// as a condition attribute.
@@ -57,6 +58,51 @@ impl Context {
         Ok(Context { targeting_key, attributes: context.into_iter().collect() })
     }
 
+    /// The context of an OFREP evaluation request body, read strictly and
+    /// within bounds: `{"context": {...}}`, where an empty body, `{}` or a
+    /// `null` context is the empty context.
+    ///
+    /// Refused, as [`EvalError::Parse`]: a body over [`MAX_CONTEXT_BYTES`],
+    /// one that is not JSON or not an object, a field other than `context`,
+    /// and an attribute nesting deeper than [`MAX_DEPTH`]. A `context` that is
+    /// not an object is [`EvalError::ContextNotAnObject`]; a bad
+    /// `targetingKey` is [`EvalError::InvalidContext`].
+    pub fn from_ofrep_body(body: &[u8]) -> Result<Self, EvalError> {
+        if body.len() > MAX_CONTEXT_BYTES {
+            return Err(EvalError::Parse { detail: format!("the request body is over {MAX_CONTEXT_BYTES} bytes") });
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Context::new());
+        }
+        let parsed: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| EvalError::Parse { detail: format!("the request body is not JSON: {e}") })?;
+        let serde_json::Value::Object(mut fields) = parsed else {
+            return Err(EvalError::Parse {
+                detail: format!(
+                    "the request body must be a JSON object {{\"context\": {{...}}}}, got {}",
+                    json_kind(&parsed)
+                ),
+            });
+        };
+        let context = fields.remove("context").unwrap_or_default();
+        if let Some(field) = fields.keys().next() {
+            return Err(EvalError::Parse {
+                detail: format!("unknown field `{field}` in the request body, expected `context`"),
+            });
+        }
+        let context = match context {
+            serde_json::Value::Null => return Ok(Context::new()),
+            serde_json::Value::Object(context) => context,
+            other => return Err(EvalError::ContextNotAnObject { actual: json_kind(&other) }),
+        };
+        if let Some((name, _)) = context.iter().find(|(_, v)| depth_exceeds(v, MAX_DEPTH)) {
+            return Err(EvalError::Parse {
+                detail: format!("context attribute `{name}` nests objects and arrays deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        Context::from_ofrep(context)
+    }
+
     /// The flat OFREP form of this context, the inverse of [`Context::from_ofrep`].
     pub fn to_ofrep(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut map: serde_json::Map<_, _> = self.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -103,6 +149,38 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn ofrep_bodies() {
+        let deep = format!("{{\"context\": {{\"a\": {}1{}}}}}", "[".repeat(33), "]".repeat(33));
+        let ok_deep = format!("{{\"context\": {{\"a\": {}1{}}}}}", "[".repeat(32), "]".repeat(32));
+        let big = format!("{{\"context\": {{\"a\": \"{}\"}}}}", "x".repeat(MAX_CONTEXT_BYTES));
+        let ok = |body: &str| Context::from_ofrep_body(body.as_bytes());
+        let code = |body: &str| ok(body).map(|_| ()).unwrap_err().code();
+        assert_eq!(ok("").unwrap(), Context::new());
+        assert_eq!(ok(" \n").unwrap(), Context::new());
+        assert_eq!(ok("{}").unwrap(), Context::new());
+        assert_eq!(ok(r#"{"context": null}"#).unwrap(), Context::new());
+        assert_eq!(
+            ok(r#"{"context": {"targetingKey": "u", "plan": "pro"}}"#).unwrap(),
+            Context::new().with_targeting_key("u").with_attribute("plan", "pro")
+        );
+        assert!(ok(&ok_deep).is_ok());
+        let cases = [
+            ("not json", "PARSE_ERROR"),
+            ("[]", "PARSE_ERROR"),
+            (r#"{"contexts": {}}"#, "PARSE_ERROR"),
+            (r#"{"context": []}"#, "INVALID_CONTEXT"),
+            (r#"{"context": {"targetingKey": 1}}"#, "INVALID_CONTEXT"),
+            (&deep, "PARSE_ERROR"),
+            (&big, "PARSE_ERROR"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(code(body), expected, "{}", &body[..body.len().min(60)]);
+        }
+        let err = ok(r#"{"contexts": {}}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `contexts`"), "{err}");
     }
 
     #[test]

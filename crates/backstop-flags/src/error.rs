@@ -11,8 +11,14 @@ use crate::model::{FlagType, Op};
 /// Why [`crate::compile`] refused a flag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlagError {
-    #[error("`{key}` is not a valid flag key (1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `-`)")]
+    #[error("`{key}` is not a valid flag key (1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `-`; not `.` or `..`)")]
     InvalidKey { key: String },
+
+    #[error("flag `{key}` is over {limit} bytes as JSON")]
+    TooLarge { key: String, limit: usize },
+
+    #[error("flag `{key}`: variant `{variant}` nests objects and arrays deeper than {limit} levels")]
+    VariantTooDeep { key: String, variant: String, limit: usize },
 
     #[error("flag `{key}` has no variants")]
     NoVariants { key: String },
@@ -103,6 +109,10 @@ pub enum EvalError {
     #[error("context attribute `{attribute}` must be {expected}, got {actual}")]
     InvalidContext { attribute: String, expected: &'static str, actual: &'static str },
 
+    /// An OFREP body whose `context` is not an object.
+    #[error("`context` must be a JSON object, got {actual}")]
+    ContextNotAnObject { actual: &'static str },
+
     #[error("flag `{key}` not found")]
     FlagNotFound { key: String },
 
@@ -121,7 +131,7 @@ impl EvalError {
         match self {
             EvalError::TypeMismatch { .. } => "TYPE_MISMATCH",
             EvalError::TargetingKeyMissing { .. } => "TARGETING_KEY_MISSING",
-            EvalError::InvalidContext { .. } => "INVALID_CONTEXT",
+            EvalError::InvalidContext { .. } | EvalError::ContextNotAnObject { .. } => "INVALID_CONTEXT",
             EvalError::FlagNotFound { .. } => "FLAG_NOT_FOUND",
             EvalError::Parse { .. } => "PARSE_ERROR",
             EvalError::General { .. } => "GENERAL",
@@ -170,6 +180,7 @@ mod tests {
                 },
                 "INVALID_CONTEXT",
             ),
+            (EvalError::ContextNotAnObject { actual: "an array" }, "INVALID_CONTEXT"),
             (EvalError::FlagNotFound { key: key() }, "FLAG_NOT_FOUND"),
             (EvalError::Parse { detail: "x".into() }, "PARSE_ERROR"),
             (EvalError::General { detail: "x".into() }, "GENERAL"),

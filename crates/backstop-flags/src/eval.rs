@@ -213,8 +213,8 @@ mod tests {
             true,
             json!([
                 {"conditions": [{"attribute": "country", "op": "equals", "values": ["NL"]}], "serve": {"variant": "off"}},
-                {"name": "everyone", "serve": {"variant": "on"}},
-                {"serve": {"variant": "off"}}
+                {"name": "everyone", "conditions": [], "serve": {"variant": "on"}},
+                {"conditions": [], "serve": {"variant": "off"}}
             ]),
         );
         let nl = Context::new().with_attribute("country", "NL");
@@ -242,7 +242,7 @@ mod tests {
     fn rollout_needs_a_targeting_key() {
         let f = flag(
             true,
-            json!([{"serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]),
+            json!([{"conditions": [], "serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]),
         );
         let missing = EvalError::TargetingKeyMissing { key: "new-checkout".into() };
         assert_eq!(evaluate(&f, &Context::new()).unwrap_err(), missing);
@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(missing.code(), "TARGETING_KEY_MISSING");
         assert!(evaluate(&f, &Context::new().with_targeting_key("u1")).is_ok());
         // A disabled flag never reaches the rollout.
-        let off = flag(false, json!([{"serve": {"rollout": [{"variant": "on", "weight": 100}]}}]));
+        let off = flag(false, json!([{"conditions": [], "serve": {"rollout": [{"variant": "on", "weight": 100}]}}]));
         assert_eq!(evaluate(&off, &Context::new()).unwrap().reason, Reason::Disabled);
     }
 
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn evaluation_json() {
-        let f = flag(true, json!([{"serve": {"variant": "off"}}]));
+        let f = flag(true, json!([{"conditions": [], "serve": {"variant": "off"}}]));
         let e = evaluate(&f, &Context::new()).unwrap();
         assert_eq!(
             serde_json::to_value(e).unwrap(),

@@ -17,6 +17,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+mod limits;
 mod model;
 mod semver;
 mod snapshot;
@@ -29,5 +30,6 @@ pub use eval::{
     Evaluation, Reason, Resolution, evaluate, evaluate_bool, evaluate_float, evaluate_int, evaluate_object,
     evaluate_string,
 };
+pub use limits::{MAX_CONTEXT_BYTES, MAX_DEPTH, MAX_FLAG_BYTES};
 pub use model::{Condition, Flag, FlagType, Op, Rule, Serve, Value};
 pub use snapshot::Snapshot;

@@ -1,7 +1,10 @@
 //! The flag model: what a flag is in JSON on the wire, in the store and in files.
 //!
 //! These types are plain data and accept anything well-formed; [`crate::compile`]
-//! is what decides whether a flag makes sense.
+//! is what decides whether a flag makes sense. Reading is strict about shape:
+//! an unknown field is an error naming it (`unknown field `condition``), so a
+//! misspelled key never silently becomes a default, and a rule's `conditions`
+//! must be written out (`[]` is the explicit "everyone").
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// One feature flag as it is stored and sent (snake_case JSON fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Flag {
     /// 1-128 characters of `A-Z`, `a-z`, `0-9`, `.`, `_`, `-` (see [`crate::validate_key`]).
     pub key: String,
@@ -57,12 +61,14 @@ pub enum FlagType {
 
 /// A targeting rule: when every condition holds, serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// A label for people ("beta testers", "kill for EU"); evaluation ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// All must hold; an empty list always holds.
-    #[serde(default)]
+    /// All must hold; an empty list always holds. Required in JSON: a rule
+    /// for everyone says `"conditions": []`, so a misspelled or forgotten key
+    /// cannot widen a rule to everyone.
     pub conditions: Vec<Condition>,
     pub serve: Serve,
 }
@@ -71,18 +77,21 @@ pub struct Rule {
 ///
 /// JSON: `{"variant": "off"}` or
 /// `{"rollout": [{"variant": "on", "weight": 10}, {"variant": "off", "weight": 90}]}`.
+///
+/// Reading names an unknown field and refuses both or neither of the two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "serve_json::ServeFields")]
 pub enum Serve {
     Variant(String),
     /// `(variant, weight in percent)`, weights summing to 100. Sticky per targeting
     /// key; order matters: see [`mod@crate::bucket`].
-    #[serde(with = "rollout_json")]
+    #[serde(serialize_with = "rollout_json::serialize")]
     Rollout(Vec<(String, u32)>),
 }
 
 /// One test of the context: `attribute op values`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Condition {
     /// An attribute name, `targetingKey` for the targeting key, or a dotted path
     /// (`device.os`) into nested objects when no attribute has the whole name.
@@ -228,10 +237,39 @@ impl fmt::Display for Op {
     }
 }
 
+/// `serve` as read: the two keys as optional fields, so that an unknown key is
+/// named and "both" or "neither" get a message of their own.
+mod serve_json {
+    use serde::Deserialize;
+
+    use super::Serve;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct ServeFields {
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default, with = "super::rollout_json::optional")]
+        rollout: Option<Vec<(String, u32)>>,
+    }
+
+    impl TryFrom<ServeFields> for Serve {
+        type Error = &'static str;
+        fn try_from(fields: ServeFields) -> Result<Self, Self::Error> {
+            match (fields.variant, fields.rollout) {
+                (Some(variant), None) => Ok(Serve::Variant(variant)),
+                (None, Some(slices)) => Ok(Serve::Rollout(slices)),
+                (Some(_), Some(_)) => Err("`serve` takes `variant` or `rollout`, not both"),
+                (None, None) => Err("`serve` needs `variant` or `rollout`"),
+            }
+        }
+    }
+}
+
 /// A rollout is `Vec<(String, u32)>` in Rust and a list of
 /// `{"variant": .., "weight": ..}` objects in JSON, which reads better in a file.
 mod rollout_json {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Deserialize, Serialize, Serializer};
 
     #[derive(Serialize)]
     struct SliceRef<'a> {
@@ -250,9 +288,16 @@ mod rollout_json {
         s.collect_seq(slices.iter().map(|(variant, weight)| SliceRef { variant, weight: *weight }))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, u32)>, D::Error> {
-        let slices = Vec::<Slice>::deserialize(d)?;
-        Ok(slices.into_iter().map(|s| (s.variant, s.weight)).collect())
+    /// Reading, as the optional field of `serve_json`.
+    pub(super) mod optional {
+        use serde::{Deserialize, Deserializer};
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Vec<(String, u32)>>, D::Error> {
+            let slices = Option::<Vec<super::Slice>>::deserialize(d)?;
+            Ok(slices.map(|slices| slices.into_iter().map(|s| (s.variant, s.weight)).collect()))
+        }
     }
 }
 
@@ -297,9 +342,66 @@ mod tests {
     }
 
     #[test]
+    fn serve_takes_one_of_two() {
+        let both = json!({"variant": "on", "rollout": [{"variant": "on", "weight": 100}]});
+        let err = serde_json::from_value::<Serve>(both).unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
+        let err = serde_json::from_value::<Serve>(json!({})).unwrap_err().to_string();
+        assert!(err.contains("needs `variant` or `rollout`"), "{err}");
+    }
+
+    #[test]
     fn rollout_slices_reject_unknown_fields() {
         let json = json!({"rollout": [{"variant": "on", "weight": 10, "wieght": 90}]});
         assert!(serde_json::from_value::<Serve>(json).is_err());
+    }
+
+    fn flag_json() -> serde_json::Value {
+        json!({"key": "k", "enabled": true, "variants": {"on": true, "off": false},
+               "default_variant": "off", "off_variant": "off", "version": 1,
+               "rules": [{"conditions": [{"attribute": "country", "op": "equals", "values": ["DE"]}],
+                          "serve": {"variant": "on"}}]})
+    }
+
+    /// A rule written with `condition` (singular) was read as a rule with no
+    /// conditions, and "Germany only" served everyone.
+    #[test]
+    fn misspelled_rule_key_is_refused_not_a_rule_for_everyone() {
+        let mut json = flag_json();
+        let rule = json["rules"][0].as_object_mut().unwrap();
+        let conditions = rule.remove("conditions").unwrap();
+        rule.insert("condition".into(), conditions);
+        let err = serde_json::from_value::<Flag>(json).unwrap_err().to_string();
+        assert!(err.contains("unknown field `condition`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_naming_them() {
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(&str, Edit); 4] = [
+            ("enabeld", |j| j["enabeld"] = json!(false)),
+            ("weight", |j| j["rules"][0]["weight"] = json!(10)),
+            ("value", |j| j["rules"][0]["conditions"][0]["value"] = json!("DE")),
+            ("variant2", |j| j["rules"][0]["serve"]["variant2"] = json!("on")),
+        ];
+        assert!(serde_json::from_value::<Flag>(flag_json()).is_ok());
+        for (field, edit) in cases {
+            let mut json = flag_json();
+            edit(&mut json);
+            let err = serde_json::from_value::<Flag>(json).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown field `{field}`")), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_rule_without_conditions_must_say_so() {
+        let mut json = flag_json();
+        json["rules"][0].as_object_mut().unwrap().remove("conditions");
+        let err = serde_json::from_value::<Flag>(json.clone()).unwrap_err().to_string();
+        assert!(err.contains("missing field `conditions`"), "{err}");
+        json["rules"][0]["conditions"] = json!([]);
+        let flag: Flag = serde_json::from_value(json).unwrap();
+        assert!(flag.rules[0].conditions.is_empty());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The response body sent to clients: an upstream body streamed through, or a short local answer.
+//! Bodies: the response body sent to clients (an upstream body streamed
+//! through, or a short local answer) and the request body sent upstream (the
+//! client's, or none for a request without one, which can then be sent again).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -81,6 +83,40 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Upstream(s) => s.body.size_hint(),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+/// The body of a request sent upstream.
+pub(crate) enum RequestBody {
+    /// The client's body, streamed through.
+    Client(Incoming),
+    /// No body: the request can be replayed from its head alone.
+    Empty,
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Client(body) => Pin::new(body).poll_frame(cx),
+            RequestBody::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Client(body) => body.is_end_stream(),
+            RequestBody::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Client(body) => body.size_hint(),
+            RequestBody::Empty => SizeHint::with_exact(0),
         }
     }
 }

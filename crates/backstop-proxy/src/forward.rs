@@ -1,4 +1,22 @@
 //! One request's trip: pick the live backend, rewrite the request for it, stream the answer back.
+//!
+//! **What is retried.** A request is tried again, at most once, on the backend
+//! that is current at that moment (after a switch, the new instance), when
+//! its upstream connection failed before any response came back (the instance
+//! died, reset or closed the connection) and either nothing of it was sent or
+//! it has no body (`GET`, `HEAD`, `OPTIONS` as clients send them, and any
+//! other request with an empty body): those are replayed from their head, as
+//! nginx's `proxy_next_upstream error` does. Unlike nginx's default, an empty
+//! `POST` is replayed too: the instance that took it died without answering,
+//! and a second instance may run it again, so an app whose bodyless `POST`s
+//! must run at most once should give them a body or make them idempotent.
+//! Not retried: a request whose body was (partly) sent, since the body is
+//! streamed and not kept; a response that had started (its head was passed
+//! on, so the client sees the connection cut); an upstream that did not
+//! answer within the response timeout (504, since the request may still be
+//! running there). A connection that fails before the request is written (an
+//! idle connection the backend had closed, a refused connect) is not a retry:
+//! nothing was sent, so any request moves on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,10 +27,10 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Method, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 
 use crate::backend::{Backend, Inflight};
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, RequestBody};
 use crate::upstream::{ConnectError, Pool, Upstream};
 
 /// State shared by every connection of one proxy.
@@ -163,16 +181,21 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
     }
     // Upstream connections are keep-alive HTTP/1.1 whatever the client speaks.
     parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
-    add_forwarded(&mut parts.headers, client.client_ip.as_ref());
-    if !parts.headers.contains_key(header::HOST) {
+    let seen = Seen::scan(&parts.headers);
+    seen.strip_hop_by_hop(&mut parts.headers);
+    seen.add_forwarded(&mut parts.headers, client.client_ip.as_ref());
+    if seen.host.is_none() {
         if let Ok(host) = HeaderValue::try_from(backend.addr().to_string()) {
             parts.headers.insert(header::HOST, host);
         }
     }
+    // A request without a body can be sent again from a copy of its head.
+    let replay = body.is_end_stream().then(|| Replay::of(&parts));
+    let body = if replay.is_some() { RequestBody::Empty } else { RequestBody::Client(body) };
     let mut req = Request::from_parts(parts, body);
 
     let hold = client.shared.hold();
+    let mut retried = false;
     loop {
         let backend = inflight.backend().clone();
         let (mut upstream, reused) = match client.take_idle(&backend) {
@@ -211,16 +234,52 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
         match sent {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
+                Seen::scan(&parts.headers).strip_hop_by_hop(&mut parts.headers);
                 let body = ProxyBody::upstream(body, upstream, client, inflight.answered());
                 return Response::from_parts(parts, body);
             }
             Err(mut e) => match e.take_message() {
                 // Not sent: an idle connection the backend had closed. Try another.
                 Some(unsent) if reused => req = unsent,
-                _ => return bad_gateway(&backend, &e.into_error()),
+                unsent => {
+                    let error = e.into_error();
+                    let Some(again) = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried)
+                    else {
+                        return bad_gateway(&backend, &error);
+                    };
+                    retried = true;
+                    // On whichever backend is current now: after a switch, the new instance.
+                    let Some(next) = client.shared.acquire() else {
+                        return bad_gateway(&backend, &error);
+                    };
+                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
+                    inflight = next;
+                    req = again;
+                }
             },
         }
+    }
+}
+
+/// The head of a request without a body, kept to send it again.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(parts: &http::request::Parts) -> Replay {
+        Replay { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone() }
+    }
+
+    fn request(&self) -> Request<RequestBody> {
+        let mut req = Request::new(RequestBody::Empty);
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = self.headers.clone();
+        req
     }
 }
 
@@ -246,34 +305,72 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(header::CONNECTION) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
+/// What one pass over a message's headers found: which of the headers the
+/// proxy removes or adds are there. Most messages have none of the hop-by-hop
+/// ones, so the common case costs one walk over the headers and no lookup
+/// by name.
+#[derive(Default)]
+struct Seen {
+    /// A `Connection` header, which may name more headers to remove.
+    connection: bool,
+    /// Any other hop-by-hop header.
+    hop_by_hop: bool,
+    forwarded_for: bool,
+    forwarded_proto: bool,
+    forwarded_host: bool,
+    /// The first `Host` value.
+    host: Option<HeaderValue>,
 }
 
-/// Adds `X-Forwarded-For` (appended to what earlier proxies said),
-/// `X-Forwarded-Proto` and `X-Forwarded-Host` (both only if absent).
-fn add_forwarded(headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
-    if let Some(ip) = client_ip {
-        match headers.entry(X_FORWARDED_FOR) {
-            header::Entry::Vacant(slot) => {
-                slot.insert(ip.clone());
+impl Seen {
+    fn scan(headers: &HeaderMap) -> Seen {
+        let mut seen = Seen::default();
+        for name in headers.keys() {
+            if *name == header::CONNECTION {
+                seen.connection = true;
+            } else if *name == header::HOST {
+                seen.host = headers.get(header::HOST).cloned();
+            } else if HOP_BY_HOP[1..].contains(name) {
+                seen.hop_by_hop = true;
+            } else if *name == X_FORWARDED_FOR {
+                seen.forwarded_for = true;
+            } else if *name == X_FORWARDED_PROTO {
+                seen.forwarded_proto = true;
+            } else if *name == X_FORWARDED_HOST {
+                seen.forwarded_host = true;
             }
-            header::Entry::Occupied(mut slot) => {
+        }
+        seen
+    }
+
+    /// Removes hop-by-hop headers, including those the `Connection` header names.
+    fn strip_hop_by_hop(&self, headers: &mut HeaderMap) {
+        if self.connection {
+            let listed: Vec<HeaderName> = headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+                .collect();
+            for name in listed {
+                headers.remove(name);
+            }
+        }
+        if self.connection || self.hop_by_hop {
+            for name in &HOP_BY_HOP {
+                headers.remove(name);
+            }
+        }
+    }
+
+    /// Adds `X-Forwarded-For` (appended to what earlier proxies said),
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` (both only if absent).
+    fn add_forwarded(&self, headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
+        if let Some(ip) = client_ip {
+            if !self.forwarded_for {
+                headers.insert(X_FORWARDED_FOR, ip.clone());
+            } else if let header::Entry::Occupied(mut slot) = headers.entry(X_FORWARDED_FOR) {
                 let mut joined = Vec::new();
                 for earlier in slot.iter() {
                     joined.extend_from_slice(earlier.as_bytes());
@@ -285,13 +382,13 @@ fn add_forwarded(headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
                 }
             }
         }
-    }
-    if !headers.contains_key(X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    }
-    if !headers.contains_key(X_FORWARDED_HOST) {
-        if let Some(host) = headers.get(header::HOST).cloned() {
-            headers.insert(X_FORWARDED_HOST, host);
+        if !self.forwarded_proto {
+            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        }
+        if !self.forwarded_host {
+            if let Some(host) = &self.host {
+                headers.insert(X_FORWARDED_HOST, host.clone());
+            }
         }
     }
 }
@@ -332,7 +429,7 @@ mod tests {
             ("x-kept", "3"),
             ("host", "example.test"),
         ]);
-        strip_hop_by_hop(&mut h);
+        Seen::scan(&h).strip_hop_by_hop(&mut h);
         let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
         assert_eq!(left, ["host", "x-kept"]);
@@ -342,7 +439,7 @@ mod tests {
     fn forwarded_headers_are_added_or_appended() {
         let ip = HeaderValue::from_static("10.0.0.9");
         let mut h = headers(&[("host", "app.test")]);
-        add_forwarded(&mut h, Some(&ip));
+        Seen::scan(&h).add_forwarded(&mut h, Some(&ip));
         assert_eq!(h["x-forwarded-for"], "10.0.0.9");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "app.test");
@@ -354,9 +451,31 @@ mod tests {
             ("x-forwarded-host", "edge.test"),
             ("host", "app.test"),
         ]);
-        add_forwarded(&mut h, Some(&ip));
+        Seen::scan(&h).add_forwarded(&mut h, Some(&ip));
         assert_eq!(h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["1.1.1.1, 2.2.2.2, 10.0.0.9"]);
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "edge.test");
+    }
+
+    #[test]
+    fn one_pass_sees_each_header_the_proxy_rewrites() {
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: [(Pairs, [bool; 5], Option<&str>); 5] = [
+            (&[], [false; 5], None),
+            (&[("host", "a.test"), ("accept", "*/*")], [false; 5], Some("a.test")),
+            (&[("connection", "close")], [true, false, false, false, false], None),
+            (&[("transfer-encoding", "chunked"), ("te", "trailers")], [false, true, false, false, false], None),
+            (
+                &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-proto", "https"), ("x-forwarded-host", "e.test")],
+                [false, false, true, true, true],
+                None,
+            ),
+        ];
+        for (pairs, flags, host) in cases {
+            let seen = Seen::scan(&headers(pairs));
+            let got = [seen.connection, seen.hop_by_hop, seen.forwarded_for, seen.forwarded_proto, seen.forwarded_host];
+            assert_eq!(got, flags, "{pairs:?}");
+            assert_eq!(seen.host.as_ref().map(|h| h.to_str().unwrap()), host, "{pairs:?}");
+        }
     }
 }

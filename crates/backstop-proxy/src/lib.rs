@@ -14,6 +14,10 @@
 //!   own, polled by the request and then the response body that use them, so
 //!   a request is served without a wake-up of another task or thread.
 //! - `forward`: the request and response rewriting; bodies stream through.
+//!   A request without a body whose instance fails before answering (it died
+//!   mid-request) is retried once on the backend current then; a request
+//!   whose body was sent, or whose response had started, is not (the
+//!   `forward` module docs list exactly what is and is not retried).
 //!
 //! Not supported: HTTP/2, protocol upgrades (WebSocket), `CONNECT`.
 

@@ -55,9 +55,10 @@ impl Proxy {
         Proxy::bind_with_workers(addr, Proxy::default_workers()).await
     }
 
-    /// One worker thread per core.
+    /// `BACKSTOP_PROXY_WORKERS` when it is a positive number, else one worker thread per core.
     pub fn default_workers() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        let configured = std::env::var("BACKSTOP_PROXY_WORKERS").ok().and_then(|v| v.trim().parse::<usize>().ok());
+        configured.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     /// Binds the public listener and starts serving on `workers` threads (at least one).

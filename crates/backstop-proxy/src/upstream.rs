@@ -22,6 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::backend::Backend;
+use crate::body::RequestBody;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept for client connections to come, across all backends.
@@ -30,11 +31,11 @@ const POOL_MAX_IDLE: usize = 1024;
 /// One HTTP/1.1 connection to a backend.
 pub(crate) struct Upstream {
     backend: Arc<Backend>,
-    sender: http1::SendRequest<Incoming>,
+    sender: http1::SendRequest<RequestBody>,
     /// `None` once closed. Dropping it at once fails a request still queued
     /// on it, handing the request back, instead of leaving it waiting.
     /// Boxed: it is large, and an `Upstream` moves a few times per request.
-    conn: Option<Box<http1::Connection<TokioIo<TcpStream>, Incoming>>>,
+    conn: Option<Box<http1::Connection<TokioIo<TcpStream>, RequestBody>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +98,8 @@ impl Upstream {
     /// The request comes back in the error if it was not sent at all.
     pub(crate) async fn send(
         &mut self,
-        req: Request<Incoming>,
-    ) -> Result<Response<Incoming>, TrySendError<Request<Incoming>>> {
+        req: Request<RequestBody>,
+    ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
         let response = self.sender.try_send_request(req);
         let mut response = std::pin::pin!(response);
         poll_fn(|cx| {

@@ -67,7 +67,7 @@ fn split_flag() -> Value {
         "off_variant": "old",
         "rules": [
             {"conditions": [{"attribute": "plan", "op": "equals", "values": ["beta"]}], "serve": {"variant": "new"}},
-            {"serve": {"rollout": [{"variant": "new", "weight": 50}, {"variant": "old", "weight": 50}]}}
+            {"conditions": [], "serve": {"rollout": [{"variant": "new", "weight": 50}, {"variant": "old", "weight": 50}]}}
         ]
     })
 }

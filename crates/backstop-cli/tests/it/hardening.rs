@@ -167,3 +167,42 @@ fn migration_planning_was_open_to_anyone() {
     assert_ne!(status, 401, "{body}");
     assert_ne!(status, 403, "{body}");
 }
+
+#[test]
+fn flag_keys_dot_and_dot_dot_were_accepted_and_then_unreachable() {
+    let h = Harness::start("");
+    for key in [".", ".."] {
+        let out = h.cli(&["flag", "create", key, "--reason", "try"]);
+        assert_eq!(out.code(), 2, "{}", out.stderr());
+        assert!(out.stderr().starts_with("error:") && out.stderr().contains("hint:"), "{}", out.stderr());
+        // The server refuses it too, for clients that skip the CLI.
+        let auth = format!("Bearer {}", h.token());
+        let body = r#"{"flag": {"enabled": true, "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off", "rules": []}, "reason": "try"}"#;
+        let (status, answer) = request(
+            h.api_port,
+            "POST",
+            &format!("/v1/flags/{key}"),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 400, "{answer}");
+    }
+    let list = h.json(&["flag", "list"]);
+    assert_eq!(list.to_string().matches("\"key\"").count(), 0, "{list}");
+}
+
+#[test]
+fn unknown_fields_in_flag_requests_were_silently_ignored() {
+    let h = Harness::start("");
+    let auth = format!("Bearer {}", h.token());
+    let body = br#"{"flag": {"enabled": true, "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off", "rules": []}, "reason": "x", "reasn": "typo"}"#;
+    let (status, answer) = request(
+        h.api_port,
+        "POST",
+        "/v1/flags/checkout",
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("reasn"), "the unknown field is named: {answer}");
+}

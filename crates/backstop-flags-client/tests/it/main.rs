@@ -33,6 +33,36 @@ async fn ready_with_the_flags_then_a_flip_arrives_through_the_stream() {
     cp.stop().await;
 }
 
+/// A flag nested 124 levels deep was accepted, and then no new SDK client could
+/// read any flag; a misspelled `condition` became a rule for everyone. Both
+/// are now refused when written, and the kill switch next to them reads.
+#[tokio::test]
+async fn deeply_nested_or_misspelled_flag_is_refused_and_the_kill_switch_still_reads() {
+    let cp = ControlPlane::start().await;
+    cp.create_bool("kill", false).await;
+    let mut deep = serde_json::json!(1);
+    for _ in 0..124 {
+        deep = serde_json::json!({ "x": deep });
+    }
+    let nested =
+        serde_json::json!({"enabled": true, "variants": {"a": deep}, "default_variant": "a", "off_variant": "a"});
+    let (status, body) = cp.try_create("deep", nested).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("deeper than 32 levels"), "{body}");
+    let typo = serde_json::json!({"enabled": true, "variants": {"on": true, "off": false},
+        "default_variant": "off", "off_variant": "off",
+        "rules": [{"condition": [{"attribute": "country", "op": "equals", "values": ["DE"]}], "serve": {"variant": "on"}}]});
+    let (status, body) = cp.try_create("germany-only", typo).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("unknown field `condition`"), "{body}");
+
+    let client = Client::connect(ClientConfig::new(cp.url(), cp.eval_token()));
+    assert!(matches!(client.wait_ready().await, State::Ready { version: 1 }), "{:?}", client.state());
+    assert!(!client.evaluate_bool("kill", &Context::new()).unwrap().value);
+    assert!(client.skipped().is_empty());
+    cp.stop().await;
+}
+
 #[tokio::test]
 async fn stale_while_the_server_is_down_then_ready_with_the_latest_state() {
     let cp = ControlPlane::start().await;

@@ -87,6 +87,19 @@ impl ControlPlane {
         body
     }
 
+    /// Create a flag that may be refused: the status and the answer.
+    pub async fn try_create(&self, key: &str, flag: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/flags/{key}", self.url()))
+            .bearer_auth(self.token("admin.token"))
+            .json(&json!({"flag": flag, "reason": "test"}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
     async fn create(&self, key: &str, flag: Value) {
         self.post(&format!("/v1/flags/{key}"), json!({"flag": flag, "reason": "test"})).await;
     }
@@ -106,7 +119,7 @@ impl ControlPlane {
     pub async fn create_rollout(&self, key: &str) {
         let flag = json!({"enabled": true, "variants": {"on": true, "off": false},
                           "default_variant": "off", "off_variant": "off",
-                          "rules": [{"serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]});
+                          "rules": [{"conditions": [], "serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]});
         self.create(key, flag).await;
     }
 

@@ -64,7 +64,7 @@ fn parse_flag(key: &str, body: Value) -> Result<(Flag, Option<u64>), ApiError> {
         status: StatusCode::BAD_REQUEST,
         code: "invalid_flag",
         message: format!("flag `{key}`: {e}"),
-        hint: "a flag needs `enabled`, `variants`, `default_variant` and `off_variant`; see `backstop flag show` of another flag"
+        hint: "a flag needs `enabled`, `variants`, `default_variant` and `off_variant`, and every rule its `conditions` (`[]` for everyone); see `backstop flag show` of another flag"
             .into(),
     })?;
     Ok((flag, expected))

@@ -17,7 +17,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use backstop_api::{BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EventStream, RefetchEvent};
 use backstop_flags::{Context, EvalError, Evaluation};
-use serde_json::Value;
 
 use super::Current;
 use super::stream::{Framing, frames};
@@ -121,19 +120,7 @@ fn error_body(key: Option<&str>, code: &str, details: impl Into<String>) -> Eval
 /// The evaluation context of a request body (`{"context": {...}}`); an empty
 /// body or a missing context is the empty context.
 fn context_of(body: &Bytes) -> Result<Context, (&'static str, String)> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Context::new());
-    }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ("PARSE_ERROR", format!("the request body is not JSON: {e}")))?;
-    let Value::Object(mut map) = value else {
-        return Err(("PARSE_ERROR", "the request body must be a JSON object: {\"context\": {...}}".into()));
-    };
-    match map.remove("context") {
-        None | Some(Value::Null) => Ok(Context::new()),
-        Some(Value::Object(context)) => Context::from_ofrep(context).map_err(|e| (e.code(), e.to_string())),
-        Some(_) => Err(("INVALID_CONTEXT", "`context` must be a JSON object".into())),
-    }
+    Context::from_ofrep_body(body).map_err(|e| (e.code(), e.to_string()))
 }
 
 fn success(key: &str, e: &Evaluation<'_>) -> Evaluated {
@@ -252,7 +239,7 @@ mod tests {
             let text = String::from_utf8(frame.to_vec()).unwrap();
             assert!(!text.contains("event:"), "OFREP events are plain messages: {text}");
             let id: u64 = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().parse().unwrap();
-            let data: Value =
+            let data: serde_json::Value =
                 serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
             assert_eq!(data["type"], json!("refetchEvaluation"), "{text}");
             (id, data["etag"].as_str().unwrap().to_owned())

@@ -1,0 +1,8 @@
+SET lock_timeout = '5s';
+
+CREATE TABLE IF NOT EXISTS users (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email      text NOT NULL,
+    full_name  text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

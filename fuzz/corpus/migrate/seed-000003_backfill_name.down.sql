@@ -1,0 +1,2 @@
+-- Nothing to undo: name stays filled.
+SELECT 1;
