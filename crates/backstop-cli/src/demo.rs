@@ -3,7 +3,8 @@
 //! switches off (rung 1, no deploy), an instant rollback to the warm previous
 //! version, a refused release, and a second app whose releases ship database
 //! migrations: a rename refused, the expand/contract way through, a rollback
-//! refused once the old code's column is gone.
+//! refused once the old code's column is gone, and an expand stage that would break the serving
+//! revision refused before it runs.
 
 use std::time::{Duration, Instant};
 
@@ -74,9 +75,15 @@ pub async fn run(keep: bool) -> CliResult {
     std::fs::write(&config_path, &config_text).map_err(|e| fail("cannot write the demo config", e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cannot find this executable", e))?;
     let v2 = vec!["--broken", "--guard-flag", "new-checkout"];
-    for (name, flags) in
-        [("v1", vec![]), ("v2", v2), ("v3", vec!["--unhealthy"]), ("a1", vec![]), ("a2", vec![]), ("a3", vec![])]
-    {
+    for (name, flags) in [
+        ("v1", vec![]),
+        ("v2", v2),
+        ("v3", vec!["--unhealthy"]),
+        ("a1", vec![]),
+        ("a2", vec![]),
+        ("a3", vec![]),
+        ("a4", vec!["--unhealthy"]),
+    ] {
         crate::demo_app::write_artifact(&root.join(format!("artifacts/{name}")), &exe, name, &flags)
             .map_err(|e| fail("cannot write a demo artifact", e))?;
     }
@@ -248,6 +255,13 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     say("backstop undo accounts --to-revision 2: refused, a2's code reads users.full_name, which is gone");
     let undo = UndoRequest { to_revision: Some(2), force: false };
     show(c.post("/v1/apps/accounts/undo", &undo).await, &live);
+
+    say(
+        "release a4 (unhealthy, too) adds a unique index on users.name in its expand stage: revision 3, serving, may write duplicate names; refused before anything runs",
+    );
+    let unique = ("0005_unique_name.sql", "CREATE UNIQUE INDEX users_name_unique ON users (name);\n");
+    let v4 = folder("a4", &[users, add, copy, drop, unique])?;
+    show(release_app(c, "accounts", &art("a4"), "a4", "unique names", None, &[], Some(&v4)).await, &live);
     Ok(())
 }
 

@@ -36,6 +36,8 @@ pub enum OpError {
     },
     #[error("release refused: {}", .refusals.iter().map(|r| format!("{}:{}: {} ({})", r.file, r.line, r.message, r.rule)).collect::<Vec<_>>().join("; "))]
     MigrationsRefused { refusals: Vec<backstop_migrate::Refusal> },
+    #[error("release refused, its expand stage would break a revision that may still serve: {}", crate::migrations::expand_summary(.refusals))]
+    ExpandBreaks { refusals: Vec<backstop_appdb::ExpandRefusal> },
     #[error("rollback of `{}` to revision {} refused, it cannot run on the schema as it is now: {}", .check.app, .check.revision, .check.summary())]
     UnsafeRollback { check: Box<crate::migrations::RollbackCheck> },
     #[error("cannot check whether revision {revision} can run on the database as it is now: {reason}")]
@@ -113,6 +115,10 @@ impl OpError {
             OpError::MigrationsRefused { refusals } => match refusals.first() {
                 Some(r) => format!("{} (`backstop migrate plan APP --migrations DIR` shows every stage)", r.help),
                 None => "`backstop migrate plan APP --migrations DIR` shows every stage".into(),
+            },
+            OpError::ExpandBreaks { refusals } => match refusals.first() {
+                Some(r) => format!("nothing ran and traffic did not move; {}", r.hint),
+                None => "nothing ran".into(),
             },
             OpError::UnsafeRollback { check } => format!("{}; or pass --force to roll back anyway (recorded in the audit log)", check.advice),
             OpError::RollbackUnchecked { .. } => "bring the database back or fix [apps.NAME.database] url; or pass --force to roll back without the check (recorded in the audit log)".into(),

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use backstop_appdb::{Database, MigrationFile, Problem, Snapshot, Verdict, precise_verdict, rollback_verdict};
+use backstop_appdb::{Database, ExpandRefusal, MigrationFile, OldQuery, Problem, ProtectedRevision, Snapshot, Verdict};
 use backstop_core::{AppName, OperationKind, OperationState, Revision, RevisionStatus};
 use backstop_migrate::{Pending, Phase, Refusal, StagePlan, analyze, plan_stages};
 use backstop_store::{Change, NewAudit};
@@ -108,6 +108,13 @@ pub struct ContractOutcome {
     pub checked: Vec<u64>,
 }
 
+/// A revision in the rollback window, as stored.
+struct WindowRevision {
+    revision: u64,
+    schema: Option<Snapshot>,
+    queries: Vec<ShippedQuery>,
+}
+
 /// `migrate plan`: where each migration of a folder runs, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanView {
@@ -149,6 +156,10 @@ fn files(shipped: &[ShippedMigration]) -> Vec<MigrationFile> {
 
 fn queries(shipped: &[ShippedQuery]) -> Vec<(String, String)> {
     shipped.iter().map(|q| (q.name.clone(), q.sql.clone())).collect()
+}
+
+fn old_queries(shipped: &[ShippedQuery]) -> Vec<OldQuery> {
+    shipped.iter().map(|q| OldQuery::new(&q.name, &q.sql)).collect()
 }
 
 impl Engine {
@@ -329,13 +340,11 @@ impl Engine {
         shipped_queries: &[ShippedQuery],
         contract: Option<&str>,
     ) -> Result<Verdict, OpError> {
-        let conservative = rollback_verdict(target, schema, None);
         if shipped_queries.is_empty() {
-            return Ok(conservative);
+            return Ok(backstop_appdb::verdict(target, schema, None, &[]));
         }
-        let queries = queries(shipped_queries);
-        let checks = db.check_queries(&queries, contract).await?;
-        Ok(precise_verdict(&conservative, &queries, &checks))
+        let checks = db.check_queries(&queries(shipped_queries), contract).await?;
+        Ok(backstop_appdb::verdict(target, schema, Some(&old_queries(shipped_queries)), &checks))
     }
 
     /// The migrations in the ledger that `target` did not ship, newest first, with the live
@@ -460,30 +469,17 @@ impl Engine {
         let after = db.dry_run_contract(&contract_sql).await?;
         let pending_versions: Vec<&str> = pending.iter().map(|m| m.version.as_str()).collect();
 
-        // The rollback window: revisions newer than the last permanent one that were built before
-        // this contract (a revision that ships it is built for the schema after it).
-        let revisions = self.store.revisions(app).await?;
-        let floor = revisions.iter().filter(|r| r.status == RevisionStatus::Permanent).map(|r| r.revision).max();
+        let (floor, window) = self.window(app, &pending_versions, None).await?;
         let mut checked = Vec::new();
         // Revisions that never went live with a recorded schema: nothing to compare.
         let mut unchecked = Vec::new();
         let mut blocked: Vec<(u64, Vec<Problem>)> = Vec::new();
-        for rev in revisions.iter().filter(|r| floor.is_none_or(|f| r.revision > f)) {
-            if matches!(rev.status, RevisionStatus::Failed | RevisionStatus::Deploying) {
-                continue;
-            }
-            let stored = self.store.revision_database(app, rev.revision).await?;
-            let theirs: Vec<ShippedMigration> = decode("migrations", &stored.migrations)?;
-            if pending_versions.iter().all(|v| theirs.iter().any(|m| m.version == *v)) {
-                continue;
-            }
-            let target = stored.snapshot.as_ref().and_then(|s| serde_json::from_value::<Snapshot>(s.clone()).ok());
-            let Some(target) = target else {
+        for rev in window {
+            let Some(target) = rev.schema else {
                 unchecked.push(rev.revision);
                 continue;
             };
-            let shipped_queries: Vec<ShippedQuery> = decode("queries", &stored.queries)?;
-            let verdict = self.verdict_for(db, &target, &after, &shipped_queries, Some(&contract_sql)).await?;
+            let verdict = self.verdict_for(db, &target, &after, &rev.queries, Some(&contract_sql)).await?;
             checked.push(rev.revision);
             if !verdict.safe {
                 blocked.push((rev.revision, verdict.problems));
@@ -531,6 +527,78 @@ impl Engine {
             applied: report.applied,
             checked,
         })
+    }
+
+    /// The rollback window of `app` for a schema change that runs `pending` (migration versions):
+    /// revisions newer than the last permanent one (the floor, returned first), except failed and
+    /// deploying ones and those that ship every one of `pending` (built for the schema after it);
+    /// with `serving`, that revision too even when it is the floor. Each with its recorded schema
+    /// (`None`: it never went live with one) and the queries it shipped.
+    async fn window(
+        &self,
+        app: &AppName,
+        pending: &[&str],
+        serving: Option<u64>,
+    ) -> Result<(Option<u64>, Vec<WindowRevision>), OpError> {
+        let revisions = self.store.revisions(app).await?;
+        let floor = revisions.iter().filter(|r| r.status == RevisionStatus::Permanent).map(|r| r.revision).max();
+        let mut window = Vec::new();
+        for rev in revisions.iter().filter(|r| floor.is_none_or(|f| r.revision > f) || serving == Some(r.revision)) {
+            if matches!(rev.status, RevisionStatus::Failed | RevisionStatus::Deploying) {
+                continue;
+            }
+            let stored = self.store.revision_database(app, rev.revision).await?;
+            let theirs: Vec<ShippedMigration> = decode("migrations", &stored.migrations)?;
+            if !pending.is_empty() && pending.iter().all(|v| theirs.iter().any(|m| m.version == *v)) {
+                continue;
+            }
+            let schema = stored.snapshot.as_ref().and_then(|s| serde_json::from_value::<Snapshot>(s.clone()).ok());
+            window.push(WindowRevision {
+                revision: rev.revision,
+                schema,
+                queries: decode("queries", &stored.queries)?,
+            });
+        }
+        Ok((floor, window))
+    }
+
+    /// The gate's check of what a release's expand stage runs: each of its statements, in a
+    /// rolled-back transaction, against the revision serving now and every revision in the rollback
+    /// window. A statement that breaks any of them refuses the release before anything runs.
+    pub(crate) async fn check_expand_stage(
+        &self,
+        app: &AppName,
+        db: &Database,
+        plan: &ReleasePlan,
+        serving: Option<u64>,
+    ) -> Result<(), OpError> {
+        let mut statements = Vec::new();
+        let mut versions = Vec::new();
+        for (placed, report) in plan.stages.migrations.iter().zip(&plan.reports) {
+            if placed.stage != backstop_migrate::Stage::Expand {
+                continue;
+            }
+            versions.push(placed.version.as_str());
+            statements.extend(report.statements.iter().map(|s| (format!("{}:{}", placed.file, s.line), s.sql.clone())));
+        }
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let (_, window) = self.window(app, &versions, serving).await?;
+        let protected: Vec<ProtectedRevision> = window
+            .into_iter()
+            .filter_map(|rev| {
+                let queries = (!rev.queries.is_empty()).then(|| old_queries(&rev.queries));
+                rev.schema.map(|schema| ProtectedRevision { revision: rev.revision, schema, queries })
+            })
+            .collect();
+        if protected.is_empty() {
+            return Ok(());
+        }
+        let before = db.snapshot().await?;
+        let steps = db.dry_run_steps(&statements).await?;
+        let refusals = backstop_appdb::check_expand(&before, &steps, &protected);
+        if refusals.is_empty() { Ok(()) } else { Err(OpError::ExpandBreaks { refusals }) }
     }
 
     /// `contract = "auto"`: once `revision` is known-good, run its contract stage if it has one.
@@ -647,6 +715,18 @@ fn advice(check: &RollbackCheck) -> String {
     } else {
         format!("{forward}; the down migrations {} exist but lose data: {}", order.join(", "), losses.join(", "))
     }
+}
+
+/// The expand-stage refusals on one line: `0007_prices.sql:2 breaks revision 1: ...; ...`.
+pub(crate) fn expand_summary(refusals: &[ExpandRefusal]) -> String {
+    refusals
+        .iter()
+        .map(|r| {
+            let why: Vec<&str> = r.problems.iter().map(|p| p.message.as_str()).collect();
+            format!("{} would break revision {}: {}", r.location, r.revision, why.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Revisions by number, for messages.

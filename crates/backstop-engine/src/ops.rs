@@ -147,6 +147,7 @@ impl Engine {
                     Ok(plan) if plan.stages.refused() => {
                         Err(OpError::MigrationsRefused { refusals: plan.stages.refusals })
                     }
+                    Ok(plan) => self.check_expand_stage(&app, db, &plan, live).await.map(|()| plan),
                     other => other,
                 };
                 match plan {

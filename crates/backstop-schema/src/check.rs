@@ -765,6 +765,12 @@ pub fn check_expand(before: &Snapshot, steps: &[ExpandStep], protected: &[Protec
 
 fn hint(problems: &[Problem]) -> String {
     match problems.first().map(|p| &p.kind) {
+        Some(ProblemKind::NewConstraint {
+            constraint: ConstraintKind::Unique | ConstraintKind::PrimaryKey | ConstraintKind::Exclusion,
+            ..
+        }) => {
+            "add the unique index in a later release, once the code that never writes duplicates is live and no revision in the rollback window does; remove the duplicates first".into()
+        }
         Some(ProblemKind::NewConstraint { .. }) | Some(ProblemKind::DomainTightened { .. }) => {
             "ship the constraint NOT VALID in a later release, once the code that satisfies it is live and no revision in the rollback window writes values it refuses; backfill first, then VALIDATE".into()
         }

@@ -19,4 +19,4 @@ pub use model::{
     Table, Trigger, display_table,
 };
 pub use usage::{OldQuery, QueryUse, Write, WriteKind, read_query};
-pub use verdict::{Problem, ProblemKind, Uses, Verdict, precise_verdict, rollback_verdict, widens, written_tables};
+pub use verdict::{Problem, ProblemKind, Uses, Verdict, rollback_verdict, widens};

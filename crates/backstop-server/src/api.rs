@@ -71,6 +71,7 @@ impl From<OpError> for ApiError {
                 _ => (StatusCode::BAD_GATEWAY, "database"),
             },
             OpError::MigrationsRefused { .. } => (StatusCode::CONFLICT, "migrations_refused"),
+            OpError::ExpandBreaks { .. } => (StatusCode::CONFLICT, "expand_breaks_revision"),
             OpError::UnsafeRollback { .. } => (StatusCode::CONFLICT, "unsafe_rollback"),
             OpError::RollbackUnchecked { .. } => (StatusCode::CONFLICT, "rollback_unchecked"),
             OpError::ContractNotYet { .. } => (StatusCode::CONFLICT, "not_proven"),

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::{digest, reads_as, round_trip};
 
 fn problem(object: &str, kind: ProblemKind, message: &str) -> Problem {
-    Problem { object: object.into(), kind, message: message.into() }
+    Problem { object: object.into(), kind, message: message.into(), query: None, unseen: None }
 }
 
 #[test]

@@ -446,11 +446,13 @@ fn a_crash_during_the_expand_stage_leaves_the_database_and_the_ledger_consistent
             .output()
             .unwrap()
     });
-    // Kill the control plane while the migration's transaction is open.
+    // Kill the control plane while the migration's transaction is open: the expand stage proper, once
+    // revision 2 is recorded (the gate's rolled-back dry run of the same statements comes before).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while db
-        .one("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()")
-        != "1"
+    while h.revision_status(2).is_empty()
+        || db.one(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()",
+        ) != "1"
     {
         assert!(std::time::Instant::now() < deadline, "the migration never started: {}", h.server_log());
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -478,4 +480,58 @@ fn a_crash_during_the_expand_stage_leaves_the_database_and_the_ledger_consistent
     release_with(&h, "v2", &["--migrations", path(&v2)]).ok();
     assert_eq!(db.columns("users"), ["id", "full_name", "name"]);
     assert_eq!(db.one("SELECT string_agg(version, ',' ORDER BY version) FROM backstop_migrations"), "0001,0002");
+}
+
+/// Regression: an expand stage adding `CHECK (price_cents > 0) NOT VALID` with an unhealthy artifact
+/// used to run, stay applied, and fail the inserts of the revision still serving. The gate now checks
+/// what the expand stage would leave against the serving revision before anything runs.
+#[test]
+fn expand_stage_that_breaks_the_serving_revision_is_refused_before_anything_runs() {
+    let db = Db::new();
+    let h = Harness::start(&format!("[apps.shop.database]\nurl = \"{}\"\n", db.url()));
+    let products = (
+        "0001_products.sql",
+        "CREATE TABLE products (id bigint PRIMARY KEY, name text NOT NULL, price_cents integer NOT NULL);",
+    );
+    let queries = folder(
+        &h,
+        "queries-v1",
+        &[("products.sql", "INSERT INTO products (id, name, price_cents) VALUES ($1, $2, 0);")],
+    );
+    let v1 = folder(&h, "v1", &[products]);
+    release_with(&h, "v1", &["--migrations", path(&v1), "--queries", path(&queries)]).ok();
+    db.exec("INSERT INTO products (id, name, price_cents) VALUES (1, 'free sample', 0)");
+
+    let check = (
+        "0002_price_check.sql",
+        "ALTER TABLE products ADD CONSTRAINT price_positive CHECK (price_cents > 0) NOT VALID;",
+    );
+    let v2 = folder(&h, "v2", &[products, check]);
+    let art = h.artifact("v2", &["--unhealthy"]);
+    let out = h.cli(&["release", "shop", "--artifact", path(&art), "--version", "v2", "--migrations", path(&v2)]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(err.starts_with("error: release refused, its expand stage would break"), "{err}");
+    assert!(err.contains("0002_price_check.sql:1 would break revision 1"), "{err}");
+    assert!(err.contains("price_positive"), "{err}");
+    assert!(err.contains("hint: nothing ran") && err.contains("NOT VALID"), "{err}");
+
+    // Measured: the constraint is not in the catalog, the ledger has no 0002, and revision 1's
+    // insert of a zero price still goes through.
+    assert_eq!(db.one("SELECT count(*)::text FROM pg_constraint WHERE conname = 'price_positive'"), "0");
+    assert_eq!(db.one("SELECT count(*)::text FROM backstop_migrations WHERE version = '0002'"), "0");
+    db.exec("INSERT INTO products (id, name, price_cents) VALUES (2, 'another sample', 0)");
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 1, "no revision recorded, none started");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    let ops = h.json(&["operations", "shop", "--limit", "1"]);
+    assert_eq!(ops[0]["state"], "failed", "the refusal is journaled: {ops}");
+    let audit = audit_actions(&h);
+    assert!(audit.iter().any(|(a, o, _)| a == "release" && o == "failed"), "{audit:?}");
+
+    // Control: an expand statement revision 1 survives goes through.
+    let note = ("0002_note.sql", "ALTER TABLE products ADD COLUMN note text;");
+    let v2 = folder(&h, "v2-note", &[products, note]);
+    release_with(&h, "v2", &["--migrations", path(&v2), "--queries", path(&queries)]).ok();
+    assert_eq!(db.columns("products"), ["id", "name", "price_cents", "note"]);
+    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
 }

@@ -18,6 +18,8 @@ fn the_demo_tells_the_whole_story() {
         "error: contract refused, revisions still in the rollback window need what it removes: users.full_name (needed by revision 1, 2)",
         "contract applied [\"0004\"]",
         "error: rollback of `accounts` to revision 2 refused",
+        "error: release refused, its expand stage would break a revision that may still serve: 0005_unique_name.sql:1 would break revision 3",
+        "hint: nothing ran and traffic did not move; add the unique index in a later release",
     ];
     let mut from = 0;
     for line in in_order {
