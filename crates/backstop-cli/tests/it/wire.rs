@@ -277,8 +277,7 @@ fn every_route_answers_its_wire_type() {
     let (event, change) = stream.next::<ChangeEvent>(&api);
     assert_eq!((event.as_str(), change.key.as_str(), change.flag.is_some()), ("change", "kill", true));
     let mut rollout = kill.clone();
-    rollout["rules"] =
-        json!([{"conditions": [], "serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]);
+    rollout["rules"] = json!([{"conditions": [], "serve": {"rollout": [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]}}]);
     typed::<Written>(201, api.admin(Method::POST, "/v1/flags/rollout", &FlagRequest { flag: kill, reason: None }));
     let set: Written =
         typed(200, api.admin(Method::PUT, "/v1/flags/rollout", &FlagRequest { flag: rollout, reason: None }));
