@@ -82,3 +82,7 @@ pub fn artifact_kind(k: backstop_artifacts::ArtifactKind) -> backstop_api::Artif
         backstop_artifacts::ArtifactKind::Dir => backstop_api::ArtifactKind::Dir,
     }
 }
+
+pub fn written(w: backstop_engine::flags::Written) -> backstop_api::Written {
+    backstop_api::Written { flag: w.flag, changed: w.changed, config_version: w.config_version }
+}
