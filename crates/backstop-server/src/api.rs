@@ -156,8 +156,8 @@ pub(crate) async fn require_token(
     Ok(next.run(req).await)
 }
 
-/// Build the API router over a shared context.
-pub fn router(ctx: Arc<Ctx>) -> Router {
+/// The HTTP application: every route of the API over a shared context.
+pub fn app(ctx: Arc<Ctx>) -> Router {
     let mutating = Router::new()
         .route("/v1/artifacts/{digest}", put(upload_artifact))
         .route("/v1/apps/{app}/releases", post(release))

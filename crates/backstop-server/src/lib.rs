@@ -159,7 +159,7 @@ impl Server {
                 }
             }
         });
-        let router = api::router(ctx.clone());
+        let router = api::app(ctx.clone());
         // Open flag streams never end by themselves; end them so the graceful shutdown can finish.
         let flags = ctx.flags.clone();
         let shutdown = async move {
