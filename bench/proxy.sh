@@ -15,8 +15,8 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
   apt-get update -qq && apt-get install -y -qq nginx wrk >/dev/null
 fi
-cargo build --release -q -p backstop-cli --bins --examples
-BIN=$PWD/target/release/backstop
+[ -n "${BACKSTOP_BIN:-}" ] || cargo build --release -q -p backstop-cli --bins --examples
+BIN=${BACKSTOP_BIN:-$PWD/target/release/backstop}  # BACKSTOP_BIN=… measures another build
 
 WORK=$(mktemp -d /tmp/backstop-bench-XXXX)
 cleanup() {

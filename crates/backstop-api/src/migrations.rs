@@ -50,6 +50,12 @@ pub struct Problem {
     pub kind: ProblemKind,
     /// What breaks, for a person.
     pub message: String,
+    /// The target's query that reaches the object (`file:line` or its name), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Why the verdict could not prove the target safe here, when the failure is not certain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<String>,
 }
 
 /// What is wrong with one object (`{"type": "column_dropped", ...}`).
@@ -70,6 +76,28 @@ pub enum ProblemKind {
     NewConstraint { name: String, constraint: ConstraintKind, definition: String },
     /// One of the target's own queries no longer prepares against the schema (precise mode).
     QueryFails { error: String },
+    /// A column the target writes explicitly is now generated always (identity or expression).
+    BecameGenerated,
+    /// Values of an enum type the target knew are gone (removed or renamed), or the type is.
+    EnumValuesRemoved { enum_type: String, removed: Vec<String> },
+    /// A domain the target's columns use gained a NOT NULL or CHECK rule.
+    DomainTightened { domain: String },
+    /// A function or procedure overload the target knew is gone, changed signature, or changed body.
+    FunctionChanged { function: String, change: String },
+    /// A sequence the target knew is gone.
+    SequenceDropped,
+    /// A view no longer accepts writes of these kinds.
+    ViewLostWrites { writes: Vec<String> },
+    /// A trigger the target did not have (or whose function changed) runs on its writes.
+    NewTrigger { name: String, events: Vec<String> },
+    /// Row-level security newly enabled, or a policy new or changed.
+    RowSecurity { policy: Option<String> },
+    /// The table became partitioned without a default partition: rows outside the bounds are refused.
+    Partitioned,
+    /// A new foreign key refuses deletes or key updates of a table the target writes.
+    ReferencedBy { table: String, definition: String },
+    /// A query of the target cannot be read (a `DO` block, a parse error), so everything counts for it.
+    QueryUnreadable { reason: String },
 }
 
 /// What kind of rule a constraint is.

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::{digest, reads_as, round_trip};
 
 fn problem(object: &str, kind: ProblemKind, message: &str) -> Problem {
-    Problem { object: object.into(), kind, message: message.into() }
+    Problem { object: object.into(), kind, message: message.into(), query: None, unseen: None }
 }
 
 #[test]
@@ -86,6 +86,30 @@ fn every_problem_kind() {
     assert_snapshot!(round_trip(&kinds));
     let modes: Vec<CheckMode> = reads_as(json!(["precise", "conservative", "unchecked"]));
     assert_eq!(modes.len(), 3);
+}
+
+#[test]
+fn every_problem_kind_of_the_schema_picture_with_query_and_unseen() {
+    let kinds = vec![
+        ProblemKind::BecameGenerated,
+        ProblemKind::EnumValuesRemoved { enum_type: "mood".into(), removed: vec!["sad".into()] },
+        ProblemKind::DomainTightened { domain: "email".into() },
+        ProblemKind::FunctionChanged { function: "f(integer)".into(), change: "gone".into() },
+        ProblemKind::SequenceDropped,
+        ProblemKind::ViewLostWrites { writes: vec!["insert".into()] },
+        ProblemKind::NewTrigger { name: "audit".into(), events: vec!["insert".into(), "update".into()] },
+        ProblemKind::RowSecurity { policy: Some("tenant".into()) },
+        ProblemKind::Partitioned,
+        ProblemKind::ReferencedBy { table: "orders".into(), definition: "FOREIGN KEY (user_id)".into() },
+        ProblemKind::QueryUnreadable { reason: "a DO block".into() },
+    ];
+    assert_snapshot!(round_trip(&kinds));
+    let problem = Problem {
+        query: Some("queries/users.sql:3".into()),
+        unseen: Some("the values the query writes".into()),
+        ..problem("users.users_age_check", ProblemKind::BecameRequired, "inserts that leave out age fail")
+    };
+    assert_snapshot!(round_trip(&problem));
 }
 
 #[test]
