@@ -10,12 +10,14 @@
 //!   revision, rollback check before an undo, `migrate contract`, `promote`).
 //! - `supervise`: the soak watcher, automatic revert, the keep-warm reaper, the serving watch.
 //! - `recovery`: start-up re-adoption and reverting interrupted operations.
+//! - `flags`: the flag service (validate, commit, fan out the store's change feed), without HTTP.
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
 pub mod config;
 mod engine;
 pub mod error;
+pub mod flags;
 pub mod gc;
 pub mod migrations;
 pub mod ops;

@@ -157,8 +157,8 @@ pub(crate) async fn require_token(
     Ok(next.run(req).await)
 }
 
-/// Build the API router over a shared context.
-pub fn router(ctx: Arc<Ctx>) -> Router {
+/// The HTTP application: every route of the API over a shared context.
+pub fn app(ctx: Arc<Ctx>) -> Router {
     let mutating = Router::new()
         .route("/v1/artifacts/{digest}", put(upload_artifact))
         .route("/v1/apps/{app}/releases", post(release))
@@ -424,25 +424,25 @@ async fn release(
 async fn rollback_check(
     State(ctx): State<Arc<Ctx>>,
     Path((app, revision)): Path<(String, u64)>,
-) -> ApiResult<crate::migrations::RollbackCheck> {
-    Ok(axum::Json(ctx.rollback_check(&app, revision).await?))
+) -> ApiResult<backstop_api::RollbackCheck> {
+    Ok(axum::Json(crate::wire::rollback_check(ctx.rollback_check(&app, revision).await?)))
 }
 
 async fn migrate_plan(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
     Json(req): Json<backstop_api::PlanRequest>,
-) -> ApiResult<crate::migrations::PlanView> {
+) -> ApiResult<backstop_api::PlanView> {
     let migrations = req.migrations.map(|m| m.into_iter().map(crate::wire::migration).collect());
-    Ok(axum::Json(ctx.migrate_plan(&app, migrations).await?))
+    Ok(axum::Json(crate::wire::plan_view(ctx.migrate_plan(&app, migrations).await?)))
 }
 
 async fn migrate_contract(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(app): Path<String>,
-) -> ApiResult<crate::migrations::ContractOutcome> {
-    in_own_task(async move { ctx.migrate_contract(&app, &actor).await }).await
+) -> ApiResult<backstop_api::ContractOutcome> {
+    in_own_task(async move { ctx.migrate_contract(&app, &actor).await.map(crate::wire::contract_outcome) }).await
 }
 
 async fn promote(

@@ -33,6 +33,8 @@ pub struct Ctx {
     /// Evaluates flags and reads the flag stream; refused on every mutating route.
     pub eval_token: String,
     pub flags: Arc<flags::FlagService>,
+    /// The OFREP evaluation rate limit per token.
+    pub ofrep_limiter: flags::RateLimiter,
 }
 
 impl std::ops::Deref for Ctx {
@@ -101,7 +103,7 @@ impl Server {
         let node =
             load_or_create_node_id(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
-        let flags = Arc::new(flags::FlagService::load(store.as_ref(), config.server.ofrep_rate_limit).await?);
+        let flags = Arc::new(flags::FlagService::load(store.as_ref()).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -127,7 +129,8 @@ impl Server {
         // The wiring picks the driver; nothing else names it.
         let driver = Arc::new(LocalDriver);
         let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps });
-        let ctx = Arc::new(Ctx { engine, token, eval_token, flags });
+        let ofrep_limiter = flags::RateLimiter::new(engine.config.server.ofrep_rate_limit);
+        let ctx = Arc::new(Ctx { engine, token, eval_token, flags, ofrep_limiter });
         ctx.recover().await?;
         Ok(Server { ctx, listener })
     }
@@ -156,7 +159,7 @@ impl Server {
                 }
             }
         });
-        let router = api::router(ctx.clone());
+        let router = api::app(ctx.clone());
         // Open flag streams never end by themselves; end them so the graceful shutdown can finish.
         let flags = ctx.flags.clone();
         let shutdown = async move {

@@ -1,7 +1,7 @@
 //! Between the engine's values and the API's wire types (`backstop-api`): the one place that
 //! decides how an internal value looks on the wire.
 
-use backstop_engine::migrations::{ShippedMigration, ShippedQuery};
+use backstop_engine::migrations::{self, ShippedMigration, ShippedQuery};
 use backstop_engine::ops;
 use backstop_store::InstanceRole;
 
@@ -80,5 +80,248 @@ pub fn artifact_kind(k: backstop_artifacts::ArtifactKind) -> backstop_api::Artif
     match k {
         backstop_artifacts::ArtifactKind::File => backstop_api::ArtifactKind::File,
         backstop_artifacts::ArtifactKind::Dir => backstop_api::ArtifactKind::Dir,
+    }
+}
+
+pub fn written(w: backstop_engine::flags::Written) -> backstop_api::Written {
+    backstop_api::Written { flag: w.flag, changed: w.changed, config_version: w.config_version }
+}
+
+pub fn rollback_check(c: migrations::RollbackCheck) -> backstop_api::RollbackCheck {
+    backstop_api::RollbackCheck {
+        app: c.app,
+        revision: c.revision,
+        live_revision: c.live_revision,
+        mode: match c.mode {
+            migrations::CheckMode::Precise => backstop_api::CheckMode::Precise,
+            migrations::CheckMode::Conservative => backstop_api::CheckMode::Conservative,
+            migrations::CheckMode::Unchecked => backstop_api::CheckMode::Unchecked,
+        },
+        safe: c.safe,
+        problems: c.problems.into_iter().map(problem).collect(),
+        set_aside: c.set_aside.into_iter().map(problem).collect(),
+        down: c
+            .down
+            .into_iter()
+            .map(|d| backstop_api::DownStep { version: d.version, down: d.down, loses_data: d.loses_data })
+            .collect(),
+        advice: c.advice,
+        note: c.note,
+    }
+}
+
+pub fn problem(p: backstop_appdb::Problem) -> backstop_api::Problem {
+    use backstop_api::ProblemKind as W;
+    use backstop_appdb::ProblemKind as K;
+    let kind = match p.kind {
+        K::TableDropped { renamed_to } => W::TableDropped { renamed_to },
+        K::ColumnDropped { renamed_to } => W::ColumnDropped { renamed_to },
+        K::TypeChanged { from, to } => W::TypeChanged { from, to },
+        K::NewNotNullWithoutDefault => W::NewNotNullWithoutDefault,
+        K::BecameRequired => W::BecameRequired,
+        K::NewConstraint { name, constraint, definition } => {
+            W::NewConstraint { name, constraint: constraint_kind(constraint), definition }
+        }
+        K::QueryFails { error } => W::QueryFails { error },
+        K::BecameGenerated => W::BecameGenerated,
+        K::EnumValuesRemoved { enum_type, removed } => W::EnumValuesRemoved { enum_type, removed },
+        K::DomainTightened { domain } => W::DomainTightened { domain },
+        K::FunctionChanged { function, change } => W::FunctionChanged { function, change },
+        K::SequenceDropped => W::SequenceDropped,
+        K::ViewLostWrites { writes } => W::ViewLostWrites { writes },
+        K::NewTrigger { name, events } => W::NewTrigger { name, events },
+        K::RowSecurity { policy } => W::RowSecurity { policy },
+        K::Partitioned => W::Partitioned,
+        K::ReferencedBy { table, definition } => W::ReferencedBy { table, definition },
+        K::QueryUnreadable { reason } => W::QueryUnreadable { reason },
+    };
+    backstop_api::Problem { object: p.object, kind, message: p.message, query: p.query, unseen: p.unseen }
+}
+
+fn constraint_kind(k: backstop_appdb::ConstraintKind) -> backstop_api::ConstraintKind {
+    use backstop_api::ConstraintKind as W;
+    use backstop_appdb::ConstraintKind as K;
+    match k {
+        K::PrimaryKey => W::PrimaryKey,
+        K::Unique => W::Unique,
+        K::ForeignKey => W::ForeignKey,
+        K::Check => W::Check,
+        K::NotNull => W::NotNull,
+        K::Exclusion => W::Exclusion,
+        K::Other => W::Other,
+    }
+}
+
+pub fn plan_view(v: migrations::PlanView) -> backstop_api::PlanView {
+    backstop_api::PlanView {
+        app: v.app,
+        source: v.source,
+        applied: v.applied,
+        migrations: v
+            .migrations
+            .into_iter()
+            .map(|f| backstop_api::PlannedFile {
+                version: f.version,
+                file: f.file,
+                stage: match f.stage {
+                    backstop_migrate::Stage::Expand => backstop_api::Stage::Expand,
+                    backstop_migrate::Stage::Contract => backstop_api::Stage::Contract,
+                },
+                reason: f.reason,
+                statements: f
+                    .statements
+                    .into_iter()
+                    .map(|s| backstop_api::PlannedStatement { line: s.line, phase: phase(s.phase), kind: s.kind })
+                    .collect(),
+            })
+            .collect(),
+        refusals: v
+            .refusals
+            .into_iter()
+            .map(|r| backstop_api::Refusal {
+                file: r.file,
+                line: r.line,
+                rule: r.rule,
+                message: r.message,
+                help: r.help,
+            })
+            .collect(),
+    }
+}
+
+fn phase(p: backstop_migrate::Phase) -> backstop_api::Phase {
+    match p {
+        backstop_migrate::Phase::Expand => backstop_api::Phase::Expand,
+        backstop_migrate::Phase::Backfill => backstop_api::Phase::Backfill,
+        backstop_migrate::Phase::Contract => backstop_api::Phase::Contract,
+    }
+}
+
+pub fn contract_outcome(o: migrations::ContractOutcome) -> backstop_api::ContractOutcome {
+    backstop_api::ContractOutcome {
+        app: o.app,
+        operation: o.operation,
+        revision: o.revision,
+        applied: o.applied,
+        checked: o.checked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use backstop_appdb::{ConstraintKind, Problem, ProblemKind};
+
+    use super::*;
+
+    fn same_json<A: serde::Serialize, B: serde::Serialize>(engine: &A, wire: &B) {
+        assert_eq!(serde_json::to_value(engine).unwrap(), serde_json::to_value(wire).unwrap());
+    }
+
+    #[test]
+    fn every_problem_kind_keeps_its_json_on_the_wire() {
+        let kinds = [
+            ProblemKind::TableDropped { renamed_to: Some("people".into()) },
+            ProblemKind::ColumnDropped { renamed_to: None },
+            ProblemKind::TypeChanged { from: "integer".into(), to: "text".into() },
+            ProblemKind::NewNotNullWithoutDefault,
+            ProblemKind::BecameRequired,
+            ProblemKind::NewConstraint {
+                name: "users_age_check".into(),
+                constraint: ConstraintKind::Check,
+                definition: "CHECK (age > 0)".into(),
+            },
+            ProblemKind::QueryFails { error: "column \"name\" does not exist".into() },
+            ProblemKind::BecameGenerated,
+            ProblemKind::EnumValuesRemoved { enum_type: "mood".into(), removed: vec!["sad".into()] },
+            ProblemKind::DomainTightened { domain: "email".into() },
+            ProblemKind::FunctionChanged { function: "f(integer)".into(), change: "gone".into() },
+            ProblemKind::SequenceDropped,
+            ProblemKind::ViewLostWrites { writes: vec!["insert".into()] },
+            ProblemKind::NewTrigger { name: "audit".into(), events: vec!["insert".into()] },
+            ProblemKind::RowSecurity { policy: None },
+            ProblemKind::Partitioned,
+            ProblemKind::ReferencedBy { table: "orders".into(), definition: "FOREIGN KEY (user_id)".into() },
+            ProblemKind::QueryUnreadable { reason: "a DO block".into() },
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let p = Problem {
+                object: "users.age".into(),
+                kind,
+                message: "breaks".into(),
+                query: (i % 2 == 0).then(|| "queries/users.sql:3".into()),
+                unseen: (i % 3 == 0).then(|| "the values written".into()),
+            };
+            same_json(&p, &problem(p.clone()));
+        }
+    }
+
+    #[test]
+    fn the_migration_answers_keep_their_json_on_the_wire() {
+        let p = Problem {
+            object: "users".into(),
+            kind: ProblemKind::TableDropped { renamed_to: None },
+            message: "table users is gone".into(),
+            query: None,
+            unseen: None,
+        };
+        for mode in
+            [migrations::CheckMode::Precise, migrations::CheckMode::Conservative, migrations::CheckMode::Unchecked]
+        {
+            let check = migrations::RollbackCheck {
+                app: "shop".into(),
+                revision: 2,
+                live_revision: Some(3),
+                mode,
+                safe: false,
+                problems: vec![p.clone()],
+                set_aside: vec![p.clone()],
+                down: vec![migrations::DownStep {
+                    version: "0003".into(),
+                    down: Some("0003_drop.down.sql".into()),
+                    loses_data: vec!["line 1: drop table".into()],
+                }],
+                advice: "do not".into(),
+                note: Some("note".into()),
+            };
+            same_json(&check, &rollback_check(check.clone()));
+        }
+        let plan = migrations::PlanView {
+            app: "shop".into(),
+            source: "pending release".into(),
+            applied: vec!["0001".into()],
+            migrations: [backstop_migrate::Stage::Expand, backstop_migrate::Stage::Contract]
+                .into_iter()
+                .map(|stage| migrations::PlannedFile {
+                    version: "0002".into(),
+                    file: "0002_x.sql".into(),
+                    stage,
+                    reason: "why".into(),
+                    statements: [
+                        backstop_migrate::Phase::Expand,
+                        backstop_migrate::Phase::Backfill,
+                        backstop_migrate::Phase::Contract,
+                    ]
+                    .into_iter()
+                    .map(|phase| migrations::PlannedStatement { line: 1, phase, kind: "add column".into() })
+                    .collect(),
+                })
+                .collect(),
+            refusals: vec![backstop_migrate::Refusal {
+                file: "0002_x.sql".into(),
+                line: 4,
+                rule: "rename-in-release".into(),
+                message: "m".into(),
+                help: "h".into(),
+            }],
+        };
+        same_json(&plan, &plan_view(plan.clone()));
+        let outcome = migrations::ContractOutcome {
+            app: "shop".into(),
+            operation: Some(7),
+            revision: 3,
+            applied: vec!["0003".into()],
+            checked: vec![2, 3],
+        };
+        same_json(&outcome, &contract_outcome(outcome.clone()));
     }
 }

@@ -33,7 +33,7 @@ impl Api {
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
-        let router = api::router(Arc::clone(self.server.ctx()));
+        let router = api::app(Arc::clone(self.server.ctx()));
         let resp = router.oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();

@@ -89,6 +89,30 @@ fn every_problem_kind() {
 }
 
 #[test]
+fn every_problem_kind_of_the_schema_picture_with_query_and_unseen() {
+    let kinds = vec![
+        ProblemKind::BecameGenerated,
+        ProblemKind::EnumValuesRemoved { enum_type: "mood".into(), removed: vec!["sad".into()] },
+        ProblemKind::DomainTightened { domain: "email".into() },
+        ProblemKind::FunctionChanged { function: "f(integer)".into(), change: "gone".into() },
+        ProblemKind::SequenceDropped,
+        ProblemKind::ViewLostWrites { writes: vec!["insert".into()] },
+        ProblemKind::NewTrigger { name: "audit".into(), events: vec!["insert".into(), "update".into()] },
+        ProblemKind::RowSecurity { policy: Some("tenant".into()) },
+        ProblemKind::Partitioned,
+        ProblemKind::ReferencedBy { table: "orders".into(), definition: "FOREIGN KEY (user_id)".into() },
+        ProblemKind::QueryUnreadable { reason: "a DO block".into() },
+    ];
+    assert_snapshot!(round_trip(&kinds));
+    let problem = Problem {
+        query: Some("queries/users.sql:3".into()),
+        unseen: Some("the values the query writes".into()),
+        ..problem("users.users_age_check", ProblemKind::BecameRequired, "inserts that leave out age fail")
+    };
+    assert_snapshot!(round_trip(&problem));
+}
+
+#[test]
 fn plan_request() {
     assert_snapshot!(round_trip(&PlanRequest {
         migrations: Some(vec![ShippedMigration {

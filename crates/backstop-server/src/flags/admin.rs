@@ -13,11 +13,27 @@ use backstop_flags::Flag;
 use backstop_store::FlagHistoryEntry;
 use serde_json::{Value, json};
 
-use super::{Edit, Written, store_error, unknown_flag};
+use backstop_api::Written;
+use backstop_engine::flags::Edit;
+
+use super::{edit_error, store_error, unknown_flag};
 use crate::Ctx;
 use crate::api::{Actor, ApiError, Json};
 
 type ApiResult<T> = Result<axum::Json<T>, ApiError>;
+
+/// One write through the engine's flag service, answered as the wire's [`Written`].
+async fn write(
+    ctx: &Ctx,
+    key: &str,
+    edit: Edit,
+    action: &str,
+    actor: &str,
+    reason: Option<String>,
+) -> Result<Written, ApiError> {
+    let written = ctx.flags.edit(ctx.store.as_ref(), key, edit, action, actor, reason).await.map_err(edit_error)?;
+    Ok(crate::wire::written(written))
+}
 
 pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     let mutating = Router::new()
@@ -81,8 +97,7 @@ async fn create(
     Json(body): Json<FlagBody>,
 ) -> Result<(StatusCode, axum::Json<Written>), ApiError> {
     let (flag, _) = parse_flag(&key, body.flag)?;
-    let written =
-        ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Create(flag), "create", &actor, reason_of(body.reason)).await?;
+    let written = write(&ctx, &key, Edit::Create(flag), "create", &actor, reason_of(body.reason)).await?;
     Ok((StatusCode::CREATED, axum::Json(written)))
 }
 
@@ -94,7 +109,7 @@ async fn set(
 ) -> ApiResult<Written> {
     let (flag, expected_version) = parse_flag(&key, body.flag)?;
     let edit = Edit::Set { flag, expected_version };
-    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, edit, "set", &actor, reason_of(body.reason)).await?))
+    Ok(axum::Json(write(&ctx, &key, edit, "set", &actor, reason_of(body.reason)).await?))
 }
 
 /// Body of on, off and delete: why.
@@ -108,7 +123,7 @@ async fn switch(ctx: &Ctx, key: &str, enabled: bool, actor: &str, reason: Option
             format!("say why, e.g. `backstop flag {what} {key} --reason \"checkout errors\"`"),
         )
     })?;
-    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), key, Edit::Enable(enabled), what, actor, Some(reason)).await?))
+    Ok(axum::Json(write(ctx, key, Edit::Enable(enabled), what, actor, Some(reason)).await?))
 }
 
 async fn on(
@@ -166,7 +181,7 @@ async fn delete(
             ),
         });
     }
-    Ok(axum::Json(ctx.flags.edit(ctx.store.as_ref(), &key, Edit::Delete, "delete", &actor, Some(reason)).await?))
+    Ok(axum::Json(write(&ctx, &key, Edit::Delete, "delete", &actor, Some(reason)).await?))
 }
 
 /// Every flag, with the configuration version and its ETag; `If-None-Match`

@@ -42,7 +42,7 @@ pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
 /// `Retry-After` in whole seconds and OFREP's error shape.
 async fn rate_limit(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
     let token = presented(req.headers()).unwrap_or_default();
-    match ctx.flags.limiter.check(token, Instant::now()) {
+    match ctx.ofrep_limiter.check(token, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -65,7 +65,7 @@ pub(super) fn refetch_frame(current: &Current) -> Bytes {
     super::sse_frame(None, current.snapshot.version, &serde_json::to_string(&data).unwrap_or_default())
 }
 
-const OFREP_EVENTS: Framing = Framing { resync: refetch_frame, change: |p| p.refetch_frame.clone() };
+const OFREP_EVENTS: Framing = Framing { resync: refetch_frame, change: |p| p.frames.refetch.clone() };
 
 /// OFREP's event stream: a `refetchEvaluation` with the current ETag on
 /// connect (so a change between the client's fetch and its connect is not
@@ -225,10 +225,12 @@ mod tests {
         use backstop_store::SqliteStore;
         use futures_util::StreamExt;
 
-        use super::super::{Edit, FlagService};
+        use backstop_engine::flags::Edit;
+
+        use super::super::FlagService;
 
         let store = SqliteStore::in_memory().unwrap();
-        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
+        let flags = Arc::new(FlagService::load(&store).await.unwrap());
         let flag =
             serde_json::from_value(json!({"key": "kill", "enabled": true, "variants": {"on": true, "off": false},
             "default_variant": "on", "off_variant": "off", "version": 0}))

@@ -43,7 +43,7 @@ fn reserved_key() -> ApiError {
 /// The `snapshot` event of a version, serialised once per version.
 pub(super) fn snapshot_frame(current: &Current) -> Bytes {
     current
-        .snapshot_frame
+        .cache
         .get_or_init(|| {
             let data = backstop_api::SnapshotEvent {
                 etag: current.etag.clone(),
@@ -126,7 +126,7 @@ pub(super) fn frames(flags: Arc<FlagService>, framing: Framing) -> impl Stream<I
     })
 }
 
-const CONFIG_STREAM: Framing = Framing { resync: snapshot_frame, change: |p| p.change_frame.clone() };
+const CONFIG_STREAM: Framing = Framing { resync: snapshot_frame, change: |p| p.frames.change.clone() };
 
 async fn stream(State(ctx): State<Arc<Ctx>>) -> Response {
     super::sse_response(frames(ctx.flags.clone(), CONFIG_STREAM))
@@ -138,8 +138,8 @@ mod tests {
     use futures_util::StreamExt;
     use serde_json::json;
 
-    use super::super::{CHANNEL_CAPACITY, Edit};
     use super::*;
+    use backstop_engine::flags::{CHANNEL_CAPACITY, Edit};
 
     fn bool_flag(key: &str) -> backstop_flags::Flag {
         serde_json::from_value(json!({
@@ -166,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn snapshot_then_changes_in_order_then_end_on_close() {
         let store = SqliteStore::in_memory().unwrap();
-        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
+        let flags = Arc::new(FlagService::load(&store).await.unwrap());
         flags.edit(&store, "kill", Edit::Create(bool_flag("kill")), "create", "tester", None).await.unwrap();
         let mut frames = Box::pin(frames(flags.clone(), CONFIG_STREAM));
         let (event, id, data) = parse(&frames.next().await.unwrap());
@@ -178,7 +178,7 @@ mod tests {
             assert_eq!((event.as_str(), id, data["key"].as_str()), ("change", version, Some("kill")));
             assert_eq!(data["flag"]["enabled"], json!(enabled));
         }
-        let _ = flags.events.send(Broadcast::KeepAlive);
+        flags.keep_alive();
         assert_eq!(&frames.next().await.unwrap()[..], b":\n\n", "a keep-alive comment");
         flags.edit(&store, "kill", Edit::Delete, "delete", "tester", Some("gone".into())).await.unwrap();
         let (event, id, data) = parse(&frames.next().await.unwrap());
@@ -190,7 +190,7 @@ mod tests {
     #[tokio::test]
     async fn a_lagging_subscriber_gets_a_fresh_snapshot_not_a_gap() {
         let store = SqliteStore::in_memory().unwrap();
-        let flags = Arc::new(FlagService::load(&store, 0).await.unwrap());
+        let flags = Arc::new(FlagService::load(&store).await.unwrap());
         flags.edit(&store, "kill", Edit::Create(bool_flag("kill")), "create", "tester", None).await.unwrap();
         let mut frames = Box::pin(frames(flags.clone(), CONFIG_STREAM));
         assert_eq!(parse(&frames.next().await.unwrap()).0, "snapshot");
