@@ -121,25 +121,6 @@ async fn get_in_flight_when_its_instance_is_killed_is_retried_on_the_new_instanc
     assert_eq!(new_backend.served(), 4);
 }
 
-/// The instance dies before its replacement is switched in: with a response
-/// timeout, the retry waits for the switch instead of failing on the dead address.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn get_in_flight_when_its_instance_is_killed_waits_for_the_replacement() {
-    let new = upstream("new").await;
-    let proxy = proxy().await;
-    proxy.set_response_timeout(Some(PATIENCE));
-    let mut old = Instance::start().await;
-    let old_backend = Backend::new(old.addr, "old");
-    proxy.switch(Some(old_backend.clone()));
-    let pending = send(&proxy, request("GET", ""));
-    old.hanging().await;
-    old.kill().await;
-    proxy.switch(Some(Backend::new(new.addr, "new")));
-    let (status, body) = tokio::time::timeout(PATIENCE, pending).await.unwrap().unwrap();
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "new"));
-    assert_eq!(old_backend.inflight(), 0);
-}
-
 /// A request whose body was sent is not replayed (the body is streamed, not
 /// kept): the client gets 502, and nothing reaches the new instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
