@@ -1,13 +1,11 @@
 //! Regressions of the hardening issue that live in the control plane: each test is named after
 //! what broke, and runs the real server.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{BIN, Harness, Out, http_get, pid_alive};
+use crate::harness::{BIN, Harness, Out, http_get, http_request, pid_alive};
 
 fn wait_until(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + bound;
@@ -72,26 +70,8 @@ fn absurd_durations_were_accepted_and_then_wedged_the_app() {
     }
 }
 
-/// One HTTP/1.1 request with the given extra header lines and body.
 fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head += &format!("{k}: {v}\r\n");
-    }
-    head += "\r\n";
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    http_request(port, method, path, headers, body).unwrap()
 }
 
 fn eval_token(h: &Harness) -> String {
