@@ -10,6 +10,7 @@ pub mod name;
 pub mod operation;
 pub mod revision;
 pub mod rollback;
+pub mod signals;
 pub mod soak;
 pub mod switch;
 
