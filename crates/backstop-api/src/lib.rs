@@ -20,6 +20,7 @@
 //! | `GET /v1/apps/{app}/revisions` | | `Vec<`[`HistoryEntry`]`>` |
 //! | `GET /v1/apps/{app}/revisions/{n}` | | [`RevisionDetail`] |
 //! | `GET /v1/apps/{app}/known-good` | | [`Revision`] |
+//! | `GET /v1/apps/{app}/signals` | | [`AppSignals`] |
 //! | `GET /v1/apps/{app}/operations` | [`ListQuery`] | `Vec<`[`Operation`]`>` |
 //! | `GET /v1/operations/{id}` | | [`Operation`] |
 //! | `POST /v1/apps/{app}/releases` | [`ReleaseRequest`] | [`Outcome`] |
@@ -54,6 +55,7 @@ mod flags;
 mod migrations;
 mod ofrep;
 mod operations;
+mod signals;
 
 pub use apps::{
     AppStatus, Health, HistoryEntry, InstanceRole, InstanceView, Operation, RevisionDatabase, RevisionDetail, Step,
@@ -73,3 +75,4 @@ pub use ofrep::{
     BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EvaluationRequest, EventStream, RefetchEvent,
 };
 pub use operations::{Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest};
+pub use signals::{AppSignals, RevisionSignals, Window};

@@ -63,6 +63,7 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::History { app, revision } => history(&client()?, g.output, &app, revision).await,
         Command::Status { app } => status(&client()?, g.output, &app).await,
+        Command::Signals { app } => signals(&client()?, g.output, &app).await,
         Command::Apps => apps(&client()?, g.output).await,
         Command::KnownGood { app } => {
             let answer: Answer<Revision> = client()?.get(&format!("/v1/apps/{app}/known-good")).await?;
@@ -424,6 +425,39 @@ pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
         Output::Table => println!("{}", status_text(&v.value)),
     }
     Ok(())
+}
+
+pub async fn signals(c: &Client, output: Output, app: &str) -> CliResult {
+    let v: Answer<backstop_api::AppSignals> = c.get(&format!("/v1/apps/{app}/signals")).await?;
+    match output {
+        Output::Json | Output::Sarif => println!("{}", v.json()),
+        Output::Table => println!("{}", signals_text(&v.value)),
+    }
+    Ok(())
+}
+
+fn signals_text(v: &backstop_api::AppSignals) -> String {
+    if v.revisions.is_empty() {
+        return format!("{}: no traffic through the proxy yet", v.app);
+    }
+    let ms = |m: Option<f64>| m.map_or_else(|| "-".to_owned(), |m| format!("{m:.1} ms"));
+    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{:.2}%", r * 100.0));
+    let mut rows = Vec::new();
+    for r in &v.revisions {
+        let name = if r.live { format!("{} (live)", r.revision) } else { r.revision.to_string() };
+        for (label, w) in [("last minute", &r.last_minute), ("since live", &r.total)] {
+            rows.push(vec![
+                name.clone(),
+                label.to_owned(),
+                w.requests.to_string(),
+                w.failures.to_string(),
+                ratio(w.error_ratio),
+                ms(w.p50_ms),
+                ms(w.p99_ms),
+            ]);
+        }
+    }
+    table(&["REVISION", "WINDOW", "REQUESTS", "FAILURES", "ERRORS", "P50", "P99"], rows).trim_end().to_owned()
 }
 
 fn status_text(v: &AppStatus) -> String {

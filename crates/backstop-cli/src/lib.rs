@@ -94,6 +94,9 @@ pub enum Command {
     },
     /// What is live, warm and known-good.
     Status { app: String },
+    /// What the proxy saw of each revision's traffic: requests, failures, error ratio, p50/p99
+    /// latency over the last minute and since it went live.
+    Signals { app: String },
     /// All configured apps.
     Apps,
     /// The last known-good revision.

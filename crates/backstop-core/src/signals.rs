@@ -119,6 +119,9 @@ pub struct Counts {
     pub requests: u64,
     pub failures: u64,
     pub latency: Histogram,
+    /// The sum of all latencies, in microseconds.
+    #[serde(default)]
+    pub latency_sum_micros: u64,
 }
 
 impl Counts {
@@ -128,6 +131,7 @@ impl Counts {
             requests: self.requests.saturating_sub(earlier.requests),
             failures: self.failures.saturating_sub(earlier.failures),
             latency: self.latency.since(&earlier.latency),
+            latency_sum_micros: self.latency_sum_micros.saturating_sub(earlier.latency_sum_micros),
         }
     }
 

@@ -27,11 +27,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backstop_core::AppName;
+use backstop_core::signals::Counts;
 
-/// Where traffic for one instance goes, and a label for logs (`app@revision`).
+/// Where traffic for one instance goes, the revision it serves, and a label for logs
+/// (`app@revision`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub addr: SocketAddr,
+    pub revision: u64,
     pub label: String,
 }
 
@@ -110,4 +113,9 @@ pub trait Traffic: Send + Sync + 'static {
     fn inflight(&self, at: &Endpoint) -> usize;
     /// Wait until no request is in flight on `from` (at most `timeout`); true when it drained.
     async fn drain(&self, from: &Endpoint, timeout: Duration) -> bool;
+    /// What the traffic layer saw of each revision it routed to since it started, as cumulative
+    /// counts; empty when it cannot see requests (a layer that only points traffic elsewhere).
+    fn signals(&self) -> Vec<(u64, Counts)> {
+        Vec::new()
+    }
 }

@@ -28,7 +28,7 @@ pub struct Running {
 
 impl Running {
     pub fn new(app: &AppName, revision: u64, instance: Arc<dyn Instance>, started_at: DateTime<Utc>) -> Arc<Running> {
-        let endpoint = Endpoint { addr: instance.addr(), label: format!("{app}@{revision}") };
+        let endpoint = Endpoint { addr: instance.addr(), revision, label: format!("{app}@{revision}") };
         Arc::new(Running { revision, instance, endpoint, started_at })
     }
 
@@ -71,6 +71,8 @@ pub struct AppRuntime {
     slots: Mutex<BTreeMap<u64, Slot>>,
     /// Bumped to cancel the running soak watcher.
     pub soak_generation: AtomicU64,
+    /// Recent samples of the traffic signals, for windows.
+    pub signals: crate::signals::SignalHistory,
 }
 
 impl AppRuntime {
@@ -82,6 +84,7 @@ impl AppRuntime {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
+            signals: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! - `supervise`: the soak watcher, automatic revert, the keep-warm reaper, the serving watch.
 //! - `recovery`: start-up re-adoption and reverting interrupted operations.
 //! - `flags`: the flag service (validate, commit, fan out the store's change feed), without HTTP.
+//! - `signals`: samples of each app's traffic signals, and windows over the last minute.
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
@@ -22,6 +23,7 @@ pub mod gc;
 pub mod migrations;
 pub mod ops;
 mod recovery;
+pub mod signals;
 mod supervise;
 
 pub use config::{Config, ConfigError};

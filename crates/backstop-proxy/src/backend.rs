@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::Meter;
+
 /// One upstream instance that the proxy can route to.
 ///
 /// A request counts as in flight from the moment it is routed here until the
@@ -17,6 +19,9 @@ use tokio::sync::Notify;
 pub struct Backend {
     addr: SocketAddr,
     label: String,
+    /// The revision it serves, and that revision's traffic signals (shared by its backends).
+    revision: u64,
+    meter: Arc<Meter>,
     inflight: AtomicUsize,
     served: AtomicU64,
     /// Tasks inside `drained`; only then is a wake-up worth a lock.
@@ -26,9 +31,16 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(addr: SocketAddr, label: impl Into<String>) -> Arc<Backend> {
+        Backend::metered(addr, label, 0, Arc::default())
+    }
+
+    /// A backend of `revision` whose requests count in `meter`.
+    pub fn metered(addr: SocketAddr, label: impl Into<String>, revision: u64, meter: Arc<Meter>) -> Arc<Backend> {
         Arc::new(Backend {
             addr,
             label: label.into(),
+            revision,
+            meter,
             inflight: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
@@ -42,6 +54,15 @@ impl Backend {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The traffic signals of its revision.
+    pub fn meter(&self) -> &Arc<Meter> {
+        &self.meter
     }
 
     /// Requests currently being served through this backend.

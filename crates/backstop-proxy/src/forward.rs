@@ -20,7 +20,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -164,13 +164,30 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 const X_BACKSTOP: HeaderName = HeaderName::from_static("x-backstop");
 
 /// Proxies one request to the current backend; never fails, errors become 5xx answers.
+///
+/// The request counts in the signals of the backend that answered it (or on whose account the
+/// proxy answered 502 or 504): its latency until the response head, and a failure when the client
+/// gets a 5xx status.
 pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let start = Instant::now();
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }
-    let Some(mut inflight) = client.shared.acquire() else {
+    let Some(inflight) = client.shared.acquire() else {
         return local(StatusCode::SERVICE_UNAVAILABLE, "no-backend", "no live instance\n");
     };
+    let (response, backend) = forward_to(client, req, inflight).await;
+    backend.meter().record(start.elapsed(), response.status().is_server_error());
+    response
+}
+
+/// Sends the request to the claimed backend (or, retrying, to the one current then); returns the
+/// answer and the backend it is on account of.
+async fn forward_to(
+    client: Arc<ClientConn>,
+    req: Request<Incoming>,
+    mut inflight: Inflight,
+) -> (Response<ProxyBody>, Arc<Backend>) {
     let backend = inflight.backend().clone();
 
     let (mut parts, body) = req.into_parts();
@@ -211,7 +228,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
                             continue;
                         }
                     }
-                    return bad_gateway(&backend, &e);
+                    return (bad_gateway(&backend, &e), backend);
                 }
             },
         };
@@ -219,7 +236,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             if reused {
                 continue;
             }
-            return bad_gateway(&backend, &ConnectError::Closed);
+            return (bad_gateway(&backend, &ConnectError::Closed), backend);
         }
         let timeout = client.shared.response_timeout_ms.load(Ordering::Relaxed);
         let sent = if timeout == 0 {
@@ -228,7 +245,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
             match tokio::time::timeout(Duration::from_millis(timeout), upstream.send(req)).await {
                 Ok(sent) => sent,
                 // The connection is dropped with its late answer; the request counts as done.
-                Err(_) => return gateway_timeout(&backend, timeout),
+                Err(_) => return (gateway_timeout(&backend, timeout), backend),
             }
         };
         match sent {
@@ -236,7 +253,7 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
                 let (mut parts, body) = response.into_parts();
                 Seen::scan(&parts.headers).strip_hop_by_hop(&mut parts.headers);
                 let body = ProxyBody::upstream(body, upstream, client, inflight.answered());
-                return Response::from_parts(parts, body);
+                return (Response::from_parts(parts, body), backend);
             }
             Err(mut e) => match e.take_message() {
                 // Not sent: an idle connection the backend had closed. Try another.
@@ -245,12 +262,12 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
                     let error = e.into_error();
                     let Some(again) = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried)
                     else {
-                        return bad_gateway(&backend, &error);
+                        return (bad_gateway(&backend, &error), backend);
                     };
                     retried = true;
                     // On whichever backend is current now: after a switch, the new instance.
                     let Some(next) = client.shared.acquire() else {
-                        return bad_gateway(&backend, &error);
+                        return (bad_gateway(&backend, &error), backend);
                     };
                     tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
                     inflight = next;

@@ -19,11 +19,15 @@
 //!   whose body was sent, or whose response had started, is not (the
 //!   `forward` module docs list exactly what is and is not retried).
 //!
+//! - `meter`: per-revision requests, failures and latency histogram, two
+//!   atomic additions per request (three when it failed).
+//!
 //! Not supported: HTTP/2, protocol upgrades (WebSocket), `CONNECT`.
 
 mod backend;
 mod body;
 mod forward;
+mod meter;
 mod proxy;
 mod traffic;
 mod upstream;
@@ -31,6 +35,7 @@ mod upstream;
 use std::net::SocketAddr;
 
 pub use backend::Backend;
+pub use meter::Meter;
 pub use proxy::Proxy;
 pub use traffic::ProxyTraffic;
 

@@ -1,25 +1,31 @@
 //! The proxy behind the engine's [`backstop_driver::Traffic`] seam: one [`Backend`] per endpoint,
 //! kept while traffic may come back to it, so its in-flight count follows it across switches.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backstop_core::signals::Counts;
 use backstop_driver::{Endpoint, Traffic};
 
-use crate::{Backend, Proxy};
+use crate::{Backend, Meter, Proxy};
+
+/// Revisions whose signals are kept: the newest ones routed to.
+const KEPT_METERS: usize = 32;
 
 /// An app's public proxy as the engine's traffic seam.
 pub struct ProxyTraffic {
     proxy: Proxy,
     backends: Mutex<HashMap<SocketAddr, Arc<Backend>>>,
+    /// Each revision's signals, shared by its backends (a restarted instance keeps counting in it).
+    meters: Mutex<BTreeMap<u64, Arc<Meter>>>,
 }
 
 impl ProxyTraffic {
     pub fn new(proxy: Proxy) -> ProxyTraffic {
-        ProxyTraffic { proxy, backends: Mutex::new(HashMap::new()) }
+        ProxyTraffic { proxy, backends: Mutex::new(HashMap::new()), meters: Mutex::new(BTreeMap::new()) }
     }
 
     pub fn proxy(&self) -> &Proxy {
@@ -30,13 +36,34 @@ impl ProxyTraffic {
         self.backends.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn meters(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Meter>>> {
+        self.meters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn meter(&self, revision: u64) -> Arc<Meter> {
+        let mut meters = self.meters();
+        let meter = meters.entry(revision).or_default().clone();
+        while meters.len() > KEPT_METERS {
+            meters.pop_first();
+        }
+        meter
+    }
+
     fn backend(&self, at: &Endpoint) -> Arc<Backend> {
-        self.backends().entry(at.addr).or_insert_with(|| Backend::new(at.addr, at.label.clone())).clone()
+        let mut backends = self.backends();
+        match backends.get(&at.addr) {
+            Some(backend) if backend.revision() == at.revision => backend.clone(),
+            _ => {
+                let backend = Backend::metered(at.addr, at.label.clone(), at.revision, self.meter(at.revision));
+                backends.insert(at.addr, backend.clone());
+                backend
+            }
+        }
     }
 }
 
 fn endpoint(backend: &Backend) -> Endpoint {
-    Endpoint { addr: backend.addr(), label: backend.label().to_owned() }
+    Endpoint { addr: backend.addr(), revision: backend.revision(), label: backend.label().to_owned() }
 }
 
 #[async_trait]
@@ -62,5 +89,9 @@ impl Traffic for ProxyTraffic {
             self.backends().remove(&from.addr);
         }
         drained
+    }
+
+    fn signals(&self) -> Vec<(u64, Counts)> {
+        self.meters().iter().map(|(revision, meter)| (*revision, meter.snapshot())).collect()
     }
 }

@@ -171,6 +171,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/revisions/{revision}/promote", post(promote))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), require_token));
     Router::new()
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/health", get(|| async { axum::Json(backstop_api::Health { ok: true }) }))
         .route("/v1/apps", get(list_apps))
         .route("/v1/apps/{app}/status", get(status))
@@ -178,6 +179,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/revisions/{revision}", get(one_revision))
         .route("/v1/apps/{app}/known-good", get(known_good))
         .route("/v1/apps/{app}/revisions/{revision}/rollback-check", get(rollback_check))
+        .route("/v1/apps/{app}/signals", get(signals))
         .route("/v1/apps/{app}/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/artifacts/{digest}", get(artifact_info))
@@ -306,6 +308,13 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
 
 async fn status(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<backstop_api::AppStatus> {
     app_status(&ctx, &app).await.map(axum::Json)
+}
+
+async fn signals(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<backstop_api::AppSignals> {
+    let (app, rt) = ctx.app(&app)?;
+    let record = ctx.store.app(&app).await.map_err(OpError::from)?;
+    let revisions = backstop_engine::signals::revision_signals(&rt);
+    Ok(axum::Json(crate::wire::signals(&app, record.live_revision, &revisions)))
 }
 
 async fn list_apps(State(ctx): State<Arc<Ctx>>) -> ApiResult<Vec<backstop_api::AppStatus>> {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod flags;
+mod metrics;
 mod wire;
 
 pub use backstop_engine::{Engine, EngineParts, config, error, migrations, ops};
@@ -153,6 +154,7 @@ impl Server {
                 tick.tick().await;
                 reaper_ctx.reap_expired().await;
                 reaper_ctx.watch_serving().await;
+                reaper_ctx.sample_signals();
                 // Flag changes another control plane wrote to the same store.
                 if let Err(e) = reaper_ctx.flags.catch_up(reaper_ctx.store.as_ref()).await {
                     tracing::warn!(error = %e, "cannot read the flag change feed");

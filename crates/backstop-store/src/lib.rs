@@ -20,7 +20,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use backstop_core::audit::AuditEntry;
-use backstop_core::{AppName, Revision};
+use backstop_core::{AppName, OperationKind, OperationState, Revision};
 
 /// Errors of the state store.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,8 @@ pub trait Store: FlagStore + Send + Sync + 'static {
     async fn operation(&self, id: u64) -> Result<Option<Operation>>;
     async fn operations(&self, app: &AppName, limit: usize) -> Result<Vec<Operation>>;
     async fn running_operations(&self) -> Result<Vec<Operation>>;
+    /// How many operations of each kind ended (or stand) in each state, for the app.
+    async fn operation_counts(&self, app: &AppName) -> Result<Vec<(OperationKind, OperationState, u64)>>;
 
     async fn instances(&self, app: &AppName) -> Result<Vec<InstanceRecord>>;
     async fn all_instances(&self) -> Result<Vec<InstanceRecord>>;

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use backstop_core::audit::{self, AuditEntry};
-use backstop_core::{AppName, Digest, Revision, RevisionStatus};
+use backstop_core::{AppName, Digest, OperationKind, OperationState, Revision, RevisionStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
@@ -710,6 +710,26 @@ impl Store for SqliteStore {
             &app.as_str(),
         )?;
         ids.into_iter().filter_map(|id| load_operation(&conn, id).transpose()).collect()
+    }
+
+    async fn operation_counts(&self, app: &AppName) -> Result<Vec<(OperationKind, OperationState, u64)>> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT kind, state, COUNT(*) FROM operations WHERE app = ?1 GROUP BY kind, state ORDER BY kind, state",
+        )?;
+        let rows = stmt.query_map([app.as_str()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, state, count) = row?;
+            // A kind or state this version does not know (written by a newer one) is left out.
+            if let (Ok(kind), Ok(state)) = (kind.parse::<OperationKind>(), state.parse::<OperationState>()) {
+                out.push((kind, state, u64::try_from(count).unwrap_or(0)));
+            }
+        }
+        Ok(out)
     }
 
     async fn running_operations(&self) -> Result<Vec<Operation>> {

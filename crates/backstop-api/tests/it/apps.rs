@@ -139,3 +139,33 @@ fn every_kind_state_and_role_has_its_name() {
     let kinds: Vec<String> = names(json!([OperationKind::AutoRevert, OperationKind::MigrateContract]));
     assert_eq!(kinds, ["auto-revert", "migrate-contract"]);
 }
+
+#[test]
+fn signals() {
+    let window = |requests, failures, p99| backstop_api::Window {
+        requests,
+        failures,
+        error_ratio: (requests > 0).then(|| failures as f64 / requests as f64),
+        p50_ms: (requests > 0).then_some(1.28),
+        p99_ms: p99,
+    };
+    let signals = backstop_api::AppSignals {
+        app: "shop".into(),
+        live_revision: Some(2),
+        revisions: vec![
+            backstop_api::RevisionSignals {
+                revision: 2,
+                live: true,
+                last_minute: window(40, 12, Some(5.12)),
+                total: window(40, 12, Some(5.12)),
+            },
+            backstop_api::RevisionSignals {
+                revision: 1,
+                live: false,
+                last_minute: window(0, 0, None),
+                total: window(1000, 1, Some(2.56)),
+            },
+        ],
+    };
+    assert_snapshot!(round_trip(&signals));
+}
