@@ -4,6 +4,7 @@
 //! the rollback-target rule, the audit-chain hash, the plan of a traffic switch and
 //! the soak verdict, and nothing of HTTP, SQL or processes. Adapters (store, server, drivers) depend on it, never the reverse.
 
+pub mod analysis;
 pub mod audit;
 pub mod digest;
 pub mod name;
