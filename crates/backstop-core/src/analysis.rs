@@ -36,8 +36,7 @@
 //!
 //! - 2,000 healthy revisions (true error rate uniform in [0, ceiling/2], baseline at the same rate,
 //!   ceilings from 0.1 % to 20 %, a long-tailed latency, a 2 s p99 limit and relative checks on),
-//!   judged every 10 requests up to 2,000 requests:
-//!   none ended as a failure (0.00 %).
+//!   judged every 10 requests up to 2,000 requests: none ended as a failure (0.00 %).
 //! - 2,000 revisions at exactly the error ceiling, the worst case of H0: 0.05 % ended as a failure.
 //! - A revision failing 10 % against a 1 % ceiling fails after a median of 80 requests.
 //! - A revision failing every request fails within 9 requests for ceilings up to 1/3 and within 15

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod digest;
+pub mod incident;
 pub mod name;
 pub mod operation;
 pub mod revision;
