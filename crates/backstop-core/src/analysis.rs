@@ -251,7 +251,7 @@ pub fn log_likelihood_ratio(n: u64, events: u64, p0: f64) -> f64 {
     k * (p1 / p0).ln() + (n - k) * ((1.0 - p1) / (1.0 - p0)).ln()
 }
 
-/// The Wilson score upper bound on a rate from `events` in `n` trials at [`BASELINE_Z`]; 1 without
+/// The Wilson score upper bound on a rate from `events` in `n` trials at z = 2.576 (99 %); 1 without
 /// trials. Wilson rather than Clopper-Pearson: it needs no inverse beta function, and it stays above
 /// zero when no events were seen (z²/(n+z²)), which is what a ceiling derived from it needs.
 pub fn wilson_upper(n: u64, events: u64) -> f64 {
@@ -327,7 +327,7 @@ pub fn judge(cfg: &AnalysisConfig, candidate: &Counts, baseline: Option<&Counts>
 
     let verdict = if evidence.iter().any(|e| e.failed) {
         Verdict::Fail
-    } else if candidate.requests >= cfg.min_requests {
+    } else if candidate.requests >= cfg.min_requests.max(1) {
         Verdict::Pass
     } else {
         Verdict::Inconclusive
@@ -497,6 +497,14 @@ mod tests {
             ("too little traffic", cfg(0.01), counts(20, 0), None, Verdict::Inconclusive, vec![]),
             ("one early failure is not enough", cfg(0.01), counts(3, 1), None, Verdict::Inconclusive, vec![]),
             ("no traffic at all", cfg(0.01), counts(0, 0), None, Verdict::Inconclusive, vec![]),
+            (
+                "no traffic never passes, even with an invalid minimum",
+                AnalysisConfig { min_requests: 0, ..cfg(0.01) },
+                counts(0, 0),
+                None,
+                Verdict::Inconclusive,
+                vec![],
+            ),
             (
                 "failures above requests do not panic",
                 cfg(0.01),
