@@ -258,8 +258,8 @@ pub fn wilson_upper(n: u64, events: u64) -> f64 {
     if n == 0 {
         return 1.0;
     }
+    let p = events.min(n) as f64 / n as f64;
     let n = n as f64;
-    let p = events.min(n as u64) as f64 / n;
     let z2 = BASELINE_Z * BASELINE_Z;
     let centre = p + z2 / (2.0 * n);
     let spread = BASELINE_Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
