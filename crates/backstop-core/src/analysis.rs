@@ -341,7 +341,7 @@ mod tests {
     use crate::signals::Histogram;
 
     fn counts(requests: u64, failures: u64) -> Counts {
-        Counts { requests, failures, latency: Histogram::default() }
+        Counts { requests, failures, latency: Histogram::default(), latency_sum_micros: 0 }
     }
 
     /// `requests` requests of which `failures` failed and `slow` took `slow_ms`, the rest 10 ms.
