@@ -13,8 +13,8 @@ use backstop_flags::Flag;
 use chrono::Utc;
 
 use crate::{
-    Change, FlagWrite, FlagWriteMode, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Store,
-    StoreError,
+    Change, FlagWrite, FlagWriteMode, IncidentUpdate, InstanceRecord, InstanceRole, NewAudit, NewDrill, NewIncident,
+    NewOperation, NewRevision, Store, StoreError,
 };
 
 /// Two handles on one fresh state.
@@ -30,6 +30,9 @@ pub async fn run_all(fresh: &dyn Fn() -> Pair) {
     instance_handles_are_opaque_and_round_trip(fresh()).await;
     flag_change_feed_is_ordered_and_complete(fresh()).await;
     errors_name_no_engine(fresh()).await;
+    an_incident_timeline_is_written_once(fresh()).await;
+    operations_are_counted_by_kind_and_state(fresh()).await;
+    drills_are_listed_newest_first(fresh()).await;
 }
 
 fn app() -> AppName {
@@ -216,4 +219,101 @@ pub async fn errors_name_no_engine((a, _): Pair) {
         Err(StoreError::UnknownApp { app }) => assert_eq!(app, "nowhere"),
         other => panic!("an unknown app is UnknownApp, got {other:?}"),
     }
+}
+
+pub async fn an_incident_timeline_is_written_once((a, b): Pair) {
+    a.ensure_app(&app()).await.unwrap();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
+    let opened = a
+        .open_incident(NewIncident {
+            app: app(),
+            revision: Some(3),
+            opened_by: "admin:ana".into(),
+            facts: serde_json::json!({ "live_revision": 3 }),
+            decision: serde_json::json!({ "recommended": "traffic-swap" }),
+            detected_at: at(0),
+            decided_at: Some(at(5)),
+        })
+        .await
+        .unwrap();
+    let mitigate = |ms| IncidentUpdate::Mitigated { rung: "traffic-swap".into(), operation: Some(9), at: at(ms) };
+    let after = b.update_incident(opened.id, mitigate(40)).await.unwrap();
+    assert_eq!(
+        (after.rung.as_deref(), after.operation, after.mitigated_at),
+        (Some("traffic-swap"), Some(9), Some(at(40)))
+    );
+    // A second write of an instant already recorded changes nothing.
+    let again = a.update_incident(opened.id, mitigate(999)).await.unwrap();
+    assert_eq!(again.mitigated_at, Some(at(40)));
+    a.update_incident(opened.id, IncidentUpdate::Recovered { at: at(900) }).await.unwrap();
+    let closed = b
+        .update_incident(
+            opened.id,
+            IncidentUpdate::Closed { actor: "admin:ana".into(), note: "done".into(), at: at(1000) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed.recovered_at, closed.closed_at, closed.note.as_deref()),
+        (Some(at(900)), Some(at(1000)), Some("done"))
+    );
+    assert_eq!(closed.facts, serde_json::json!({ "live_revision": 3 }));
+    assert_eq!(b.incidents(Some(&app()), 10).await.unwrap(), vec![closed.clone()]);
+    assert_eq!(a.incident(opened.id).await.unwrap(), Some(closed));
+    match a.update_incident(opened.id + 100, IncidentUpdate::Recovered { at: at(1) }).await {
+        Err(StoreError::UnknownIncident { id }) => assert_eq!(id, opened.id + 100),
+        other => panic!("an unknown incident is UnknownIncident, got {other:?}"),
+    }
+    // Opening, mitigating, recovering and closing are audited, and the chain holds.
+    let entries = b.audit_entries(0, 100).await.unwrap();
+    let outcomes: Vec<_> = entries.iter().filter(|e| e.action == "incident").map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["opened", "mitigated", "recovered", "closed"]);
+    verify_chain(&entries).expect("the audit chain verifies");
+}
+
+pub async fn operations_are_counted_by_kind_and_state((a, b): Pair) {
+    a.ensure_app(&app()).await.unwrap();
+    let first = a.begin_operation(new_op("node-a", Duration::from_secs(30))).await.unwrap();
+    a.apply_fenced(
+        &app(),
+        first.id,
+        "node-a",
+        vec![Change::Finish { operation: first.id, state: OperationState::Failed, error: None }],
+    )
+    .await
+    .unwrap();
+    b.begin_operation(new_op("node-b", Duration::from_secs(30))).await.unwrap();
+    let counts = a.operation_counts(&app()).await.unwrap();
+    assert_eq!(
+        counts,
+        vec![(OperationKind::Release, OperationState::Failed, 1), (OperationKind::Release, OperationState::Running, 1)]
+    );
+}
+
+pub async fn drills_are_listed_newest_first((a, b): Pair) {
+    a.ensure_app(&app()).await.unwrap();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
+    for (rung, ok) in [("traffic-swap", true), ("redeploy", false)] {
+        a.record_drill(NewDrill {
+            app: app(),
+            rung: rung.into(),
+            live_revision: Some(2),
+            target: Some(1),
+            actor: "admin".into(),
+            started_at: at(0),
+            ended_at: at(120),
+            succeeded: ok,
+            figures: vec![("swap".into(), 3), ("swap-back".into(), 2)],
+            error: (!ok).then(|| "instance did not become healthy".into()),
+        })
+        .await
+        .unwrap();
+    }
+    let drills = b.drills(Some(&app()), 10).await.unwrap();
+    assert_eq!(
+        drills.iter().map(|d| (d.rung.as_str(), d.outcome.as_str())).collect::<Vec<_>>(),
+        [("redeploy", "failed"), ("traffic-swap", "succeeded")]
+    );
+    assert_eq!(drills[1].figures, vec![("swap".to_owned(), 3), ("swap-back".to_owned(), 2)]);
+    assert!(b.drills(None, 1).await.unwrap().len() == 1);
 }

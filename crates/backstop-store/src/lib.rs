@@ -1,6 +1,6 @@
 //! State store of backstop: the ledger of revisions, the operations journal
 //! with its per-app leases, instance records for crash recovery, the audit
-//! chain and the flag change feed.
+//! chain, the flag change feed, and incidents and drills.
 //!
 //! The control plane talks to state only through the [`Store`] trait, so a
 //! shared PostgreSQL store can stand beside the embedded SQLite one; nothing
@@ -9,10 +9,12 @@
 
 pub mod conformance;
 mod flags;
+mod incidents;
 mod model;
 mod sqlite;
 
 pub use flags::{FlagDelete, FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
+pub use incidents::{Drill, Incident, IncidentStore, IncidentUpdate, NewDrill, NewIncident};
 pub use model::{
     Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, RevisionDatabase, Step,
 };
@@ -33,6 +35,8 @@ pub enum StoreError {
     UnknownRevision { app: String, revision: u64 },
     #[error("flag `{key}` does not exist")]
     UnknownFlag { key: String },
+    #[error("incident {id} does not exist")]
+    UnknownIncident { id: u64 },
     #[error("flag `{key}` already exists")]
     FlagExists { key: String },
     #[error("flag `{key}` changed meanwhile (expected version {expected}, found {found})")]
@@ -63,7 +67,7 @@ pub struct AppRecord {
 /// applies a batch of changes in one transaction, so a crash never leaves
 /// half of a state transition written. Flags are in the [`FlagStore`] part.
 #[async_trait]
-pub trait Store: FlagStore + Send + Sync + 'static {
+pub trait Store: FlagStore + IncidentStore + Send + Sync + 'static {
     async fn ensure_app(&self, app: &AppName) -> Result<()>;
     async fn apps(&self) -> Result<Vec<AppRecord>>;
     async fn app(&self, app: &AppName) -> Result<AppRecord>;

@@ -18,7 +18,7 @@ use crate::{
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -205,6 +205,8 @@ impl SqliteStore {
         }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::flags::SCHEMA)?;
+        // Schema 5: incidents and drills (new tables only).
+        conn.execute_batch(crate::incidents::SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
