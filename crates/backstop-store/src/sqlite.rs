@@ -838,6 +838,9 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
+mod tests;
+
+#[cfg(test)]
 mod permissions {
     use super::SqliteStore;
 
