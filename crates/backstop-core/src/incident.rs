@@ -150,9 +150,12 @@ pub fn command_for(rung: Rung, facts: &Facts) -> String {
             Some(target) => format!("backstop undo {app} --to-revision {target}"),
             None => format!("backstop undo {app}"),
         },
-        Rung::RollForward => match facts.live_revision {
-            Some(live) => format!("backstop hotfix start {app} --from-revision {live}"),
-            None => format!("backstop release {app} --artifact PATH --version V"),
+        // A branch from exactly the commit in production, then a release of the fix.
+        Rung::RollForward => match (facts.live_revision, &facts.live_git_commit) {
+            (Some(live), Some(commit)) => format!(
+                "git switch -c hotfix/{app}-r{live} {commit} && backstop release {app} --artifact PATH --version V"
+            ),
+            _ => format!("backstop release {app} --artifact PATH --version V"),
         },
     }
 }
@@ -419,7 +422,7 @@ mod tests {
                 "warm but tampered: redeploy impossible too, roll forward",
                 Facts { target_artifact: ArtifactState::Tampered { detail: "sha256 mismatch".into() }, ..facts() },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::TrafficSwap, "revision 3 is warm, but its artifact fails its digest check: sha256 mismatch"),
             ),
             (
@@ -430,7 +433,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (
                     Rung::TrafficSwap,
                     "revision 3 is warm, but revision 3 cannot run on today's schema: revision 3 needs",
@@ -444,7 +447,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::Redeploy, "revision 3's artifact is verified, but revision 3 cannot run on today's schema"),
             ),
             (
@@ -455,7 +458,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::Redeploy, "revision 3's artifact fails its digest check: digest sha256:ab…"),
             ),
             (
@@ -466,28 +469,28 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::TrafficSwap, "no revision to go back to: no known-good revision before the live revision 7"),
             ),
             (
                 "no target and no refusal given",
                 Facts { target_revision: None, ..facts() },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::Redeploy, "no known-good revision before revision 7"),
             ),
             (
                 "no git commit: branch by hand",
                 Facts { target_revision: None, live_git_commit: None, ..facts() },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "backstop release shop --artifact PATH --version V",
                 (Rung::RollForward, "no git commit recorded: branch from the release tag by hand"),
             ),
             (
                 "hotfix names the live commit",
                 Facts { target_revision: None, ..facts() },
                 Rung::RollForward,
-                "backstop hotfix start shop --from-revision 7",
+                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
                 (Rung::RollForward, "a hotfix from revision 7's commit 4f2a9c1"),
             ),
             (
