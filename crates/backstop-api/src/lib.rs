@@ -21,6 +21,15 @@
 //! | `GET /v1/apps/{app}/revisions/{n}` | | [`RevisionDetail`] |
 //! | `GET /v1/apps/{app}/known-good` | | [`Revision`] |
 //! | `GET /v1/apps/{app}/signals` | | [`AppSignals`] |
+//! | `GET /v1/apps/{app}/incident` | | [`IncidentAssessment`] |
+//! | `POST /v1/apps/{app}/incidents` | | [`IncidentAssessment`] |
+//! | `GET /v1/incidents` | [`ListQuery`], `app` | `Vec<`[`Incident`]`>` |
+//! | `GET /v1/incidents/{id}` | | [`Incident`] |
+//! | `POST /v1/incidents/{id}/close` | [`CloseRequest`] | [`Incident`] |
+//! | `GET /v1/report` | `app`, `since` | [`DeliveryReport`] |
+//! | `POST /v1/apps/{app}/drills` | [`DrillRequest`] | [`DrillOutcome`] |
+//! | `GET /v1/drills` | `app` | `Vec<`[`Drill`]`>` |
+//! | `GET /metrics` | | Prometheus text |
 //! | `GET /v1/apps/{app}/operations` | [`ListQuery`] | `Vec<`[`Operation`]`>` |
 //! | `GET /v1/operations/{id}` | | [`Operation`] |
 //! | `POST /v1/apps/{app}/releases` | [`ReleaseRequest`] | [`Outcome`] |
@@ -52,6 +61,7 @@ mod artifacts;
 mod audit;
 mod error;
 mod flags;
+mod incidents;
 mod migrations;
 mod ofrep;
 mod operations;
@@ -63,10 +73,15 @@ pub use apps::{
 pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
 pub use audit::{AuditVerify, ListQuery};
 pub use backstop_core::audit::AuditEntry;
+pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};
 pub use backstop_flags::{Flag, Reason, Value as FlagValue};
 pub use error::{ErrorBody, ErrorDetail};
 pub use flags::{ChangeEvent, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, Written};
+pub use incidents::{
+    CloseRequest, DeliveryReport, Drill, DrillOutcome, DrillPhase, DrillRequest, Incident, IncidentAssessment,
+    Readiness, ReadinessCheck,
+};
 pub use migrations::{
     CheckMode, ConstraintKind, ContractOutcome, DownStep, Phase, PlanRequest, PlanView, PlannedFile, PlannedStatement,
     Problem, ProblemKind, Refusal, RollbackCheck, Stage,

@@ -96,6 +96,9 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Flag { command } => crate::flag::run(g, command).await,
+        Command::Incident(args) => crate::incident::incident(g, args).await,
+        Command::Report { app, since } => crate::incident::report(g, app, since).await,
+        Command::Drill(args) => crate::incident::drill(g, args).await,
         Command::CheckRollback { app, revision } => crate::data::check_rollback(g, &app, revision).await,
         Command::Migrate { command } => crate::data::migrate(g, command).await,
         Command::Promote { app, revision, permanent } => crate::data::promote(g, &app, revision, permanent).await,

@@ -8,6 +8,7 @@ mod demo;
 pub mod demo_app;
 pub mod exit;
 mod flag;
+mod incident;
 mod lint;
 mod output;
 
@@ -138,6 +139,20 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// What to do now: every rung of the recovery ladder (kill switch, traffic swap, redeploy,
+    /// roll forward) from the facts, and with --execute the first safe one taken; also
+    /// `incident list|show ID|close ID --note TEXT`.
+    Incident(incident::IncidentArgs),
+    /// Delivery figures from the ledger: release frequency, change failure rate, recovery time.
+    Report {
+        app: Option<String>,
+        /// How far back (`30d`, `12h`).
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
+    /// Practise the rollback: readiness with --dry-run, else perform the rung and time it; also
+    /// `drill list`.
+    Drill(incident::DrillArgs),
     /// Feature flags: `backstop flag off KEY --reason "..."` is the kill switch.
     Flag {
         #[command(subcommand)]

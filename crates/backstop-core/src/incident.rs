@@ -143,7 +143,10 @@ pub fn command_for(rung: Rung, facts: &Facts) -> String {
             if on.is_empty() {
                 "backstop flag list".to_owned()
             } else {
-                on.iter().map(|f| format!("backstop flag off {}", f.key)).collect::<Vec<_>>().join(" && ")
+                on.iter()
+                    .map(|f| format!("backstop flag off {} --reason \"kill switch\"", f.key))
+                    .collect::<Vec<_>>()
+                    .join(" && ")
             }
         }
         Rung::TrafficSwap | Rung::Redeploy => match facts.target_revision {
@@ -356,7 +359,7 @@ mod tests {
                 "guarded bad release: kill switch",
                 Facts { guard_flags: vec![flag("new-checkout", true, true)], ..facts() },
                 Rung::KillSwitch,
-                "backstop flag off new-checkout",
+                "backstop flag off new-checkout --reason \"kill switch\"",
                 (Rung::KillSwitch, "flag new-checkout guards revision 7 and is on"),
             ),
             (
@@ -366,7 +369,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::KillSwitch,
-                "backstop flag off a && backstop flag off b",
+                "backstop flag off a --reason \"kill switch\" && backstop flag off b --reason \"kill switch\"",
                 (Rung::KillSwitch, "flags a, b guard revision 7 and are on"),
             ),
             (
@@ -596,7 +599,7 @@ shop: live revision 7 (analysis: fail)
 ✓ redeploy: revision 3's artifact is verified; today's schema still serves it (about 1.2 s)
 ✓ roll-forward: a hotfix from revision 7's commit 4f2a9c1 (about 30 min)
 recommended: kill-switch
-run: backstop flag off new-checkout
+run: backstop flag off new-checkout --reason \"kill switch\"
 ";
         assert_eq!(render_human(&d, &f), want);
     }

@@ -22,6 +22,10 @@ pub enum OperationKind {
     Promote,
     /// Run the contract stage of the live revision's migrations.
     MigrateContract,
+    /// Turn the live revision's guard flags off (an incident's first rung).
+    KillSwitch,
+    /// Practise a rollback: swap to the known-good and back, or cold-start it beside the live one.
+    Drill,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +77,8 @@ text_enum!(OperationKind, "operation kind", {
     Gc => "gc",
     Promote => "promote",
     MigrateContract => "migrate-contract",
+    KillSwitch => "kill-switch",
+    Drill => "drill",
 });
 
 text_enum!(OperationState, "operation state", {
@@ -95,6 +101,9 @@ mod tests {
             OperationKind::Recover,
             OperationKind::Gc,
             OperationKind::Promote,
+            OperationKind::MigrateContract,
+            OperationKind::KillSwitch,
+            OperationKind::Drill,
         ] {
             assert_eq!(k.as_str().parse::<OperationKind>(), Ok(k));
         }

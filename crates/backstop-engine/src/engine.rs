@@ -118,6 +118,8 @@ pub struct EngineParts {
     pub driver: Arc<dyn Driver>,
     pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+    /// Reads and flips flags for the engine's own operations (the kill switch).
+    pub flag_switch: Arc<dyn crate::flags::FlagSwitch>,
 }
 
 /// Everything the API handlers and background tasks share.
@@ -130,13 +132,15 @@ pub struct Engine {
     /// This control plane's node id (persisted in the state directory): the owner of its leases.
     pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+    /// Reads and flips flags for the engine's own operations (the kill switch).
+    pub flag_switch: Arc<dyn crate::flags::FlagSwitch>,
     me: Weak<Engine>,
 }
 
 impl Engine {
     pub fn new(parts: EngineParts) -> Arc<Engine> {
-        let EngineParts { config, store, artifacts, driver, node, apps } = parts;
-        Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, me: me.clone() })
+        let EngineParts { config, store, artifacts, driver, node, apps, flag_switch } = parts;
+        Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, flag_switch, me: me.clone() })
     }
 
     /// Stop serving and stop every instance; the ledger keeps what was live,

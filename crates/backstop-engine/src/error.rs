@@ -48,6 +48,12 @@ pub enum OpError {
     ContractBlocked { app: String, live: u64, blocked: Vec<(u64, Vec<backstop_appdb::Problem>)>, floor: Option<u64> },
     #[error("revision {revision} is {status}: only a known-good revision can be declared permanent")]
     NotPromotable { revision: u64, status: backstop_core::RevisionStatus },
+    #[error("incident {id} does not exist")]
+    UnknownIncident { id: u64 },
+    #[error("release of `{app}` refused, its rollback is not ready: {}", .failing.join("; "))]
+    NotRollbackReady { app: String, failing: Vec<String> },
+    #[error("drill refused: {reason}")]
+    DrillRefused { reason: String },
     /// Stored data this control plane cannot read: a server fault, not bad input.
     #[error("{message}")]
     CorruptState { message: String },
@@ -72,6 +78,7 @@ impl From<StoreError> for OpError {
                 message: format!("the state database holds an unreadable value in {what}: {value}"),
             },
             lost @ StoreError::LeaseLost { .. } => OpError::LostRace { source: lost },
+            StoreError::UnknownIncident { id } => OpError::UnknownIncident { id },
             other => OpError::Store { source: other },
         }
     }
@@ -101,6 +108,11 @@ impl OpError {
             ),
             OpError::Failed { traffic_on: None, .. } => "nothing serves the app; fix the release or undo to a known-good revision".into(),
             OpError::UnknownRevision { .. } => "`backstop history APP` lists the revisions".into(),
+            OpError::UnknownIncident { .. } => "`backstop incident list` lists the incidents".into(),
+            OpError::NotRollbackReady { app, .. } => format!(
+                "make the rollback ready first (`backstop drill {app} --dry-run` shows each check), or set require_rollback_ready = false for the app"
+            ),
+            OpError::DrillRefused { .. } => "wait until the operation finishes or the incident is closed, then drill again".into(),
             OpError::UnknownGuardFlag { key } => {
                 format!("create it first (`backstop flag create {key} --description \"…\" --on`), or fix the name")
             }

@@ -276,6 +276,38 @@ impl<F: Frames> FlagService<F> {
     }
 }
 
+/// Flags as the engine's own operations read and flip them (the kill switch of an incident or of a
+/// failed analysis), without knowing how the caller frames changes for its subscribers.
+#[async_trait::async_trait]
+pub trait FlagSwitch: Send + Sync + 'static {
+    /// Whether the flag is on; `None` when there is no such flag.
+    fn enabled(&self, key: &str) -> Option<bool>;
+    /// Turn a flag off (a no-op when it already is); an error says why it could not be.
+    async fn turn_off(&self, key: &str, actor: &str, reason: &str) -> Result<bool, String>;
+}
+
+/// The flag service and its store as a [`FlagSwitch`].
+pub struct ServiceSwitch<F: Frames> {
+    pub service: Arc<FlagService<F>>,
+    pub store: Arc<dyn Store>,
+}
+
+#[async_trait::async_trait]
+impl<F: Frames> FlagSwitch for ServiceSwitch<F> {
+    fn enabled(&self, key: &str) -> Option<bool> {
+        self.service.current().snapshot.flags.get(key).map(|f| f.flag().enabled)
+    }
+
+    async fn turn_off(&self, key: &str, actor: &str, reason: &str) -> Result<bool, String> {
+        let written = self
+            .service
+            .edit(self.store.as_ref(), key, Edit::Enable(false), "off", actor, Some(reason.to_owned()))
+            .await
+            .map_err(|e| format!("cannot turn flag `{key}` off: {e}"))?;
+        Ok(written.changed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use backstop_store::FlagStore;

@@ -12,14 +12,19 @@
 //! - `recovery`: start-up re-adoption and reverting interrupted operations.
 //! - `flags`: the flag service (validate, commit, fan out the store's change feed), without HTTP.
 //! - `signals`: samples of each app's traffic signals, and windows over the last minute.
+//! - `incident`: the recovery ladder's facts read from the system, `--execute` taking the first
+//!   safe rung as one journaled step, and the incident timeline until recovery.
+//! - `drill`: rollback readiness, and drills that perform a rung and record its figures.
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
 pub mod config;
+pub mod drill;
 mod engine;
 pub mod error;
 pub mod flags;
 pub mod gc;
+pub mod incident;
 pub mod migrations;
 pub mod ops;
 mod recovery;

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use backstop_artifacts::ArtifactStore;
 use backstop_core::{Digest, OperationState};
 use backstop_driver::{Driver, DriverError, Endpoint, Instance, StartSpec, Traffic};
+use backstop_engine::flags::{Current, FlagChange, FlagService, Frames, ServiceSwitch};
 use backstop_engine::ops::ReleaseRequest;
 use backstop_engine::{AppRuntime, Config, Engine, EngineParts, OpError};
 use backstop_store::{SqliteStore, Store};
@@ -51,6 +52,15 @@ impl Traffic for Pointer {
     }
 }
 
+/// Flag changes presented as nothing: this test has no subscribers.
+struct Plain;
+
+impl Frames for Plain {
+    type Change = ();
+    type Cache = ();
+    fn change(_: &FlagChange, _: &Current<Plain>) {}
+}
+
 fn release(digest: &Digest, version: &str) -> ReleaseRequest {
     serde_json::from_value(serde_json::json!({ "digest": digest, "version": version })).unwrap()
 }
@@ -80,6 +90,10 @@ async fn a_panic_inside_an_operation_left_it_running() {
         driver: Arc::new(PanickingDriver),
         node: "node-test".into(),
         apps,
+        flag_switch: Arc::new(ServiceSwitch {
+            service: Arc::new(FlagService::<Plain>::load(store.as_ref()).await.unwrap()),
+            store: store.clone(),
+        }),
     });
 
     let e = engine.clone();

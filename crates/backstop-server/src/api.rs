@@ -77,6 +77,9 @@ impl From<OpError> for ApiError {
             OpError::ContractNotYet { .. } => (StatusCode::CONFLICT, "not_proven"),
             OpError::ContractBlocked { .. } => (StatusCode::CONFLICT, "contract_blocked"),
             OpError::NotPromotable { .. } => (StatusCode::CONFLICT, "not_promotable"),
+            OpError::UnknownIncident { .. } => (StatusCode::NOT_FOUND, "unknown_incident"),
+            OpError::NotRollbackReady { .. } => (StatusCode::CONFLICT, "not_rollback_ready"),
+            OpError::DrillRefused { .. } => (StatusCode::CONFLICT, "drill_refused"),
         };
         let message = match &e {
             // Don't leak internals; the log has the chain.
@@ -111,7 +114,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     bad_request(r.body_text(), "send a JSON body with Content-Type: application/json")
 }
 
-type ApiResult<T> = Result<axum::Json<T>, ApiError>;
+pub(crate) type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 
 /// The name the caller acts under, as recorded in the ledger and audit log.
 #[derive(Clone)]
@@ -169,6 +172,9 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         // it needs the admin token like the calls that change things.
         .route("/v1/apps/{app}/migrations/plan", post(migrate_plan))
         .route("/v1/apps/{app}/revisions/{revision}/promote", post(promote))
+        .route("/v1/apps/{app}/incidents", post(crate::incidents::execute))
+        .route("/v1/incidents/{id}/close", post(crate::incidents::close))
+        .route("/v1/apps/{app}/drills", post(crate::incidents::run_drill))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), require_token));
     Router::new()
         .route("/metrics", get(crate::metrics::metrics))
@@ -180,6 +186,11 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/known-good", get(known_good))
         .route("/v1/apps/{app}/revisions/{revision}/rollback-check", get(rollback_check))
         .route("/v1/apps/{app}/signals", get(signals))
+        .route("/v1/apps/{app}/incident", get(crate::incidents::assess))
+        .route("/v1/incidents", get(crate::incidents::list))
+        .route("/v1/incidents/{id}", get(crate::incidents::show))
+        .route("/v1/drills", get(crate::incidents::drills))
+        .route("/v1/report", get(crate::incidents::report))
         .route("/v1/apps/{app}/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/artifacts/{digest}", get(artifact_info))
@@ -471,7 +482,7 @@ async fn promote(
 
 /// Run an operation in its own task: a client that hangs up mid-way must
 /// not cancel an operation halfway through.
-async fn in_own_task<T: Send + 'static>(
+pub(crate) async fn in_own_task<T: Send + 'static>(
     op: impl std::future::Future<Output = Result<T, OpError>> + Send + 'static,
 ) -> ApiResult<T> {
     let result = tokio::spawn(op).await.map_err(|e| {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod flags;
+mod incidents;
 mod metrics;
 mod wire;
 
@@ -129,7 +130,9 @@ impl Server {
         }
         // The wiring picks the driver; nothing else names it.
         let driver = Arc::new(LocalDriver);
-        let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps });
+        let flag_switch =
+            Arc::new(backstop_engine::flags::ServiceSwitch { service: flags.clone(), store: store.clone() });
+        let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps, flag_switch });
         let ofrep_limiter = flags::RateLimiter::new(engine.config.server.ofrep_rate_limit);
         let ctx = Arc::new(Ctx { engine, token, eval_token, flags, ofrep_limiter });
         ctx.recover().await?;

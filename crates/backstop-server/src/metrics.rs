@@ -41,20 +41,23 @@ struct LatencyHistogram<'a>(&'a Counts);
 
 impl EncodeMetric for LatencyHistogram<'_> {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        // The encoder accumulates: each pair is the count of its own range, not a running total.
         let counts = self.0.latency.buckets();
         let mut buckets = Vec::new();
-        let mut cumulative = 0;
+        let mut in_range = 0;
         for (i, count) in counts.iter().enumerate().take(BUCKETS - 1) {
-            cumulative += count;
+            in_range += count;
             // Every fourth bound (a power of two of microseconds) keeps the exposition short.
             if i % 4 == 3 {
                 if let Some(bound) = upper_bound_micros(i) {
-                    buckets.push((bound as f64 / 1e6, cumulative));
+                    buckets.push((bound as f64 / 1e6, in_range));
+                    in_range = 0;
                 }
             }
         }
         let total = self.0.latency.count();
-        buckets.push((f64::INFINITY, total));
+        let below: u64 = buckets.iter().map(|(_, c)| c).sum();
+        buckets.push((f64::INFINITY, total - below));
         encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
             self.0.latency_sum_micros as f64 / 1e6,
             total,

@@ -207,6 +207,39 @@ pub fn contract_outcome(o: migrations::ContractOutcome) -> backstop_api::Contrac
     }
 }
 
+/// A window of traffic signals on the wire.
+pub fn window(counts: &backstop_core::signals::Counts) -> backstop_api::Window {
+    let ms = |q: f64| counts.latency.quantile(q).map(|d| d.as_secs_f64() * 1000.0);
+    backstop_api::Window {
+        requests: counts.requests,
+        failures: counts.failures,
+        error_ratio: counts.error_ratio(),
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+    }
+}
+
+/// An app's signals per revision.
+pub fn signals(
+    app: &backstop_core::AppName,
+    live: Option<u64>,
+    revisions: &[backstop_engine::signals::RevisionSignals],
+) -> backstop_api::AppSignals {
+    backstop_api::AppSignals {
+        app: app.to_string(),
+        live_revision: live,
+        revisions: revisions
+            .iter()
+            .map(|r| backstop_api::RevisionSignals {
+                revision: r.revision,
+                live: live == Some(r.revision),
+                last_minute: window(&r.last_minute),
+                total: window(&r.total),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use backstop_appdb::{ConstraintKind, Problem, ProblemKind};
@@ -323,38 +356,5 @@ mod tests {
             checked: vec![2, 3],
         };
         same_json(&outcome, &contract_outcome(outcome.clone()));
-    }
-}
-
-/// A window of traffic signals on the wire.
-pub fn window(counts: &backstop_core::signals::Counts) -> backstop_api::Window {
-    let ms = |q: f64| counts.latency.quantile(q).map(|d| d.as_secs_f64() * 1000.0);
-    backstop_api::Window {
-        requests: counts.requests,
-        failures: counts.failures,
-        error_ratio: counts.error_ratio(),
-        p50_ms: ms(0.5),
-        p99_ms: ms(0.99),
-    }
-}
-
-/// An app's signals per revision.
-pub fn signals(
-    app: &backstop_core::AppName,
-    live: Option<u64>,
-    revisions: &[backstop_engine::signals::RevisionSignals],
-) -> backstop_api::AppSignals {
-    backstop_api::AppSignals {
-        app: app.to_string(),
-        live_revision: live,
-        revisions: revisions
-            .iter()
-            .map(|r| backstop_api::RevisionSignals {
-                revision: r.revision,
-                live: live == Some(r.revision),
-                last_minute: window(&r.last_minute),
-                total: window(&r.total),
-            })
-            .collect(),
     }
 }
