@@ -1,16 +1,17 @@
 //! `backstop demo`: the whole story on this machine in under a minute — a
 //! throwaway control plane, a good release, a bad one whose breakage a flag
-//! switches off (rung 1, no deploy), an instant rollback to the warm previous
+//! switches off when `incident --execute` takes the kill switch (rung 1, no deploy, with the
+//! incident's timeline), an instant rollback to the warm previous
 //! version, a refused release, and a second app whose releases ship database
 //! migrations: a rename refused, the expand/contract way through, a rollback
-//! refused once the old code's column is gone, and an expand stage that would break the serving
+//! refused once the old code's column is gone (the ladder then says roll forward), and an expand stage that would break the serving
 //! revision refused before it runs.
 
 use std::time::{Duration, Instant};
 
 use backstop_api::{
-    ContractOutcome, FlagRequest, Outcome, PromoteRequest, ReasonRequest, RevisionDetail, RevisionStatus,
-    RollbackCheck, UndoRequest, Written,
+    ContractOutcome, FlagRequest, Incident, IncidentAssessment, Outcome, PromoteRequest, RevisionDetail,
+    RevisionStatus, RollbackCheck, UndoRequest, Written,
 };
 
 use crate::client::{Answer, Client};
@@ -142,10 +143,15 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
 
-    say("rung 1, the kill switch: backstop flag off new-checkout (no deploy, v2 keeps running)");
+    say("backstop incident shop: what now? the ladder, decided from facts");
+    let ladder: Answer<IncidentAssessment> = c.get("/v1/apps/shop/incident").await?;
+    print!("{}", ladder.value.text);
+
+    say("backstop incident shop --execute: rung 1, the kill switch (no deploy, v2 keeps running)");
     let started = Instant::now();
-    let off = ReasonRequest { reason: Some("checkout errors".into()) };
-    let _: Answer<Written> = c.post("/v1/flags/new-checkout/off", &off).await?;
+    let done: Answer<IncidentAssessment> = c.post_empty("/v1/apps/shop/incidents").await?;
+    let taken = done.value.taken.map_or("nothing", |r| r.as_str());
+    println!("took: {taken} (incident {})", done.value.incident.unwrap_or_default());
     let mut fixed = None;
     while started.elapsed() < Duration::from_secs(10) {
         if hit(&http, &public, 1).await.1 == 0 {
@@ -154,8 +160,19 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
         }
     }
     match fixed {
-        Some(took) => println!("requests succeed again {:.1} ms after the flip", took.as_secs_f64() * 1000.0),
+        Some(took) => println!("requests succeed again {:.1} ms after the decision", took.as_secs_f64() * 1000.0),
         None => println!("unexpected: still failing 10 s after the flip"),
+    }
+    if let Some(id) = done.value.incident {
+        // Recovery is marked once the analysis of the traffic since mitigation passes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut record: Answer<Incident> = c.get(&format!("/v1/incidents/{id}")).await?;
+        while record.value.recovered_at.is_none() && Instant::now() < deadline {
+            hit(&http, &public, 20).await;
+            record = c.get(&format!("/v1/incidents/{id}")).await?;
+        }
+        say(&format!("backstop incident show {id}: the timeline"));
+        print!("{}", crate::incident::timeline_text(&record.value));
     }
     let (ok, bad, last) = hit(&http, &public, 20).await;
     println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
@@ -255,6 +272,10 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     say("backstop undo accounts --to-revision 2: refused, a2's code reads users.full_name, which is gone");
     let undo = UndoRequest { to_revision: Some(2), force: false };
     show(c.post("/v1/apps/accounts/undo", &undo).await, &live);
+
+    say("backstop incident accounts: every way back is locked by the schema, so the ladder says roll forward");
+    let ladder: Answer<IncidentAssessment> = c.get("/v1/apps/accounts/incident").await?;
+    print!("{}", ladder.value.text);
 
     say(
         "release a4 (unhealthy, too) adds a unique index on users.name in its expand stage: revision 3, serving, may write duplicate names; refused before anything runs",

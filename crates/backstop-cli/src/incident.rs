@@ -165,7 +165,7 @@ fn list_text(v: &[Incident]) -> String {
     table(&["ID", "APP", "REVISION", "RUNG", "DETECTED", "RECOVERY", "STATE"], rows).trim_end().to_owned()
 }
 
-fn timeline_text(i: &Incident) -> String {
+pub(crate) fn timeline_text(i: &Incident) -> String {
     let mut out = format!(
         "incident {} of {} (revision {}), opened by {}\n",
         i.id,

@@ -10,7 +10,10 @@ fn the_demo_tells_the_whole_story() {
     let in_order = [
         "20 requests to http://127.0.0.1:",
         "20 requests: 0 ok, 20 FAILED; last answer: 500 shop v2",
+        "recommended: kill-switch",
+        "took: kill-switch (incident 1)",
         "requests succeed again",
+        "  recovered  2",
         "(warm swap: true)",
         "error: revision 3 failed: never became healthy",
         "error: release refused: 0002_rename.sql:1: renaming column `full_name` of `users`",
@@ -18,6 +21,7 @@ fn the_demo_tells_the_whole_story() {
         "error: contract refused, revisions still in the rollback window need what it removes: users.full_name (needed by revision 1, 2)",
         "contract applied [\"0004\"]",
         "error: rollback of `accounts` to revision 2 refused",
+        "recommended: roll-forward",
         "error: release refused, its expand stage would break a revision that may still serve: 0005_unique_name.sql:1 would break revision 3",
         "hint: nothing ran and traffic did not move; add the unique index in a later release",
     ];
