@@ -1,4 +1,4 @@
-//! Operations: the journaled unit of change (release, undo, automatic revert, recovery).
+//! Operations: the journaled unit of change (release, undo, automatic revert, kill switch, recovery).
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +22,8 @@ pub enum OperationKind {
     Promote,
     /// Run the contract stage of the live revision's migrations.
     MigrateContract,
+    /// Turn a failing revision's guard flags off (its analysis failed); traffic stays on it.
+    KillSwitch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +75,7 @@ text_enum!(OperationKind, "operation kind", {
     Gc => "gc",
     Promote => "promote",
     MigrateContract => "migrate-contract",
+    KillSwitch => "kill-switch",
 });
 
 text_enum!(OperationState, "operation state", {
@@ -95,6 +98,8 @@ mod tests {
             OperationKind::Recover,
             OperationKind::Gc,
             OperationKind::Promote,
+            OperationKind::MigrateContract,
+            OperationKind::KillSwitch,
         ] {
             assert_eq!(k.as_str().parse::<OperationKind>(), Ok(k));
         }

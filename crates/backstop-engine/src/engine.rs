@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{AppConfig, Config};
 use crate::error::OpError;
+use crate::flags::FlagSwitch;
 
 /// One running instance of one revision.
 pub struct Running {
@@ -73,6 +74,8 @@ pub struct AppRuntime {
     pub soak_generation: AtomicU64,
     /// Recent samples of the traffic signals, for windows.
     pub signals: crate::signals::SignalHistory,
+    /// The last judgement of the app's automated analysis (kept in memory only: status shows it).
+    pub analysis: Mutex<Option<crate::analysis::LastAnalysis>>,
 }
 
 impl AppRuntime {
@@ -85,6 +88,7 @@ impl AppRuntime {
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
             signals: Default::default(),
+            analysis: Mutex::new(None),
         }
     }
 
@@ -108,6 +112,15 @@ impl AppRuntime {
     pub fn soak_generation(&self) -> u64 {
         self.soak_generation.load(Ordering::SeqCst)
     }
+
+    /// The app's last analysis, if any ran since this control plane started.
+    pub fn last_analysis(&self) -> Option<crate::analysis::LastAnalysis> {
+        self.analysis.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_last_analysis(&self, last: crate::analysis::LastAnalysis) {
+        *self.analysis.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+    }
 }
 
 /// What the wiring hands the engine.
@@ -118,6 +131,8 @@ pub struct EngineParts {
     pub driver: Arc<dyn Driver>,
     pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+    /// Turns guard flags off for an analysis kill switch (`None`: a kill switch falls back to revert).
+    pub flags: Option<Arc<dyn FlagSwitch>>,
 }
 
 /// Everything the API handlers and background tasks share.
@@ -130,13 +145,15 @@ pub struct Engine {
     /// This control plane's node id (persisted in the state directory): the owner of its leases.
     pub node: String,
     pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+    /// Turns guard flags off for an analysis kill switch.
+    pub flags: Option<Arc<dyn FlagSwitch>>,
     me: Weak<Engine>,
 }
 
 impl Engine {
     pub fn new(parts: EngineParts) -> Arc<Engine> {
-        let EngineParts { config, store, artifacts, driver, node, apps } = parts;
-        Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, me: me.clone() })
+        let EngineParts { config, store, artifacts, driver, node, apps, flags } = parts;
+        Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, flags, me: me.clone() })
     }
 
     /// Stop serving and stop every instance; the ledger keeps what was live,

@@ -112,6 +112,28 @@ pub struct Written {
     pub config_version: u64,
 }
 
+/// What the supervisor needs of the flag service: turn a flag off, as a recorded and published
+/// write. A trait so the engine can hold the server's service, whose presentation it does not know.
+#[async_trait::async_trait]
+pub trait FlagSwitch: Send + Sync + 'static {
+    /// Switch `key` off (nothing is recorded when it already is off).
+    async fn switch_off(&self, store: &dyn Store, key: &str, actor: &str, reason: String)
+    -> Result<Written, EditError>;
+}
+
+#[async_trait::async_trait]
+impl<F: Frames> FlagSwitch for FlagService<F> {
+    async fn switch_off(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        actor: &str,
+        reason: String,
+    ) -> Result<Written, EditError> {
+        self.edit(store, key, Edit::Enable(false), "off", actor, Some(reason)).await
+    }
+}
+
 /// Why a write was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {

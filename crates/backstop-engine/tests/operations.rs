@@ -80,6 +80,7 @@ async fn a_panic_inside_an_operation_left_it_running() {
         driver: Arc::new(PanickingDriver),
         node: "node-test".into(),
         apps,
+        flags: None,
     });
 
     let e = engine.clone();

@@ -129,7 +129,11 @@ impl Server {
         }
         // The wiring picks the driver; nothing else names it.
         let driver = Arc::new(LocalDriver);
-        let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps });
+        // The engine turns guard flags off through the same service, so a kill switch is published
+        // to every subscriber at once.
+        let kill_switch: Arc<dyn backstop_engine::flags::FlagSwitch> = flags.clone();
+        let engine =
+            Engine::new(EngineParts { config, store, artifacts, driver, node, apps, flags: Some(kill_switch) });
         let ofrep_limiter = flags::RateLimiter::new(engine.config.server.ofrep_rate_limit);
         let ctx = Arc::new(Ctx { engine, token, eval_token, flags, ofrep_limiter });
         ctx.recover().await?;
