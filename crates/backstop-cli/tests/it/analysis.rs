@@ -221,3 +221,42 @@ fn the_kill_switch_turns_the_guard_flag_off_and_the_answers_recover() {
     );
     assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 2, "no deploy happened");
 }
+
+#[test]
+fn a_kill_switch_without_guard_flags_reverts_and_says_why() {
+    let h = Harness::start(&format!("soak = \"4s\"\n{ANALYSIS}on_failure = \"kill-switch\"\n"));
+    let _load = Load::start(h.app_port, 3);
+    h.release("v1", &[]).ok();
+    wait_status(&h, 1, "known-good", Duration::from_secs(60));
+    h.release("v2", &["--fail-percent", "30"]).ok();
+    wait_status(&h, 2, "failed", Duration::from_secs(60));
+    let ops = h.json(&["operations", "shop"]);
+    assert_eq!(ops[0]["kind"], "auto-revert", "{ops}");
+    assert_evidence(&step_json(&ops, "auto-revert", "analysis-failed"), 2);
+    let steps: Vec<&str> = ops[0]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(&steps[..2], ["analysis-failed", "kill-switch-unavailable"], "{ops}");
+    let why = ops[0]["steps"][1]["detail"].as_str().unwrap();
+    assert!(why.contains("without --guarded-by flags") && why.ends_with("reverting instead"), "{why}");
+    assert!(ops.as_array().unwrap().iter().all(|o| o["kind"] != "kill-switch"), "{ops}");
+}
+
+#[test]
+fn pause_records_the_failure_and_leaves_the_revision_serving_unproven() {
+    let h = Harness::start(&format!("soak = \"4s\"\n{ANALYSIS}on_failure = \"pause\"\n"));
+    h.release("v1", &[]).ok();
+    let _load = Load::start(h.app_port, 3);
+    h.release("v2", &["--fail-percent", "30"]).ok();
+    let paused = wait_for(&h, "the paused audit entry", Duration::from_secs(30), || {
+        let audit = h.json(&["audit", "list"]);
+        audit.as_array().unwrap().iter().find(|e| e["action"] == "analysis" && e["outcome"] == "paused").cloned()
+    });
+    assert_eq!(paused["actor"], "backstop:analysis", "{paused}");
+    assert_evidence(&serde_json::from_str(paused["detail"].as_str().unwrap()).unwrap(), 2);
+    let live = wait_status(&h, 2, "live", Duration::from_secs(30));
+    let reason = live["status_reason"].as_str().unwrap();
+    assert!(reason.starts_with("analysis failed: ") && reason.ends_with("paused for an operator"), "{reason}");
+    let status = h.json(&["status", "shop"]);
+    assert_eq!((status["live_revision"].clone(), status["analysis"]["action"].clone()), (2.into(), "pause".into()));
+    let ops = h.json(&["operations", "shop"]);
+    assert_eq!(ops[0]["kind"], "release", "no operation moved traffic: {ops}");
+}
