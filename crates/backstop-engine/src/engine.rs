@@ -75,7 +75,7 @@ pub struct AppRuntime {
     /// Recent samples of the traffic signals, for windows.
     pub signals: crate::signals::SignalHistory,
     /// The last judgement of the app's automated analysis (kept in memory only: status shows it).
-    pub analysis: Mutex<Option<crate::analysis::LastAnalysis>>,
+    analysis: Mutex<Option<crate::analysis::LastAnalysis>>,
 }
 
 impl AppRuntime {

@@ -181,7 +181,11 @@ impl Engine {
                     actor: "backstop".into(),
                     action: "known-good".into(),
                     outcome: "succeeded".into(),
-                    detail: json!({ "revision": revision, "analysis": analysis }),
+                    detail: match &analysis {
+                        // Without analysis configured, the entry is as it always was.
+                        None => json!({ "revision": revision }),
+                        Some(a) => json!({ "revision": revision, "analysis": a }),
+                    },
                 }),
             ],
             SoakEnd::Unproven { reason } => vec![
