@@ -1,6 +1,6 @@
 //! The demo service `backstop demo` releases: a tiny HTTP app on $PORT whose
-//! behaviour (good, broken, unhealthy, crashing) is set by flags, so that
-//! releases of it can go right and wrong on purpose.
+//! behaviour (good, broken, failing a share of requests, unhealthy, crashing)
+//! is set by flags, so that releases of it can go right and wrong on purpose.
 //!
 //! With `--guard-flag KEY` its breakage sits behind a feature flag, read
 //! with the Rust SDK from the control plane in `BACKSTOP_FLAGS_URL` with
