@@ -1,6 +1,7 @@
 //! What the control plane says about an app: its status, its revision history,
 //! one revision in detail, and the journal of its operations.
 
+use backstop_core::analysis::{OnFailure, Verdict};
 use backstop_core::{OperationKind, OperationState, Revision};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,10 @@ pub struct Health {
 /// `GET /v1/apps/{app}/status`, and one element of `GET /v1/apps`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppStatus {
+    /// The live revision's last automated analysis (the app configures `[analysis]` and the
+    /// control plane judged it since it started).
+    #[serde(default)]
+    pub analysis: Option<AnalysisView>,
     pub app: String,
     /// Every running instance of the app, whatever its role.
     pub instances: Vec<InstanceView>,
@@ -27,6 +32,21 @@ pub struct AppStatus {
     pub running_operation: Option<Operation>,
     /// Revisions kept running warm (and alive) for a pointer-swap rollback.
     pub warm_revisions: Vec<u64>,
+}
+
+/// One judgement of a revision's own traffic during its soak.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisView {
+    pub revision: u64,
+    pub verdict: Verdict,
+    /// One line: the failed checks on a failure, every check otherwise.
+    pub summary: String,
+    /// Requests and failures of the revision since traffic moved to it: what was judged.
+    pub requests: u64,
+    pub failures: u64,
+    /// What was done about a failure.
+    pub action: Option<OnFailure>,
+    pub judged_at: DateTime<Utc>,
 }
 
 /// One running instance of a revision.

@@ -68,10 +68,12 @@ mod operations;
 mod signals;
 
 pub use apps::{
-    AppStatus, Health, HistoryEntry, InstanceRole, InstanceView, Operation, RevisionDatabase, RevisionDetail, Step,
+    AnalysisView, AppStatus, Health, HistoryEntry, InstanceRole, InstanceView, Operation, RevisionDatabase,
+    RevisionDetail, Step,
 };
 pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
 pub use audit::{AuditVerify, ListQuery};
+pub use backstop_core::analysis::{OnFailure, Verdict};
 pub use backstop_core::audit::AuditEntry;
 pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};

@@ -474,6 +474,13 @@ fn status_text(v: &AppStatus) -> String {
     };
     let mut out = format!("app:         {} on {}\n", v.app, v.listen);
     out += &format!("live:        {}\n", rev(v.live.as_ref()));
+    if let Some(reason) = v.live.as_ref().and_then(|r| r.status_reason.as_deref()) {
+        out += &format!("             {reason}\n");
+    }
+    if let Some(a) = &v.analysis {
+        let action = a.action.map(|x| format!(" ({})", x.as_str())).unwrap_or_default();
+        out += &format!("analysis:    {}{action}: {}\n", a.verdict.as_str(), a.summary);
+    }
     out += &format!("known-good:  {}\n", rev(v.known_good.as_ref()));
     let warm: Vec<String> = v.warm_revisions.iter().map(u64::to_string).collect();
     out += &format!(

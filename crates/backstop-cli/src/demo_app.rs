@@ -1,6 +1,6 @@
 //! The demo service `backstop demo` releases: a tiny HTTP app on $PORT whose
-//! behaviour (good, broken, unhealthy, crashing) is set by flags, so that
-//! releases of it can go right and wrong on purpose.
+//! behaviour (good, broken, failing a share of requests, unhealthy, crashing)
+//! is set by flags, so that releases of it can go right and wrong on purpose.
 //!
 //! With `--guard-flag KEY` its breakage sits behind a feature flag, read
 //! with the Rust SDK from the control plane in `BACKSTOP_FLAGS_URL` with
@@ -22,6 +22,8 @@ use serde::Deserialize;
 use crate::exit::{CliError, CliResult};
 
 #[derive(Debug, Clone, Args)]
+// What `--guard-flag` guards: one of the ways to be broken.
+#[command(group(clap::ArgGroup::new("breakage").args(["broken", "fail_percent"]).multiple(true)))]
 pub struct DemoAppArgs {
     /// The version it reports.
     #[arg(long = "app-version")]
@@ -35,9 +37,33 @@ pub struct DemoAppArgs {
     /// Exit with status 70 this many milliseconds after start.
     #[arg(long)]
     pub crash_after_ms: Option<u64>,
-    /// Be broken only while this boolean flag is on for the request.
-    #[arg(long, requires = "broken")]
+    /// Answer 500 on this percentage of requests to / (0 to 100, fractions allowed), spread
+    /// evenly: a release that fails some of its traffic while its health check passes.
+    #[arg(long, value_parser = parse_percent)]
+    pub fail_percent: Option<f64>,
+    /// Be broken (or fail its percentage) only while this boolean flag is on for the request.
+    #[arg(long, requires = "breakage")]
     pub guard_flag: Option<String>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
+}
+
+/// Parts per million of a percentage, so the spread is exact integer arithmetic.
+fn per_million(percent: f64) -> u64 {
+    (percent.clamp(0.0, 100.0) * 10_000.0).round() as u64
+}
+
+/// Whether request `i` (counted from 0) is one of the failing ones at `ppm` parts per million:
+/// exactly when the running count of failures owed, floor(i·ppm / 10⁶), steps up. So failures
+/// are spread evenly and the share after n requests is within one request of the target.
+pub fn fails(i: u64, ppm: u64) -> bool {
+    let owed = |n: u64| u128::from(n) * u128::from(ppm) / 1_000_000;
+    owed(i.saturating_add(1)) > owed(i)
 }
 
 /// Whether a request takes the new (here: broken) path: without a guard
@@ -73,6 +99,8 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
     })?;
     let version = args.app_version.clone();
     let (broken, unhealthy) = (args.broken, args.unhealthy);
+    let ppm = args.fail_percent.map_or(0, per_million);
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let guard = match &args.guard_flag {
         Some(key) => Some(std::sync::Arc::new((key.clone(), flag_client()?))),
         None => None,
@@ -85,8 +113,10 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
             get(move || {
                 let v = v1.clone();
                 let guard = guard.clone();
+                let i = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async move {
-                    if broken && new_path(guard.as_deref()) {
+                    let failing = broken || fails(i, ppm);
+                    if failing && new_path(guard.as_deref()) {
                         (
                             StatusCode::INTERNAL_SERVER_ERROR,
                             [("x-demo-version", v.clone())],
@@ -154,4 +184,46 @@ pub fn write_artifact(
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755))?;
     std::fs::write(dir.join("VERSION"), format!("{version}\n"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_spread_evenly_at_the_asked_share() {
+        // (percent, requests, failures among them, the first failing requests)
+        let cases: [(f64, u64, u64, &[u64]); 6] = [
+            (0.0, 1000, 0, &[]),
+            (30.0, 10, 3, &[3, 6, 9]),
+            (30.0, 1000, 300, &[3, 6, 9, 13]),
+            (0.5, 1000, 5, &[199, 399]),
+            (100.0, 7, 7, &[0, 1, 2]),
+            (50.0, 4, 2, &[1, 3]),
+        ];
+        for (percent, n, want, first) in cases {
+            let ppm = per_million(percent);
+            let failing: Vec<u64> = (0..n).filter(|&i| fails(i, ppm)).collect();
+            assert_eq!(failing.len() as u64, want, "{percent}%");
+            assert_eq!(&failing[..first.len()], first, "{percent}%");
+        }
+        // The last request of all neither overflows nor panics.
+        assert!(fails(u64::MAX - 1, per_million(100.0)));
+    }
+
+    #[test]
+    fn percentages_outside_0_to_100_are_refused() {
+        for (input, ok) in [
+            ("30", true),
+            ("0.2", true),
+            ("100", true),
+            ("0", true),
+            ("101", false),
+            ("-1", false),
+            ("x", false),
+            ("NaN", false),
+        ] {
+            assert_eq!(parse_percent(input).is_ok(), ok, "{input}");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! Operations: the journaled unit of change (release, undo, automatic revert, recovery).
+//! Operations: the journaled unit of change (release, undo, automatic revert, kill switch, recovery).
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,7 +22,8 @@ pub enum OperationKind {
     Promote,
     /// Run the contract stage of the live revision's migrations.
     MigrateContract,
-    /// Turn the live revision's guard flags off (an incident's first rung).
+    /// Turn the live revision's guard flags off (an incident's first rung, or a failed analysis); traffic
+    /// stays on it.
     KillSwitch,
     /// Practise a rollback: swap to the known-good and back, or cold-start it beside the live one.
     Drill,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use backstop_core::AppName;
+use backstop_core::analysis::{AnalysisConfig, OnFailure};
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub struct AppConfig {
     pub env: BTreeMap<String, String>,
     /// The app's database, when its releases ship migrations.
     pub database: Option<DatabaseConfig>,
+    /// Automated analysis of each release's own traffic during its soak (`[apps.NAME.analysis]`);
+    /// without it a revision is judged by its health checks alone.
+    pub analysis: Option<AnalysisConfig>,
 }
 
 /// `[apps.NAME.database]`.
@@ -105,6 +109,17 @@ struct RawApp {
     #[serde(default)]
     env: BTreeMap<String, String>,
     database: Option<RawDatabase>,
+    analysis: Option<RawAnalysis>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnalysis {
+    max_error_ratio: Option<f64>,
+    max_p99: Option<String>,
+    relative: Option<bool>,
+    min_requests: Option<u64>,
+    on_failure: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +224,16 @@ impl Config {
                     },
                 }),
             };
+            let analysis = match app.analysis {
+                None => None,
+                Some(raw) => {
+                    let max_p99 = match raw.max_p99.as_deref() {
+                        None => None,
+                        Some(v) => Some(dur(k("analysis.max_p99"), Some(v), Duration::ZERO)?),
+                    };
+                    Some(analysis_config(raw, max_p99).map_err(|(key, message)| invalid(k(&key), message))?)
+                }
+            };
             let cfg = AppConfig {
                 listen,
                 health,
@@ -223,6 +248,7 @@ impl Config {
                 args: app.args,
                 env: app.env,
                 database,
+                analysis,
             };
             if cfg.health_interval.is_zero() {
                 return Err(invalid(k("health_interval"), "must be longer than 0s".into()));
@@ -230,6 +256,42 @@ impl Config {
             apps.insert(app_name, cfg);
         }
         Ok(Config { path: path.to_owned(), server, apps })
+    }
+}
+
+/// The analysis settings from their raw keys (defaults from [`AnalysisConfig::default`]), checked;
+/// an error is the key under `apps.NAME.` and the message.
+fn analysis_config(raw: RawAnalysis, max_p99: Option<Duration>) -> Result<AnalysisConfig, (String, String)> {
+    let defaults = AnalysisConfig::default();
+    let on_failure = match raw.on_failure.as_deref() {
+        None => defaults.on_failure,
+        Some("revert") => OnFailure::Revert,
+        Some("kill-switch") => OnFailure::KillSwitch,
+        Some("pause") => OnFailure::Pause,
+        Some(other) => {
+            return Err((
+                "analysis.on_failure".into(),
+                format!("is `{other}`, expected \"revert\", \"kill-switch\" or \"pause\""),
+            ));
+        }
+    };
+    let cfg = AnalysisConfig {
+        max_error_ratio: raw.max_error_ratio.unwrap_or(defaults.max_error_ratio),
+        max_p99,
+        relative: raw.relative.unwrap_or(defaults.relative),
+        min_requests: raw.min_requests.unwrap_or(defaults.min_requests),
+        on_failure,
+    };
+    cfg.validate().map_err(|message| split_key(&message))?;
+    Ok(cfg)
+}
+
+/// `AnalysisConfig::validate` starts its message with the key at fault: name it as the config does.
+fn split_key(message: &str) -> (String, String) {
+    const KEYS: [&str; 3] = ["max_error_ratio", "min_requests", "max_p99"];
+    match message.split_once(' ') {
+        Some((key, rest)) if KEYS.contains(&key) => (format!("analysis.{key}"), rest.to_owned()),
+        _ => ("analysis".into(), message.to_owned()),
     }
 }
 
@@ -295,6 +357,67 @@ keep_warm = "10m"
             matches!(&db.db, backstop_appdb::Database::Postgres { url, .. } if url == "postgres://shop@127.0.0.1/shop")
         );
         assert!(db.auto_contract);
+    }
+
+    #[test]
+    fn analysis_section_is_optional_and_parsed_with_defaults() {
+        let shop = |c: &Config| c.apps[&"shop".parse::<AppName>().unwrap()].clone();
+        assert!(shop(&parse(MINIMAL).unwrap()).analysis.is_none());
+        let full = format!(
+            "{MINIMAL}[apps.shop.analysis]\nmax_error_ratio = 0.02\nmax_p99 = \"500ms\"\nrelative = false\n\
+             min_requests = 50\non_failure = \"kill-switch\"\n"
+        );
+        let want = AnalysisConfig {
+            max_error_ratio: 0.02,
+            max_p99: Some(Duration::from_millis(500)),
+            relative: false,
+            min_requests: 50,
+            on_failure: OnFailure::KillSwitch,
+        };
+        assert_eq!(shop(&parse(&full).unwrap()).analysis, Some(want));
+        let empty = format!("{MINIMAL}[apps.shop.analysis]\n");
+        assert_eq!(shop(&parse(&empty).unwrap()).analysis, Some(AnalysisConfig::default()));
+        // A whole number is a ratio too.
+        let one = format!("{MINIMAL}[apps.shop.analysis]\nmax_error_ratio = 0\n");
+        assert!(matches!(parse(&one), Err(ConfigError::Invalid { .. })));
+        for (value, want) in [("revert", OnFailure::Revert), ("pause", OnFailure::Pause)] {
+            let text = format!("{MINIMAL}[apps.shop.analysis]\non_failure = \"{value}\"\n");
+            assert_eq!(shop(&parse(&text).unwrap()).analysis.unwrap().on_failure, want);
+        }
+    }
+
+    #[test]
+    fn analysis_errors_name_the_key() {
+        let section = |body: &str| format!("{MINIMAL}[apps.shop.analysis]\n{body}\n");
+        // (body, key, part of the message)
+        let cases = [
+            ("max_error_ratio = 0.0", "apps.shop.analysis.max_error_ratio", "above 0"),
+            ("max_error_ratio = 0.7", "apps.shop.analysis.max_error_ratio", "at most 0.5"),
+            ("max_error_ratio = -1.0", "apps.shop.analysis.max_error_ratio", "above 0"),
+            ("max_error_ratio = nan", "apps.shop.analysis.max_error_ratio", "NaN"),
+            ("min_requests = 0", "apps.shop.analysis.min_requests", "between 1 and 1000000"),
+            ("min_requests = 2000000", "apps.shop.analysis.min_requests", "between 1 and 1000000"),
+            ("max_p99 = \"0ms\"", "apps.shop.analysis.max_p99", "between 1ms and 10min"),
+            ("max_p99 = \"1h\"", "apps.shop.analysis.max_p99", "between 1ms and 10min"),
+            ("max_p99 = \"quick\"", "apps.shop.analysis.max_p99", "expected a duration"),
+            ("max_p99 = \"300000000000y\"", "apps.shop.analysis.max_p99", "limit"),
+            ("on_failure = \"panic\"", "apps.shop.analysis.on_failure", "\"kill-switch\""),
+        ];
+        for (body, key, part) in cases {
+            match parse(&section(body)) {
+                Err(ConfigError::Invalid { key: got, message, .. }) => {
+                    assert_eq!(got, key, "{body}");
+                    assert!(message.contains(part), "{body}: {message}");
+                }
+                other => panic!("{body}: expected Invalid, got {other:?}"),
+            }
+        }
+        // An unknown key, or a value of the wrong type, is refused by the reader, naming it.
+        for (body, part) in [("max_eror_ratio = 0.1", "max_eror_ratio"), ("relative = \"yes\"", "relative")] {
+            let err = parse(&section(body)).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{body}: {err}");
+            assert!(err.to_string().contains(part), "{body}: {err}");
+        }
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct AppRuntime {
     pub soak_generation: AtomicU64,
     /// Recent samples of the traffic signals, for windows.
     pub signals: crate::signals::SignalHistory,
+    /// The last judgement of the app's automated analysis (kept in memory only: status shows it).
+    analysis: Mutex<Option<crate::analysis::LastAnalysis>>,
 }
 
 impl AppRuntime {
@@ -85,6 +87,7 @@ impl AppRuntime {
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
             signals: Default::default(),
+            analysis: Mutex::new(None),
         }
     }
 
@@ -107,6 +110,15 @@ impl AppRuntime {
 
     pub fn soak_generation(&self) -> u64 {
         self.soak_generation.load(Ordering::SeqCst)
+    }
+
+    /// The app's last analysis, if any ran since this control plane started.
+    pub fn last_analysis(&self) -> Option<crate::analysis::LastAnalysis> {
+        self.analysis.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_last_analysis(&self, last: crate::analysis::LastAnalysis) {
+        *self.analysis.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
     }
 }
 

@@ -94,7 +94,10 @@ impl Engine {
         Ok(Facts {
             app: app.to_string(),
             live_revision: record.live_revision,
-            live_analysis: None,
+            live_analysis: rt
+                .last_analysis()
+                .filter(|a| Some(a.revision) == record.live_revision)
+                .map(|a| a.judgement.verdict),
             guard_flags,
             target_revision,
             target_refusal,
@@ -186,7 +189,7 @@ impl Engine {
         let (app, rt) = (app.clone(), rt.clone());
         tokio::spawn(async move {
             // Recovery is judged on its own numbers, not against an earlier revision.
-            let cfg = AnalysisConfig { relative: false, ..AnalysisConfig::default() };
+            let cfg = AnalysisConfig { relative: false, ..rt.config.analysis.clone().unwrap_or_default() };
             let deadline = tokio::time::Instant::now() + RECOVERY_WATCH;
             while tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(RECOVERY_TICK).await;

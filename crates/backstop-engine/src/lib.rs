@@ -9,6 +9,8 @@
 //! - `migrations`: the migration pipeline (release gate and expand stage, schema recorded per
 //!   revision, rollback check before an undo, `migrate contract`, `promote`).
 //! - `supervise`: the soak watcher, automatic revert, the keep-warm reaper, the serving watch.
+//! - `analysis`: the soak watcher's judgement of a revision's own traffic, and what a failure does
+//!   (revert, kill switch, pause).
 //! - `recovery`: start-up re-adoption and reverting interrupted operations.
 //! - `flags`: the flag service (validate, commit, fan out the store's change feed), without HTTP.
 //! - `signals`: samples of each app's traffic signals, and windows over the last minute.
@@ -18,6 +20,7 @@
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
+pub mod analysis;
 pub mod config;
 pub mod drill;
 mod engine;

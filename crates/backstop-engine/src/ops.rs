@@ -584,6 +584,8 @@ impl Engine {
             detail
         }));
 
+        // The new revision's counts just before it takes traffic: its analysis judges what follows.
+        let analysis_start = crate::analysis::AnalysisStart::now(rt, rev.revision, previous);
         let old_endpoint = rt.traffic.switch(Some(&running.endpoint));
         if let Err(e) = self.apply_op(app, op, changes).await {
             // The ledger could not record it (or another node took the app over): put traffic back
@@ -609,7 +611,7 @@ impl Engine {
             self.retire(app, rt, r);
         }
         tracing::info!(app = %app, revision = rev.revision, warm = was_warm, "traffic switched");
-        self.start_soak(app, rt, rev.revision, soak_until);
+        self.start_soak(app, rt, rev.revision, soak_until, analysis_start);
         Ok(Outcome {
             operation: op.id,
             app: app.to_string(),

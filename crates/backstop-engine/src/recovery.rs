@@ -32,7 +32,10 @@ impl Engine {
                 let rev = self.store.revision(app, live).await?;
                 tracing::info!(app = %app, revision = live, "re-adopted the serving instance");
                 if rev.status == RevisionStatus::Soaking {
-                    self.start_soak(app, rt, live, rev.soak_until.or(Some(chrono::Utc::now())));
+                    // The warm instance is the one that served before this revision: the baseline.
+                    let warm = rt.slots().iter().find(|(_, s)| s.role == InstanceRole::Warm).map(|(r, _)| *r);
+                    let start = crate::analysis::AnalysisStart::now(rt, live, warm);
+                    self.start_soak(app, rt, live, rev.soak_until.or(Some(chrono::Utc::now())), start);
                 }
                 continue;
             }
@@ -176,6 +179,9 @@ impl Engine {
                 }
             }
             let reason = match live {
+                _ if op.kind == backstop_core::OperationKind::KillSwitch => {
+                    "interrupted by a control-plane restart; the guard flags it turned off stay off".to_owned()
+                }
                 _ if op.kind == backstop_core::OperationKind::MigrateContract => {
                     "interrupted by a control-plane restart; the migrations in the database's ledger stayed applied, \
                      run `backstop migrate contract` again for the rest"

@@ -305,6 +305,7 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
         .find(|o| o.state == backstop_core::OperationState::Running)
         .map(crate::wire::operation);
     Ok(backstop_api::AppStatus {
+        analysis: crate::wire::analysis(rt.last_analysis(), record.live_revision),
         app: app.to_string(),
         listen: rt.config.listen.to_string(),
         live_revision: record.live_revision,

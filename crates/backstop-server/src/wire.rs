@@ -25,6 +25,23 @@ pub fn operation(o: backstop_store::Operation) -> backstop_api::Operation {
     }
 }
 
+/// The app's last analysis, when it judged the live revision.
+pub fn analysis(
+    last: Option<backstop_engine::analysis::LastAnalysis>,
+    live: Option<u64>,
+) -> Option<backstop_api::AnalysisView> {
+    let last = last.filter(|l| Some(l.revision) == live)?;
+    Some(backstop_api::AnalysisView {
+        revision: last.revision,
+        verdict: last.judgement.verdict,
+        summary: last.judgement.summary(),
+        requests: last.requests,
+        failures: last.failures,
+        action: last.action,
+        judged_at: last.at,
+    })
+}
+
 /// The wire role of an instance; `None` for one being stopped (not part of the app any more).
 pub fn role(role: InstanceRole) -> Option<backstop_api::InstanceRole> {
     match role {
@@ -248,6 +265,32 @@ mod tests {
 
     fn same_json<A: serde::Serialize, B: serde::Serialize>(engine: &A, wire: &B) {
         assert_eq!(serde_json::to_value(engine).unwrap(), serde_json::to_value(wire).unwrap());
+    }
+
+    #[test]
+    fn analysis_is_shown_for_the_live_revision_only() {
+        use backstop_core::analysis::{AnalysisConfig, OnFailure, Verdict, judge};
+        let judgement = judge(
+            &AnalysisConfig::default(),
+            &backstop_core::signals::Counts { requests: 40, failures: 12, ..Default::default() },
+            None,
+        );
+        let last = backstop_engine::analysis::LastAnalysis {
+            revision: 2,
+            judgement: judgement.clone(),
+            requests: 40,
+            failures: 12,
+            action: Some(OnFailure::Revert),
+            at: Default::default(),
+        };
+        // (live revision, shown)
+        for (live, shown) in [(Some(2), true), (Some(1), false), (None, false)] {
+            assert_eq!(analysis(Some(last.clone()), live).is_some(), shown, "{live:?}");
+        }
+        let view = analysis(Some(last), Some(2)).unwrap();
+        assert_eq!((view.verdict, view.requests, view.failures), (Verdict::Fail, 40, 12));
+        assert_eq!(view.summary, judgement.summary());
+        assert_eq!(analysis(None, Some(2)), None);
     }
 
     #[test]

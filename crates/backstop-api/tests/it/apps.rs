@@ -1,8 +1,8 @@
 //! Status, history, revision detail, operations, health and the error body.
 
 use backstop_api::{
-    AppStatus, ErrorBody, Health, HistoryEntry, InstanceRole, InstanceView, Operation, OperationKind, OperationState,
-    RevisionDatabase, RevisionDetail, RevisionStatus, Step,
+    AnalysisView, AppStatus, ErrorBody, Health, HistoryEntry, InstanceRole, InstanceView, OnFailure, Operation,
+    OperationKind, OperationState, RevisionDatabase, RevisionDetail, RevisionStatus, Step, Verdict,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -42,6 +42,15 @@ fn error_body() {
 #[test]
 fn app_status() {
     let status = AppStatus {
+        analysis: Some(AnalysisView {
+            revision: 2,
+            verdict: Verdict::Fail,
+            summary: "error ratio 30.0% over 40 requests, log-likelihood ratio 8.0 ≥ 5.3 (ceiling 1.0%)".into(),
+            requests: 40,
+            failures: 12,
+            action: Some(OnFailure::KillSwitch),
+            judged_at: at(4),
+        }),
         app: "shop".into(),
         instances: vec![
             InstanceView {
@@ -80,7 +89,7 @@ fn app_status_of_an_app_never_released() {
     let status: AppStatus = reads_as(json!({
         "app": "shop", "listen": "127.0.0.1:8080", "live_revision": null, "live": null,
         "known_good_revision": null, "known_good": null, "warm_revisions": [], "instances": [],
-        "running_operation": null,
+        "running_operation": null, "analysis": null,
     }));
     assert_eq!((status.live.is_none(), status.instances.len()), (true, 0));
     assert_snapshot!(round_trip(&status));
@@ -136,8 +145,13 @@ fn every_kind_state_and_role_has_its_name() {
     let names = |v: serde_json::Value| v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
     let roles: Vec<String> = names(json!([InstanceRole::Starting, InstanceRole::Serving, InstanceRole::Warm]));
     assert_eq!(roles, ["starting", "serving", "warm"]);
-    let kinds: Vec<String> = names(json!([OperationKind::AutoRevert, OperationKind::MigrateContract]));
-    assert_eq!(kinds, ["auto-revert", "migrate-contract"]);
+    let kinds: Vec<String> =
+        names(json!([OperationKind::AutoRevert, OperationKind::MigrateContract, OperationKind::KillSwitch]));
+    assert_eq!(kinds, ["auto-revert", "migrate-contract", "kill-switch"]);
+    let verdicts: Vec<String> = names(json!([Verdict::Pass, Verdict::Fail, Verdict::Inconclusive]));
+    assert_eq!(verdicts, ["pass", "fail", "inconclusive"]);
+    let actions: Vec<String> = names(json!([OnFailure::Revert, OnFailure::KillSwitch, OnFailure::Pause]));
+    assert_eq!(actions, ["revert", "kill-switch", "pause"]);
 }
 
 #[test]

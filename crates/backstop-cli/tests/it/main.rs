@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `backstop` binary as control plane and client,
 //! real child processes behind the real proxy, over loopback.
 
+mod analysis;
 mod crash;
 mod data;
 mod demo;
