@@ -41,6 +41,10 @@ pub struct DemoAppArgs {
     /// evenly: a release that fails some of its traffic while its health check passes.
     #[arg(long, value_parser = parse_percent)]
     pub fail_percent: Option<f64>,
+    /// Be broken (or fail its percentage) only after serving this many requests to / (a release
+    /// that goes bad after its soak).
+    #[arg(long)]
+    pub healthy_for: Option<u64>,
     /// Be broken (or fail its percentage) only while this boolean flag is on for the request.
     #[arg(long, requires = "breakage")]
     pub guard_flag: Option<String>,
@@ -100,6 +104,7 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
     let version = args.app_version.clone();
     let (broken, unhealthy) = (args.broken, args.unhealthy);
     let ppm = args.fail_percent.map_or(0, per_million);
+    let healthy_for = args.healthy_for.unwrap_or(0);
     let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let guard = match &args.guard_flag {
         Some(key) => Some(std::sync::Arc::new((key.clone(), flag_client()?))),
@@ -115,7 +120,7 @@ pub async fn run(args: DemoAppArgs) -> CliResult {
                 let guard = guard.clone();
                 let i = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async move {
-                    let failing = broken || fails(i, ppm);
+                    let failing = i >= healthy_for && (broken || fails(i, ppm));
                     if failing && new_path(guard.as_deref()) {
                         (
                             StatusCode::INTERNAL_SERVER_ERROR,

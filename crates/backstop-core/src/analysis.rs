@@ -335,6 +335,20 @@ pub fn judge(cfg: &AnalysisConfig, candidate: &Counts, baseline: Option<&Counts>
     Judgement { verdict, evidence }
 }
 
+/// The alarm level of the watch after the soak: about one false alarm per million requests of a
+/// revision at its ceiling (Page's bound on the average run length is e^h).
+pub const WATCH_THRESHOLD: f64 = 13.815_510_557_964_274; // ln(10⁶)
+
+/// One step of the watch that follows a live revision after its soak: Page's CUSUM on the error
+/// ratio against `cfg.max_error_ratio`, fed the requests since the last step. The sequential test
+/// of the soak has no lower boundary, so after hours of healthy traffic it would take as long to
+/// notice a regression; the CUSUM forgets healthy history (it never goes below zero) and so reacts
+/// to a change at any time. Returns the new statistic; it alarms at [`WATCH_THRESHOLD`].
+pub fn watch_step(cfg: &AnalysisConfig, statistic: f64, since_last: &Counts) -> f64 {
+    let step = log_likelihood_ratio(since_last.requests, since_last.failures, cfg.max_error_ratio);
+    (statistic + step).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,5 +776,37 @@ mod tests {
         println!("10% failures against a 1% ceiling: failed after a median of {median} requests");
         assert!(median <= 100, "{median}");
         assert!(needed[needed.len() * 99 / 100] <= 500, "the slowest 1% still fail within 500 requests");
+    }
+
+    /// The watch after the soak: a healthy revision at its ceiling's half stays quiet over a million
+    /// requests, and one that starts failing every request after all that history alarms within a
+    /// few dozen.
+    #[test]
+    fn the_watch_after_the_soak_forgets_healthy_history() {
+        let cfg = AnalysisConfig::default();
+        let mut alarms = 0;
+        for seed in 0..20u64 {
+            let mut rng = Rng(seed);
+            let mut s = 0.0;
+            for _ in 0..20_000 {
+                let failures = (0..50).filter(|_| rng.chance(cfg.max_error_ratio / 2.0)).count() as u64;
+                s = watch_step(&cfg, s, &counts(50, failures));
+                if s >= WATCH_THRESHOLD {
+                    alarms += 1;
+                    break;
+                }
+            }
+            // Then it breaks: every request fails, ten at a time.
+            let mut failed = 0;
+            while s < WATCH_THRESHOLD {
+                s = watch_step(&cfg, s, &counts(10, 10));
+                failed += 10;
+            }
+            assert!(failed <= 30, "seed {seed}: {failed} failed requests before the alarm");
+        }
+        assert_eq!(alarms, 0, "healthy revisions alarmed over a million requests each");
+        // A revision exactly at its ceiling drifts down: the statistic stays near zero.
+        let at_ceiling = watch_step(&cfg, 0.0, &counts(100_000, 1_000));
+        assert_eq!(at_ceiling, 0.0);
     }
 }

@@ -63,6 +63,8 @@ pub struct AppConfig {
     /// Automated analysis of each release's own traffic during its soak (`[apps.NAME.analysis]`);
     /// without it a revision is judged by its health checks alone.
     pub analysis: Option<AnalysisConfig>,
+    /// Refuse a release while the way back from it is not ready (`require_rollback_ready = true`).
+    pub require_rollback_ready: bool,
 }
 
 /// `[apps.NAME.database]`.
@@ -110,6 +112,8 @@ struct RawApp {
     env: BTreeMap<String, String>,
     database: Option<RawDatabase>,
     analysis: Option<RawAnalysis>,
+    #[serde(default)]
+    require_rollback_ready: bool,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +253,7 @@ impl Config {
                 env: app.env,
                 database,
                 analysis,
+                require_rollback_ready: app.require_rollback_ready,
             };
             if cfg.health_interval.is_zero() {
                 return Err(invalid(k("health_interval"), "must be longer than 0s".into()));

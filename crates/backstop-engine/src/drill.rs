@@ -121,6 +121,51 @@ impl Engine {
         Ok(Readiness { app: app.to_string(), live_revision: facts.live_revision, target_revision: target, checks })
     }
 
+    /// Whether the way back from a release made now would be ready: the live revision (the next
+    /// rollback target) is proven, its artifact verifies, and it will stay warm or its cold start
+    /// was measured. The first release of an app has nothing to go back to and is always ready.
+    pub async fn release_readiness(&self, app: &AppName, rt: &Arc<AppRuntime>) -> Result<Readiness, OpError> {
+        let record = self.store.app(app).await?;
+        let mut checks = Vec::new();
+        if let Some(live) = record.live_revision {
+            let rev = self.store.revision(app, live).await?;
+            checks.push(Check {
+                check: "known-good",
+                ok: rev.status.is_proven(),
+                detail: if rev.status.is_proven() {
+                    format!("revision {live}, live now, is {} and would be the way back", rev.status.as_str())
+                } else {
+                    format!("revision {live}, live now, is {} (not proven): a bad release would have no proven revision to go back to", rev.status.as_str())
+                },
+            });
+            let artifacts = self.artifacts.clone();
+            let digest = rev.digest.clone();
+            let verified = tokio::task::spawn_blocking(move || artifacts.verify(&digest)).await;
+            let (ok, detail) = match verified {
+                Ok(Ok(_)) => (true, format!("revision {live}'s artifact verifies")),
+                Ok(Err(e)) => (false, format!("revision {live}'s artifact: {e}")),
+                Err(e) => (false, format!("revision {live}'s artifact could not be checked: {e}")),
+            };
+            checks.push(Check { check: "artifact", ok, detail });
+            let cold = self.last_cold_start(app).await;
+            let (ok, detail) = match (rt.config.keep_warm.is_zero(), cold) {
+                (false, _) => (
+                    true,
+                    format!("revision {live} stays warm for {}", humantime::format_duration(rt.config.keep_warm)),
+                ),
+                (true, Some(ms)) => (true, format!("keep_warm is 0s; the last measured cold start took {ms} ms")),
+                (true, None) => (false, "keep_warm is 0s and no cold start was ever measured".to_owned()),
+            };
+            checks.push(Check { check: "warm", ok, detail });
+        }
+        Ok(Readiness {
+            app: app.to_string(),
+            live_revision: record.live_revision,
+            target_revision: record.live_revision,
+            checks,
+        })
+    }
+
     /// `drill APP [--rung R] [--dry-run]`: readiness, and unless a dry run, the rung performed and
     /// recorded with its figures.
     pub async fn drill(

@@ -110,7 +110,7 @@ impl OpError {
             OpError::UnknownRevision { .. } => "`backstop history APP` lists the revisions".into(),
             OpError::UnknownIncident { .. } => "`backstop incident list` lists the incidents".into(),
             OpError::NotRollbackReady { app, .. } => format!(
-                "make the rollback ready first (`backstop drill {app} --dry-run` shows each check), or set require_rollback_ready = false for the app"
+                "a release needs a proven way back: let the live revision finish its soak (`backstop status {app}`), keep its artifact, or set require_rollback_ready = false for the app"
             ),
             OpError::DrillRefused { .. } => "wait until the operation finishes or the incident is closed, then drill again".into(),
             OpError::UnknownGuardFlag { key } => {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backstop_core::analysis::{AnalysisConfig, Verdict, judge};
+use backstop_core::analysis::{AnalysisConfig, Verdict, WATCH_THRESHOLD, judge, watch_step};
 use backstop_core::incident::{ArtifactState, Decision, Facts, GuardFlag, Rung, SchemaState, decide};
 use backstop_core::report::{IncidentRecord, ReleaseOutcome, ReleaseRecord, Report, report};
 use backstop_core::rollback::choose_target;
@@ -88,7 +88,7 @@ impl Engine {
             },
         };
         let target_cold_start_ms = match target_revision {
-            Some(_) => self.last_cold_start_ms(app).await,
+            Some(_) => self.last_cold_start(app).await,
             None => None,
         };
         Ok(Facts {
@@ -110,7 +110,7 @@ impl Engine {
     }
 
     /// The cold start measured by the app's latest redeploy drill.
-    async fn last_cold_start_ms(&self, app: &AppName) -> Option<u64> {
+    pub(crate) async fn last_cold_start(&self, app: &AppName) -> Option<u64> {
         let drills = self.store.drills(Some(app), 20).await.ok()?;
         drills
             .iter()
@@ -135,18 +135,7 @@ impl Engine {
         detected_at: DateTime<Utc>,
     ) -> Result<Assessment, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let facts = self.incident_facts(&app, &rt).await?;
-        let decision = decide(&facts);
-        let incident = self.store.open_incident(NewIncident {
-            app: app.clone(),
-            revision: facts.live_revision,
-            opened_by: actor.to_owned(),
-            facts: serde_json::to_value(&facts).unwrap_or_default(),
-            decision: serde_json::to_value(&decision).unwrap_or_default(),
-            detected_at,
-            decided_at: Some(Utc::now()),
-        });
-        let incident = incident.await?;
+        let (facts, decision, incident) = self.open_incident(&app, &rt, actor, detected_at, None).await?;
         let rung = decision.recommended;
         let baseline = live_counts(&rt, facts.live_revision);
         let taken = match rung {
@@ -180,6 +169,81 @@ impl Engine {
             }
         };
         Ok(Assessment { facts, decision, incident: Some(incident), taken: taken.map(|_| rung) })
+    }
+
+    /// Record an incident from the facts now, with the decision and, when analysis opened it, its
+    /// evidence; nothing is moved.
+    pub async fn open_incident(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        opened_by: &str,
+        detected_at: DateTime<Utc>,
+        evidence: Option<serde_json::Value>,
+    ) -> Result<(Facts, Decision, Incident), OpError> {
+        let facts = self.incident_facts(app, rt).await?;
+        let decision = decide(&facts);
+        let mut facts_json = serde_json::to_value(&facts).unwrap_or_default();
+        if let (Some(evidence), Some(map)) = (evidence, facts_json.as_object_mut()) {
+            map.insert("analysis".into(), evidence);
+        }
+        let incident = self
+            .store
+            .open_incident(NewIncident {
+                app: app.clone(),
+                revision: facts.live_revision,
+                opened_by: opened_by.to_owned(),
+                facts: facts_json,
+                decision: serde_json::to_value(&decision).unwrap_or_default(),
+                detected_at,
+                decided_at: Some(Utc::now()),
+            })
+            .await?;
+        Ok((facts, decision, incident))
+    }
+
+    /// After its soak, keep watching the live revision's error ratio (`watch_step`, a CUSUM that
+    /// forgets healthy history); when it alarms, open an incident for an operator instead of acting
+    /// alone. Ends when the app's next switch starts another watcher.
+    pub(crate) async fn watch_live(
+        &self,
+        app: &AppName,
+        rt: &Arc<AppRuntime>,
+        revision: u64,
+        generation: u64,
+        cfg: AnalysisConfig,
+    ) {
+        let mut last = live_counts(rt, Some(revision));
+        let mut statistic = 0.0;
+        loop {
+            tokio::time::sleep(rt.config.health_interval).await;
+            if rt.soak_generation() != generation {
+                return;
+            }
+            let now = live_counts(rt, Some(revision));
+            let step = now.since(&last);
+            statistic = watch_step(&cfg, statistic, &step);
+            last = now;
+            if statistic < WATCH_THRESHOLD {
+                continue;
+            }
+            let evidence = json!({
+                "check": "error-ratio-after-soak",
+                "statistic": statistic,
+                "threshold": WATCH_THRESHOLD,
+                "ceiling": cfg.max_error_ratio,
+                "last_step": { "requests": step.requests, "failures": step.failures },
+            });
+            tracing::warn!(app = %app, revision, statistic, "the live revision's error ratio rose after its soak");
+            match self.open_incident(app, rt, crate::analysis::ACTOR, Utc::now(), Some(evidence)).await {
+                Ok((_, decision, incident)) => tracing::warn!(
+                    app = %app, incident = incident.id, recommended = decision.recommended.as_str(),
+                    "incident opened by analysis; `backstop incident {app} --execute` takes the recommended rung"
+                ),
+                Err(e) => tracing::error!(app = %app, error = %e, "cannot open an incident"),
+            }
+            return;
+        }
     }
 
     /// Record `recovered_at` once the revision serving after mitigation is healthy: its analysis

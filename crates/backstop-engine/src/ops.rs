@@ -120,6 +120,12 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        if rt.config.require_rollback_ready {
+            let readiness = self.release_readiness(&app, &rt).await?;
+            if !readiness.ready() {
+                return Err(OpError::NotRollbackReady { app: app.to_string(), failing: readiness.failing() });
+            }
+        }
         let database = match (req.migrations.take(), &rt.config.database) {
             (Some(_), None) => return Err(OpError::NoDatabase { app: app.to_string() }),
             (Some(shipped), Some(db)) => Some((&db.db, shipped)),

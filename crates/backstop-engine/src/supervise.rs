@@ -88,6 +88,10 @@ impl Engine {
                 }
                 if verdict == SoakVerdict::Proven {
                     ctx.end_soak(&app, &rt, revision, generation, watch.as_ref()).await;
+                    // Still live and not already acted on: keep watching its traffic.
+                    if let Some(w) = watch.filter(|w| w.acted.is_none()) {
+                        ctx.watch_live(&app, &rt, revision, generation, w.cfg).await;
+                    }
                     return;
                 }
             }

@@ -260,3 +260,27 @@ fn pause_records_the_failure_and_leaves_the_revision_serving_unproven() {
     let ops = h.json(&["operations", "shop"]);
     assert_eq!(ops[0]["kind"], "release", "no operation moved traffic: {ops}");
 }
+
+/// After its soak a live revision is still watched: when it goes bad later, analysis opens an
+/// incident with its evidence and the ladder's decision, and moves nothing by itself.
+#[test]
+fn a_revision_that_goes_bad_after_its_soak_opens_an_incident() {
+    let h = Harness::start(&format!("soak = \"1s\"\n{ANALYSIS}"));
+    let load = Load::start(h.app_port, 2);
+    h.release("v1", &[]).ok();
+    wait_status(&h, 1, "known-good", Duration::from_secs(60));
+    h.release("v2", &["--broken", "--healthy-for", "3000"]).ok();
+    wait_status(&h, 2, "known-good", Duration::from_secs(60));
+    let incident = wait_for(&h, "an incident opened by analysis", Duration::from_secs(60), || {
+        let all = h.json(&["incident", "list"]);
+        all.as_array().unwrap().first().cloned()
+    });
+    drop(load);
+    assert_eq!(incident["opened_by"], "backstop:analysis", "{incident:#}");
+    assert_eq!(incident["revision"], 2);
+    assert_eq!(incident["facts"]["analysis"]["check"], "error-ratio-after-soak", "{incident:#}");
+    assert!(incident["facts"]["analysis"]["statistic"].as_f64().unwrap() >= 13.8, "{incident:#}");
+    assert_eq!(incident["decision"]["recommended"], "traffic-swap", "{incident:#}");
+    assert_eq!(incident["mitigated_at"], Value::Null, "analysis opens it; it does not act alone");
+    assert_eq!(h.json(&["status", "shop"])["live_revision"], 2);
+}

@@ -278,3 +278,24 @@ fn a_redeploy_drill_measures_the_cold_start_that_readiness_then_uses() {
     assert_eq!(out.code(), 1, "{}", out.stdout());
     assert_eq!(h.json(&["drill", "list", "--app", "shop"])[0]["outcome"], "failed");
 }
+
+#[test]
+fn require_rollback_ready_refuses_a_release_without_a_proven_way_back_and_names_why() {
+    let h = Harness::start("soak = \"3s\"\nrequire_rollback_ready = true\n");
+    release(&h, "v1", &[], &[]);
+    let art = h.artifact("v2", &[]);
+    let out = h.cli(&["release", "shop", "--artifact", art.to_str().unwrap(), "--version", "v2"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(
+        err.starts_with(
+            "error: release of `shop` refused, its rollback is not ready: known-good: revision 1, live now, is soaking"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("hint: a release needs a proven way back"), "{err}");
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 1, "no revision recorded");
+    h.wait_status(1, "known-good");
+    release(&h, "v2", &[], &[]);
+    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
+}
