@@ -19,6 +19,9 @@ use crate::analysis::{
 use crate::engine::{AppRuntime, Begin, Engine, OpLease};
 use crate::ops::{Abandon, MoveBack, OpScope};
 
+/// How often a soak watcher with analysis reads the revision's traffic.
+const ANALYSIS_TICK: Duration = Duration::from_millis(2);
+
 /// A soak watcher's analysis: its settings, where it started, the last judgement, and the reason
 /// recorded once a failure was acted on without moving traffic (after which it judges no more).
 struct Watch {
@@ -61,13 +64,30 @@ impl Engine {
         tokio::spawn(async move {
             let mut state = SoakState::default();
             let mut watch = rt.config.analysis.clone().map(|cfg| Watch { cfg, start, last: None, acted: None });
+            let mut next_probe = tokio::time::Instant::now() + rt.config.health_interval;
             loop {
-                tokio::time::sleep(rt.config.health_interval.min(remaining(until).max(Duration::from_millis(10))))
-                    .await;
+                // Analysis looks at the traffic every few milliseconds (reading the proxy's counters
+                // costs microseconds), so a failing revision is caught within a few of its requests
+                // whatever the load; health probes keep their own interval.
+                let judging = watch.as_ref().is_some_and(|w| w.acted.is_none());
+                let wake =
+                    if judging { next_probe.min(tokio::time::Instant::now() + ANALYSIS_TICK) } else { next_probe };
+                let end = tokio::time::Instant::now() + remaining(until).max(Duration::from_millis(10));
+                tokio::time::sleep_until(wake.min(end)).await;
                 if rt.soak_generation() != generation {
                     return;
                 }
                 let Some(slot) = rt.slot(revision) else { return };
+                if let Some(w) = watch.as_mut().filter(|w| w.acted.is_none()) {
+                    if !ctx.analyse(&app, &rt, revision, generation, w).await {
+                        return;
+                    }
+                }
+                let now = tokio::time::Instant::now();
+                if now < next_probe && remaining(until) > Duration::ZERO {
+                    continue;
+                }
+                next_probe = now + rt.config.health_interval;
                 let observation = if !slot.running.instance.is_alive() {
                     Observation::Died(slot.running.instance.exit_status().unwrap_or_else(|| "exited".into()))
                 } else {
@@ -80,11 +100,6 @@ impl Engine {
                 if let SoakVerdict::Revert { reason } = &verdict {
                     ctx.auto_revert(&app, &rt, revision, generation, Revert::health(reason)).await;
                     return;
-                }
-                if let Some(w) = watch.as_mut() {
-                    if w.acted.is_none() && !ctx.analyse(&app, &rt, revision, generation, w).await {
-                        return;
-                    }
                 }
                 if verdict == SoakVerdict::Proven {
                     ctx.end_soak(&app, &rt, revision, generation, watch.as_ref()).await;
@@ -130,6 +145,7 @@ impl Engine {
         let evidence = ("analysis-failed".to_owned(), judged.evidence(revision).to_string());
         match w.cfg.on_failure {
             OnFailure::Revert => {
+                self.brake(app, rt, revision).await;
                 let revert = Revert { reason, actor: ACTOR, steps: vec![evidence] };
                 self.auto_revert(app, rt, revision, generation, revert).await;
                 false
@@ -153,6 +169,21 @@ impl Engine {
                 w.acted = Some(format!("{reason}; paused for an operator"));
                 true
             }
+        }
+    }
+
+    /// Stop the harm before the paperwork: point traffic at the warm revision the revert will go back
+    /// to at once, in memory, unless an operation holds the app. The journaled revert that follows
+    /// makes the same switch and records it; the ledger is not touched here, so a crash in between
+    /// restarts onto the failing revision, whose soak (and analysis) starts again.
+    async fn brake(&self, app: &AppName, rt: &Arc<AppRuntime>, revision: u64) {
+        let Ok(_guard) = rt.ops.try_lock() else { return };
+        let Ok(revisions) = self.store.revisions(app).await else { return };
+        let Ok(target) = backstop_core::rollback::choose_target(&revisions, Some(revision), None) else { return };
+        let Some(slot) = rt.slot(target.revision) else { return };
+        if slot.running.instance.is_alive() && rt.traffic.current().is_some_and(|c| c.revision == revision) {
+            rt.traffic.switch(Some(&slot.running.endpoint));
+            tracing::warn!(app = %app, from = revision, to = target.revision, "analysis failed: traffic moved back at once");
         }
     }
 
