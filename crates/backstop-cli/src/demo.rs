@@ -5,7 +5,8 @@
 //! version, a refused release, and a second app whose releases ship database
 //! migrations: a rename refused, the expand/contract way through, a rollback
 //! refused once the old code's column is gone (the ladder then says roll forward), and an expand stage that would break the serving
-//! revision refused before it runs.
+//! revision refused before it runs; and a third app whose automated analysis notices a release
+//! failing under traffic and reverts it by itself.
 
 use std::time::{Duration, Instant};
 
@@ -64,7 +65,7 @@ pub async fn run(keep: bool) -> CliResult {
         .tempdir()
         .map_err(|e| fail("cannot create a state directory", e))?;
     let root = tmp.path().to_owned();
-    let (api_port, app_port, accounts_port) = (free_port()?, free_port()?, free_port()?);
+    let (api_port, app_port, accounts_port, search_port) = (free_port()?, free_port()?, free_port()?, free_port()?);
     let config_path = root.join("backstop.toml");
     let config_text = format!(
         "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"{}\"\n\n[apps.shop]\nlisten = \"127.0.0.1:{app_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nkeep_warm = \"10m\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\nenv = {{ BACKSTOP_FLAGS_URL = \"http://127.0.0.1:{api_port}\", BACKSTOP_FLAGS_TOKEN_FILE = \"{}\" }}\n",
@@ -72,6 +73,8 @@ pub async fn run(keep: bool) -> CliResult {
         root.join("state").join("eval.token").display()
     ) + &format!(
         "\n[apps.accounts]\nlisten = \"127.0.0.1:{accounts_port}\"\nhealth = \"/healthz\"\nsoak = \"1s\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\n[apps.accounts.database]\nurl = \"sqlite://accounts.db\"\n"
+    ) + &format!(
+        "\n[apps.search]\nlisten = \"127.0.0.1:{search_port}\"\nhealth = \"/healthz\"\nsoak = \"2s\"\nhealth_timeout = \"3s\"\nhealth_interval = \"200ms\"\n[apps.search.analysis]\nmax_error_ratio = 0.01\nmin_requests = 50\non_failure = \"revert\"\n"
     );
     std::fs::write(&config_path, &config_text).map_err(|e| fail("cannot write the demo config", e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cannot find this executable", e))?;
@@ -84,6 +87,8 @@ pub async fn run(keep: bool) -> CliResult {
         ("a2", vec![]),
         ("a3", vec![]),
         ("a4", vec!["--unhealthy"]),
+        ("s1", vec![]),
+        ("s2", vec!["--fail-percent", "30"]),
     ] {
         crate::demo_app::write_artifact(&root.join(format!("artifacts/{name}")), &exe, name, &flags)
             .map_err(|e| fail("cannot write a demo artifact", e))?;
@@ -104,7 +109,10 @@ pub async fn run(keep: bool) -> CliResult {
         let _ = stop_rx.await;
     }));
 
-    let result = story(&root, api_port, app_port, token).await;
+    let mut result = story(&root, api_port, app_port, token.clone()).await;
+    if result.is_ok() {
+        result = analysis_scene(&root, api_port, search_port, token).await;
+    }
 
     let _ = stop_tx.send(());
     let _ = serving.await;
@@ -204,6 +212,59 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
     commands::status(&c, Output::Table, "shop").await?;
 
     data_safety(&c, root).await
+}
+
+/// The `search` app has automated analysis: a release that fails 30 % of its requests under
+/// traffic is noticed by the proxy's signals and reverted, with no one at the keyboard.
+async fn analysis_scene(root: &std::path::Path, api_port: u16, search_port: u16, token: String) -> CliResult {
+    let c = Client::new(&format!("http://127.0.0.1:{api_port}"), Some(token))?;
+    let http = reqwest::Client::builder().no_proxy().build().map_err(|e| CliError::failed(e.to_string(), ""))?;
+    let public = format!("http://127.0.0.1:{search_port}/");
+    // Traffic all along, as real users would send it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (http, public, stop) = (http.clone(), public.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = http.get(&public).send().await;
+            }
+        })
+    };
+    let result = async {
+        say("app `search` judges each release by its own traffic ([apps.search.analysis]: at most 1 % failures)");
+        let art = |v: &str| root.join(format!("artifacts/{v}"));
+        release_app(&c, "search", &art("s1"), "s1", "search", None, &[], None).await?;
+        wait_known_good_app(&c, "search", 1).await?;
+        println!("revision 1 served its soak under traffic and passed its analysis: known-good");
+
+        say("release s2: healthy by its health check, but it fails 30 % of real requests");
+        let started = Instant::now();
+        release_app(&c, "search", &art("s2"), "s2", "faster ranking", None, &[], None).await?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let failed = loop {
+            let v: Answer<RevisionDetail> = c.get("/v1/apps/search/revisions/2").await?;
+            if v.value.revision.status == RevisionStatus::Failed || Instant::now() > deadline {
+                break v.value.revision;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let signals: Answer<backstop_api::AppSignals> = c.get("/v1/apps/search/signals").await?;
+        let bad = signals.value.revisions.iter().find(|r| r.revision == 2);
+        println!(
+            "analysis reverted revision 2 by itself, {:.0} ms after the release started ({} of its {} requests failed); reason: {}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            bad.map_or(0, |r| r.total.failures),
+            bad.map_or(0, |r| r.total.requests),
+            failed.status_reason.as_deref().unwrap_or("-"),
+        );
+        let (ok, bad, last) = hit(&http, &public, 20).await;
+        println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+        Ok::<(), CliError>(())
+    }
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = load.await;
+    result
 }
 
 /// The `accounts` app: its releases ship migrations to its (SQLite) database.

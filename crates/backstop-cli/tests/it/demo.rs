@@ -24,6 +24,9 @@ fn the_demo_tells_the_whole_story() {
         "recommended: roll-forward",
         "error: release refused, its expand stage would break a revision that may still serve: 0005_unique_name.sql:1 would break revision 3",
         "hint: nothing ran and traffic did not move; add the unique index in a later release",
+        "analysis reverted revision 2 by itself",
+        "reason: analysis failed: error ratio",
+        "20 requests: 20 ok, 0 failed; last answer: 200 shop s1",
     ];
     let mut from = 0;
     for line in in_order {
