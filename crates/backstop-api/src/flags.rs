@@ -46,7 +46,19 @@ pub struct Written {
 pub struct FlagList {
     pub etag: String,
     pub flags: Vec<Flag>,
+    /// Stored flags that cannot be read (written by a newer version, damaged) or no longer
+    /// compile: served to nobody, left out of `flags`, listed here so that they can be deleted
+    /// (`DELETE /v1/flags/{key}`) or replaced. Absent from older servers' answers.
+    #[serde(default)]
+    pub unreadable: Vec<UnreadableFlag>,
     pub version: u64,
+}
+
+/// One stored flag that cannot be served, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableFlag {
+    pub key: String,
+    pub error: String,
 }
 
 /// One element of `GET /v1/flags/{key}/history`: one version of a flag, as written.

@@ -55,6 +55,11 @@
 //!
 //! Every failure of a `/v1` route answers [`ErrorBody`]; OFREP routes answer
 //! OFREP's own [`EvaluationFailure`].
+//!
+//! Tokens: every `GET /v1/flags...` route, the two event streams and OFREP
+//! need the evaluation token or the admin token (flag definitions name
+//! customers, countries and percentages); every mutating route needs the
+//! admin token.
 
 mod apps;
 mod artifacts;
@@ -79,7 +84,9 @@ pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};
 pub use backstop_flags::{Flag, Reason, Value as FlagValue};
 pub use error::{ErrorBody, ErrorDetail};
-pub use flags::{ChangeEvent, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, Written};
+pub use flags::{
+    ChangeEvent, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, UnreadableFlag, Written,
+};
 pub use incidents::{
     CloseRequest, DeliveryReport, Drill, DrillOutcome, DrillPhase, DrillRequest, Incident, IncidentAssessment,
     Readiness, ReadinessCheck,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
-use backstop_api::{Flag, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, Written};
+use backstop_api::{Flag, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, UnreadableFlag, Written};
 use backstop_flags::compile;
 use clap::Subcommand;
 use serde_json::Value;
@@ -121,6 +121,10 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
         }
         FlagCommand::List => {
             let v: Answer<FlagList> = c.get("/v1/flags").await?;
+            // On stderr, so `-o json` stays one document; the JSON has them in `unreadable`.
+            for bad in &v.value.unreadable {
+                eprintln!("{}", unreadable_warning(bad, crate::output::color_stderr()));
+            }
             match g.output {
                 Output::Json | Output::Sarif => println!("{}", v.json()),
                 Output::Table => println!("{}", list_table(&v.value.flags)),
@@ -242,6 +246,16 @@ fn list_table(flags: &[Flag]) -> String {
     table(&["KEY", "TYPE", "STATE", "SERVES", "VERSION", "DESCRIPTION"], rows)
 }
 
+/// One line for a stored flag the server cannot serve: what is wrong and how to get rid of it.
+fn unreadable_warning(bad: &UnreadableFlag, color: bool) -> String {
+    let (warning, hint) =
+        if color { ("\x1b[1;33mwarning:\x1b[0m", "\x1b[1;36mhint:\x1b[0m") } else { ("warning:", "hint:") };
+    let (key, error) = (&bad.key, bad.error.replace('\n', " "));
+    format!(
+        "{warning} flag `{key}` cannot be read: {error}; {hint} delete it with `backstop flag delete {key} --reason \"...\"` (or replace it with `backstop flag set {key} --file FLAG.json`)"
+    )
+}
+
 fn show_text(f: &Flag) -> String {
     // Values as JSON: `"blue"`, `true`, `3`.
     let variants: Vec<String> = f
@@ -308,6 +322,22 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("KEY"), "{out}");
         assert!(lines[1].starts_with("k") && lines[1].contains("boolean") && lines[1].contains("off"), "{out}");
+    }
+
+    #[test]
+    fn an_unreadable_flag_is_one_warning_line_naming_the_delete() {
+        let cases = [
+            ("old", "unknown field `schedule`", false),
+            ("x.y", "expected value\nat line 2", false),
+            ("old", "trailing characters", true),
+        ];
+        for (key, error, color) in cases {
+            let line = unreadable_warning(&UnreadableFlag { key: key.into(), error: error.into() }, color);
+            assert_eq!(line.lines().count(), 1, "{line}");
+            assert_eq!(line.starts_with("warning:"), !color, "{line}");
+            assert!(line.contains(&format!("flag `{key}` cannot be read: ")), "{line}");
+            assert!(line.contains(&format!("backstop flag delete {key} --reason")), "{line}");
+        }
     }
 
     #[test]

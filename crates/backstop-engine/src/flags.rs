@@ -12,6 +12,7 @@
 //! wrote to the same store too ([`FlagService::catch_up`] is also called on a
 //! timer).
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -66,14 +67,28 @@ impl<F: Frames> Clone for Broadcast<F> {
 pub struct Current<F: Frames + ?Sized> {
     pub snapshot: Snapshot,
     pub etag: String,
+    /// Stored flags left out of the snapshot because they cannot be read or do not compile,
+    /// key to why: served to nobody, but listed so that someone sees them and deletes or
+    /// replaces them.
+    pub unreadable: BTreeMap<String, String>,
     /// The caller's lazily built presentation of this snapshot.
     pub cache: F::Cache,
 }
 
 impl<F: Frames> Current<F> {
-    fn new(snapshot: Snapshot) -> Current<F> {
-        Current { etag: snapshot.etag(), snapshot, cache: F::Cache::default() }
+    fn new(snapshot: Snapshot, unreadable: BTreeMap<String, String>) -> Current<F> {
+        Current { etag: snapshot.etag(), snapshot, unreadable, cache: F::Cache::default() }
     }
+}
+
+/// What one stored change does to the snapshot.
+enum Applied {
+    /// The flag is served as compiled (boxed: a compiled flag is large, and this is short-lived).
+    Serve(Box<CompiledFlag>),
+    /// The flag was deleted.
+    Gone,
+    /// The flag was written but does not compile (here): left out and reported, as at start.
+    Unreadable(String),
 }
 
 /// One stored change as applied: the configuration version it made, the new ETag, the flag
@@ -129,14 +144,26 @@ pub struct FlagService<F: Frames> {
 }
 
 impl<F: Frames> FlagService<F> {
-    /// Load every stored flag. A stored flag that no longer compiles is logged and left out
-    /// rather than stopping the control plane.
+    /// Load every stored flag. A stored flag that no longer reads or compiles is logged, left
+    /// out and kept in [`Current::unreadable`] rather than stopping the control plane.
     pub async fn load(store: &dyn Store) -> Result<FlagService<F>, StoreError> {
         let set = store.flags().await?;
-        let compiled = set.flags.into_iter().filter_map(|f| {
-            let key = f.key.clone();
-            compile(f).map_err(|e| tracing::error!(flag = %key, error = %e, "stored flag does not compile")).ok()
-        });
+        let mut unreadable = BTreeMap::new();
+        for bad in set.unreadable {
+            tracing::error!(flag = %bad.key, error = %bad.error, "stored flag cannot be read");
+            unreadable.insert(bad.key, bad.error);
+        }
+        let mut compiled = Vec::with_capacity(set.flags.len());
+        for flag in set.flags {
+            let key = flag.key.clone();
+            match compile(flag) {
+                Ok(c) => compiled.push(c),
+                Err(e) => {
+                    tracing::error!(flag = %key, error = %e, "stored flag does not compile");
+                    unreadable.insert(key, format!("does not compile: {e}"));
+                }
+            }
+        }
         let snapshot = Snapshot::new(set.version, compiled);
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
         let ticker = events.downgrade();
@@ -151,7 +178,7 @@ impl<F: Frames> FlagService<F> {
             }
         });
         Ok(FlagService {
-            current: RwLock::new(Arc::new(Current::new(snapshot))),
+            current: RwLock::new(Arc::new(Current::new(snapshot, unreadable))),
             write: tokio::sync::Mutex::new(()),
             events,
             closed: AtomicBool::new(false),
@@ -232,19 +259,19 @@ impl<F: Frames> FlagService<F> {
             let changes = store.flag_changes_since(since, FEED_PAGE).await?;
             let full_page = changes.len() == FEED_PAGE;
             for entry in changes {
-                let compiled = if entry.action == "delete" {
-                    None
+                let applied = if entry.action == "delete" {
+                    Applied::Gone
                 } else {
                     match compile(entry.flag.clone()) {
-                        Ok(compiled) => Some(compiled),
+                        Ok(compiled) => Applied::Serve(Box::new(compiled)),
                         Err(e) => {
                             // Left out, as at start: one bad flag never stops the others.
                             tracing::error!(flag = %entry.key, error = %e, "stored flag does not compile");
-                            None
+                            Applied::Unreadable(format!("does not compile: {e}"))
                         }
                     }
                 };
-                self.publish(&entry, compiled);
+                self.publish(&entry, applied);
             }
             if !full_page {
                 return Ok(());
@@ -252,21 +279,30 @@ impl<F: Frames> FlagService<F> {
         }
     }
 
-    /// Swap in the snapshot with `entry` applied (`None`: the flag is gone), then broadcast it.
-    fn publish(&self, entry: &FlagHistoryEntry, compiled: Option<CompiledFlag>) {
+    /// Swap in the snapshot with `entry` applied, then broadcast it. Any change of a key ends
+    /// its being unreadable, unless the new definition does not compile either.
+    fn publish(&self, entry: &FlagHistoryEntry, applied: Applied) {
         let old = self.current();
         let mut flags = old.snapshot.flags.clone();
-        let flag = match compiled {
-            Some(compiled) => {
-                flags.insert(entry.key.clone(), compiled);
+        let mut unreadable = old.unreadable.clone();
+        unreadable.remove(&entry.key);
+        let flag = match applied {
+            Applied::Serve(compiled) => {
+                flags.insert(entry.key.clone(), *compiled);
                 Some(entry.flag.clone())
             }
-            None => {
+            Applied::Gone => {
                 flags.remove(&entry.key);
                 None
             }
+            Applied::Unreadable(error) => {
+                flags.remove(&entry.key);
+                unreadable.insert(entry.key.clone(), error);
+                None
+            }
         };
-        let current = Arc::new(Current::<F>::new(Snapshot { version: entry.config_version, flags }));
+        let snapshot = Snapshot { version: entry.config_version, flags };
+        let current = Arc::new(Current::<F>::new(snapshot, unreadable));
         let change =
             FlagChange { version: entry.config_version, etag: current.etag.clone(), key: entry.key.clone(), flag };
         let published = Arc::new(Published { version: change.version, frames: F::change(&change, &current) });
@@ -380,5 +416,50 @@ mod tests {
         let written = flags.edit(&store, "kill", Edit::Enable(true), "on", "tester", None).await.unwrap();
         assert_eq!((written.changed, written.config_version), (false, 1));
         assert_eq!(store.flag_history("kill").await.unwrap().len(), 1);
+    }
+
+    /// A stored flag this version cannot compile, written past the service (as an older or
+    /// newer control plane on the same store might have).
+    async fn store_uncompilable(store: &backstop_store::SqliteStore, key: &str, mode: FlagWriteMode) {
+        let mut flag = kill_flag();
+        flag.key = key.to_owned();
+        flag.default_variant = "missing".into();
+        let write = FlagWrite {
+            flag,
+            mode,
+            action: "create".into(),
+            actor: "elsewhere".into(),
+            reason: None,
+            expected_version: None,
+        };
+        store.write_flag(write).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_flag_that_does_not_compile_is_left_out_and_reported_until_replaced_or_deleted() {
+        let store = backstop_store::SqliteStore::in_memory().unwrap();
+        store_uncompilable(&store, "broken", FlagWriteMode::Create).await;
+        let flags = FlagService::<Plain>::load(&store).await.unwrap();
+        flags.edit(&store, "kill", Edit::Create(kill_flag()), "create", "tester", None).await.unwrap();
+        let current = flags.current();
+        assert_eq!(current.snapshot.flags.keys().collect::<Vec<_>>(), ["kill"]);
+        assert_eq!(current.unreadable.keys().collect::<Vec<_>>(), ["broken"], "still reported after a change");
+        assert!(current.unreadable["broken"].contains("missing"), "{:?}", current.unreadable);
+
+        let mut fixed = kill_flag();
+        fixed.key = "broken".into();
+        let set = Edit::Set { flag: fixed, expected_version: None };
+        flags.edit(&store, "broken", set, "set", "tester", None).await.unwrap();
+        assert!(flags.current().unreadable.is_empty());
+        assert!(flags.current().snapshot.flags.contains_key("broken"));
+
+        // One arriving through the change feed is reported the same way, and a delete ends it.
+        store_uncompilable(&store, "broken", FlagWriteMode::Replace).await;
+        flags.catch_up(&store).await.unwrap();
+        assert!(!flags.current().snapshot.flags.contains_key("broken"));
+        assert!(flags.current().unreadable.contains_key("broken"));
+        flags.edit(&store, "broken", Edit::Delete, "delete", "tester", Some("gone".into())).await.unwrap();
+        assert!(flags.current().unreadable.is_empty());
+        assert_eq!(flags.current().snapshot.flags.keys().collect::<Vec<_>>(), ["kill"]);
     }
 }

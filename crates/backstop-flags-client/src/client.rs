@@ -416,7 +416,8 @@ async fn follow(
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         let body = response.json::<serde_json::Value>().await.ok();
-        let detail = body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or("no detail").to_owned();
+        // The control plane's error body: `{"error": {"code", "message", "hint"}}`.
+        let detail = body.as_ref().and_then(|b| b["error"]["message"].as_str()).unwrap_or("no detail").to_owned();
         return Ended::Refused(format!("the server refused the token ({status}): {detail}"));
     }
     if !status.is_success() {

@@ -1,5 +1,6 @@
-//! The HTTP JSON API. Reads are open; every mutating route needs the admin
-//! bearer token. Errors share one shape: `{"error":{"code","message","hint"}}`.
+//! The HTTP JSON API. Reads are open except flag reads, which take the evaluation or the admin
+//! token (`flags::require_reader`); every mutating route needs the admin bearer token. Errors
+//! share one shape: `{"error":{"code","message","hint"}}`.
 
 use std::sync::Arc;
 

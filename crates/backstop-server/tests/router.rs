@@ -124,6 +124,24 @@ async fn mutating_routes_need_the_admin_token() {
 }
 
 #[tokio::test]
+async fn flag_reads_need_the_evaluation_or_the_admin_token() {
+    let api = start().await;
+    let (admin, eval) = (api.admin(), api.eval());
+    let body = r#"{"flag": {"enabled": true, "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off"}}"#;
+    assert_eq!(api.call("POST", "/v1/flags/kill", Some(&admin), body).await.0, StatusCode::CREATED);
+    for uri in ["/v1/flags", "/v1/flags/kill", "/v1/flags/kill/history", "/v1/flags/nope"] {
+        for token in [None, Some("not-the-token")] {
+            let (status, json) = api.call("GET", uri, token, "").await;
+            assert_eq!((status, error_code(&json)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{uri} {token:?}");
+        }
+        let want = if uri.ends_with("nope") { StatusCode::NOT_FOUND } else { StatusCode::OK };
+        for token in [&eval, &admin] {
+            assert_eq!(api.call("GET", uri, Some(token), "").await.0, want, "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
     let api = start().await;
     let store = api.server.ctx().store.clone();

@@ -94,13 +94,25 @@ pub struct FlagHistoryEntry {
 pub struct FlagSet {
     pub version: u64,
     pub flags: Vec<Flag>,
+    /// Stored flags whose JSON no longer reads (written by a newer version, or damaged), in key
+    /// order: left out of `flags` so that one of them never hides the others, and named here so
+    /// that they can be seen and deleted.
+    pub unreadable: Vec<UnreadableFlag>,
+}
+
+/// A stored flag that cannot be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFlag {
+    pub key: String,
+    pub error: String,
 }
 
 /// The flag part of the store; [`crate::Store`] requires it, so every store
 /// (SQLite now, PostgreSQL later) keeps flags beside the ledger.
 #[async_trait]
 pub trait FlagStore: Send + Sync {
-    /// All flags, in key order, with the global version they make up (one read).
+    /// All flags, in key order, with the global version they make up (one read). A flag whose
+    /// JSON does not read is reported in [`FlagSet::unreadable`], not an error.
     async fn flags(&self) -> Result<FlagSet>;
     /// One flag; [`StoreError::UnknownFlag`] when there is none.
     async fn flag(&self, key: &str) -> Result<Flag>;
@@ -110,7 +122,8 @@ pub trait FlagStore: Send + Sync {
     async fn write_flag(&self, write: FlagWrite) -> Result<FlagHistoryEntry>;
     /// Remove a flag; its history row (action `delete`, holding the last
     /// definition at the next version) and an audit entry are written in the
-    /// same transaction. [`StoreError::UnknownFlag`] when there is none.
+    /// same transaction. [`StoreError::UnknownFlag`] when there is none. A flag whose JSON does
+    /// not read is deleted too: its history row then holds [`unreadable_stand_in`].
     async fn delete_flag(&self, delete: FlagDelete) -> Result<FlagHistoryEntry>;
     /// The change feed: every flag change after global version `version`, in version order (at
     /// most `limit` of them). Writers on other nodes show up here too, so fan-out reads from it.
@@ -133,12 +146,19 @@ impl FlagStore for SqliteStore {
         let tx = write_tx(&mut conn)?;
         let version = config_version(&tx)?;
         let rows = {
-            let mut stmt = tx.prepare("SELECT flag FROM flags ORDER BY key")?;
-            stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?
+            let mut stmt = tx.prepare("SELECT key, flag FROM flags ORDER BY key")?;
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
         };
         tx.commit()?;
-        let flags = rows.iter().map(|json| parse_flag("flags.flag", json)).collect::<Result<Vec<_>>>()?;
-        Ok(FlagSet { version, flags })
+        let mut set = FlagSet { version, ..FlagSet::default() };
+        for (key, json) in rows {
+            match serde_json::from_str::<Flag>(&json) {
+                Ok(flag) => set.flags.push(flag),
+                Err(e) => set.unreadable.push(UnreadableFlag { key, error: e.to_string() }),
+            }
+        }
+        Ok(set)
     }
 
     async fn flag(&self, key: &str) -> Result<Flag> {
@@ -260,7 +280,7 @@ impl FlagStore for SqliteStore {
             reason,
             at: parse_ts("flag_history.at", &at)?,
         };
-        record(&tx, &entry, &json, &at)?;
+        record(&tx, &entry, &json, &at, None)?;
         tx.commit()?;
         Ok(entry)
     }
@@ -274,7 +294,10 @@ impl FlagStore for SqliteStore {
         let Some(stored) = stored else {
             return Err(StoreError::UnknownFlag { key });
         };
-        let mut flag = parse_flag("flags.flag", &stored)?;
+        let (mut flag, unreadable) = match serde_json::from_str::<Flag>(&stored) {
+            Ok(flag) => (flag, None),
+            Err(e) => (unreadable_stand_in(&key, &e.to_string()), Some(e.to_string())),
+        };
         flag.version = last_history_version(&tx, &key)? + 1;
         let config = config_version(&tx)? + 1;
         let at = ts(Utc::now());
@@ -290,9 +313,25 @@ impl FlagStore for SqliteStore {
             reason,
             at: parse_ts("flag_history.at", &at)?,
         };
-        record(&tx, &entry, &json, &at)?;
+        record(&tx, &entry, &json, &at, unreadable.as_deref())?;
         tx.commit()?;
         Ok(entry)
+    }
+}
+
+/// What the `delete` history row of an unreadable flag holds in place of its last definition
+/// (which cannot be read): switched off, no variants, and why in its description. It is never
+/// served; the definitions before the damage stay in the flag's earlier history rows.
+pub fn unreadable_stand_in(key: &str, error: &str) -> Flag {
+    Flag {
+        key: key.to_owned(),
+        description: format!("unreadable when deleted: {error}"),
+        enabled: false,
+        variants: Default::default(),
+        default_variant: String::new(),
+        off_variant: String::new(),
+        rules: Vec::new(),
+        version: 0,
     }
 }
 
@@ -308,8 +347,15 @@ fn last_history_version(tx: &rusqlite::Connection, key: &str) -> Result<u64> {
     Ok(v as u64)
 }
 
-/// The history row and the audit entry of one change, inside its transaction.
-fn record(tx: &rusqlite::Transaction<'_>, entry: &FlagHistoryEntry, json: &str, at: &str) -> Result<()> {
+/// The history row and the audit entry of one change, inside its transaction; `unreadable` is
+/// why the flag's stored JSON did not read (a delete of an unreadable flag), kept in the audit.
+fn record(
+    tx: &rusqlite::Transaction<'_>,
+    entry: &FlagHistoryEntry,
+    json: &str,
+    at: &str,
+    unreadable: Option<&str>,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO flag_history (key, version, config_version, action, flag, actor, reason, at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -324,13 +370,16 @@ fn record(tx: &rusqlite::Transaction<'_>, entry: &FlagHistoryEntry, json: &str, 
             at
         ],
     )?;
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "flag": entry.key,
         "version": entry.version,
         "config_version": entry.config_version,
         "enabled": entry.flag.enabled,
         "reason": entry.reason,
     });
+    if let Some(error) = unreadable {
+        detail["unreadable"] = error.into();
+    }
     let audit =
         NewAudit { actor: entry.actor.clone(), action: format!("flag.{}", entry.action), outcome: "ok".into(), detail };
     append_audit(tx, None, audit, at)
@@ -440,5 +489,37 @@ mod tests {
         assert_eq!(store.flags().await.unwrap().version, 2);
         assert!(!store.flag("a").await.unwrap().enabled);
         assert_eq!(store.flag_history("a").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_flag_is_reported_not_fatal_and_can_be_deleted() {
+        let store = SqliteStore::in_memory().unwrap();
+        for key in ["a", "b", "c"] {
+            store.write_flag(write(flag(key, true), FlagWriteMode::Create, "create")).await.unwrap();
+        }
+        // As a newer version or a damaged disk would leave it.
+        store.lock().execute("UPDATE flags SET flag = '{\"key\": \"b\", \"shiny\": 1}' WHERE key = 'b'", []).unwrap();
+
+        let set = store.flags().await.unwrap();
+        assert_eq!(set.flags.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(set.unreadable.len(), 1);
+        assert_eq!(set.unreadable[0].key, "b");
+        assert!(set.unreadable[0].error.contains("shiny"), "{:?}", set.unreadable);
+
+        let gone = FlagDelete { key: "b".into(), actor: "tester".into(), reason: Some("unreadable".into()) };
+        let e = store.delete_flag(gone).await.unwrap();
+        assert_eq!((e.action.as_str(), e.version, e.config_version, e.flag.enabled), ("delete", 2, 4, false));
+        let set = store.flags().await.unwrap();
+        assert_eq!((set.version, set.flags.len(), set.unreadable.len()), (4, 2, 0));
+        let history = store.flag_history("b").await.unwrap();
+        assert_eq!(history.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(), ["create", "delete"]);
+        assert!(history[1].flag.description.contains("shiny"), "{:?}", history[1]);
+        assert_eq!(store.flag_changes_since(3, 10).await.unwrap().len(), 1, "the change feed still reads");
+        let audit = store.audit_entries(0, 100).await.unwrap();
+        let last = audit.last().unwrap();
+        assert_eq!(last.action, "flag.delete");
+        let detail: serde_json::Value = serde_json::from_str(&last.detail).unwrap();
+        assert!(detail["unreadable"].as_str().is_some_and(|e| e.contains("shiny")), "{detail}");
+        backstop_core::audit::verify_chain(&audit).unwrap();
     }
 }

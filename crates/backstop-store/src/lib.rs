@@ -13,7 +13,9 @@ mod incidents;
 mod model;
 mod sqlite;
 
-pub use flags::{FlagDelete, FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode};
+pub use flags::{
+    FlagDelete, FlagHistoryEntry, FlagSet, FlagStore, FlagWrite, FlagWriteMode, UnreadableFlag, unreadable_stand_in,
+};
 pub use incidents::{Drill, Incident, IncidentStore, IncidentUpdate, NewDrill, NewIncident};
 pub use model::{
     Change, InstanceRecord, InstanceRole, NewAudit, NewOperation, NewRevision, Operation, RevisionDatabase, Step,

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use backstop_api::{ChangeEvent, Flag, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, Written};
+use backstop_api::{
+    ChangeEvent, Flag, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, UnreadableFlag, Written,
+};
 use insta::assert_snapshot;
 use serde_json::json;
 
@@ -45,8 +47,14 @@ fn written() {
 
 #[test]
 fn flag_list() {
-    let list = FlagList { etag: "W/\"9-1f2e\"".into(), flags: vec![flag("new-checkout", true, 2)], version: 9 };
+    let unreadable =
+        vec![UnreadableFlag { key: "old-banner".into(), error: "unknown field `schedule` at line 1 column 42".into() }];
+    let list =
+        FlagList { etag: "W/\"9-1f2e\"".into(), flags: vec![flag("new-checkout", true, 2)], unreadable, version: 9 };
     assert_snapshot!(round_trip(&list));
+    // An older server's answer has no `unreadable`.
+    let older: FlagList = serde_json::from_value(json!({"etag": "e", "flags": [], "version": 1})).unwrap();
+    assert!(older.unreadable.is_empty());
 }
 
 #[test]

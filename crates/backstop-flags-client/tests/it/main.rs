@@ -95,7 +95,10 @@ async fn a_refused_token_is_an_error_that_says_so() {
     let cp = ControlPlane::start().await;
     let client = Client::connect(ClientConfig::new(cp.url(), "not-the-token"));
     match client.wait_ready().await {
-        State::Error { message } => assert!(message.contains("refused the token"), "{message}"),
+        State::Error { message } => {
+            assert!(message.contains("refused the token"), "{message}");
+            assert!(message.contains("not valid for this server"), "the server's own words: {message}");
+        }
         other => panic!("expected an error, got {other:?}"),
     }
     match client.evaluate_bool("anything", &Context::new()) {

@@ -1,5 +1,6 @@
 //! Admin routes of flags: create, set, on, off (the kill switch), delete,
-//! list, show, history. Writes need the admin token; reads are open like the rest of `/v1`.
+//! list, show, history. Writes need the admin token; reads need the evaluation or the admin
+//! token like the stream ([`super::require_reader`]): definitions name customers and countries.
 
 use std::sync::Arc;
 
@@ -40,11 +41,12 @@ pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         .route("/v1/flags/{key}", post(create).put(set).delete(delete))
         .route("/v1/flags/{key}/on", post(on))
         .route("/v1/flags/{key}/off", post(off))
-        .route_layer(middleware::from_fn_with_state(ctx, crate::api::require_token));
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), crate::api::require_token));
     Router::new()
         .route("/v1/flags", get(list))
         .route("/v1/flags/{key}", get(show))
         .route("/v1/flags/{key}/history", get(history))
+        .route_layer(middleware::from_fn_with_state(ctx, super::require_reader))
         .merge(mutating)
 }
 
@@ -185,14 +187,21 @@ async fn delete(
 }
 
 /// Every flag, with the configuration version and its ETag; `If-None-Match`
-/// with that ETag gets 304 (what the SDK polls when it cannot stream).
+/// with that ETag gets 304 (what the SDK polls when it cannot stream). Stored
+/// flags that cannot be served are named in `unreadable`.
 async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
     let current = ctx.flags.current();
     let mut resp = if super::ofrep::matches_etag(&headers, &current.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let flags: Vec<Flag> = current.snapshot.flags.values().map(|f| f.flag().clone()).collect();
-        let list = backstop_api::FlagList { etag: current.etag.clone(), flags, version: current.snapshot.version };
+        let unreadable = current
+            .unreadable
+            .iter()
+            .map(|(key, error)| backstop_api::UnreadableFlag { key: key.clone(), error: error.clone() })
+            .collect();
+        let list =
+            backstop_api::FlagList { etag: current.etag.clone(), flags, unreadable, version: current.snapshot.version };
         axum::Json(list).into_response()
     };
     if let Ok(etag) = HeaderValue::from_str(&current.etag) {
@@ -203,7 +212,22 @@ async fn list(State(ctx): State<Arc<Ctx>>, headers: HeaderMap) -> Response {
 
 async fn show(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Flag> {
     let current = ctx.flags.current();
+    if let Some(error) = current.unreadable.get(&key) {
+        return Err(unreadable_flag(&key, error));
+    }
     current.snapshot.get(&key).map(|f| axum::Json(f.flag().clone())).ok_or_else(|| unknown_flag(&key))
+}
+
+/// A stored flag that cannot be served: it exists (so not 404), but its state is damaged.
+fn unreadable_flag(key: &str, error: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "corrupt_state",
+        message: format!("flag `{key}` is stored but cannot be read: {error}"),
+        hint: format!(
+            "delete it with `backstop flag delete {key} --reason \"...\"`, or replace it with `backstop flag set {key} --file FLAG.json`"
+        ),
+    }
 }
 
 async fn history(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Vec<FlagHistoryEntry>> {

@@ -27,8 +27,8 @@ use crate::Ctx;
 use crate::api::ApiError;
 use crate::error::OpError;
 
-/// The evaluation-only token: evaluates flags (OFREP) and reads the flag
-/// stream, and is refused on every mutating route.
+/// The evaluation-only token: evaluates flags (OFREP), reads flag definitions
+/// and the flag stream, and is refused on every mutating route.
 pub const EVAL_TOKEN_FILE: &str = "eval.token";
 
 /// The engine's flag service with its changes framed as Server-Sent Events.
@@ -72,6 +72,38 @@ impl Frames for Sse {
 /// The flag routes: admin (`/v1/flags...`), OFREP (`/ofrep/v1/...`) and the stream.
 pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     admin::routes(ctx.clone()).merge(ofrep::routes(ctx.clone())).merge(stream::routes(ctx))
+}
+
+/// Every flag read (definitions, history, both streams, OFREP evaluation) takes the evaluation
+/// token or the admin token: definitions name customers, countries and rollout percentages, so
+/// the list is no more open than the stream that carries the same flags. No token and a token
+/// this server does not know are both 401; 403 is kept for a known token used beyond its rights
+/// (the evaluation token on a mutating route).
+pub(crate) async fn require_reader(
+    axum::extract::State(ctx): axum::extract::State<Arc<Ctx>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    match crate::auth::presented(req.headers()) {
+        Some(token) if reads_flags(token, &ctx) => Ok(next.run(req).await),
+        Some(_) => Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "the token is not valid for this server".into(),
+            hint: "use the content of STATE/eval.token (or STATE/admin.token) of the server you are talking to".into(),
+        }),
+        None => Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "reading flags needs a token".into(),
+            hint: "send `Authorization: Bearer TOKEN` or `X-API-Key: TOKEN` with the content of STATE/eval.token (the CLI sends BACKSTOP_TOKEN)".into(),
+        }),
+    }
+}
+
+/// Whether `token` may read flags: the evaluation token or the admin token.
+fn reads_flags(token: &str, ctx: &Ctx) -> bool {
+    crate::auth::token_matches(token, &ctx.eval_token) || crate::auth::token_matches(token, &ctx.token)
 }
 
 /// A `text/event-stream` response over pre-serialised event frames.

@@ -1,7 +1,7 @@
 //! The OpenFeature Remote Evaluation Protocol: single and bulk evaluation
 //! with OFREP's success and error shapes, ETag / If-None-Match on bulk, a
-//! rate limit per token (429 with `Retry-After`), the evaluation-token check
-//! shared with the flag stream, and OFREP's event stream: the bulk response
+//! rate limit per token (429 with `Retry-After`), behind the reader-token check
+//! shared with every flag read ([`super::require_reader`]), and OFREP's event stream: the bulk response
 //! names it in `eventStreams`, and every change sends a `refetchEvaluation`
 //! event carrying the new ETag.
 
@@ -21,7 +21,6 @@ use backstop_flags::{Context, EvalError, Evaluation};
 use super::Current;
 use super::stream::{Framing, frames};
 use crate::Ctx;
-use crate::api::ApiError;
 
 /// Where OFREP providers follow changes (advertised in `eventStreams`).
 pub(super) const EVENTS_PATH: &str = "/ofrep/v1/events";
@@ -35,7 +34,7 @@ pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         .route("/ofrep/v1/evaluate/flags", post(bulk))
         .route("/ofrep/v1/evaluate/flags/{key}", post(single))
         .route_layer(middleware::from_fn_with_state(ctx.clone(), rate_limit));
-    evaluate.route(EVENTS_PATH, get(events)).route_layer(middleware::from_fn_with_state(ctx, require_reader))
+    evaluate.route(EVENTS_PATH, get(events)).route_layer(middleware::from_fn_with_state(ctx, super::require_reader))
 }
 
 /// Evaluations beyond the configured rate of one token get 429, with
@@ -85,33 +84,6 @@ fn events_url(headers: &HeaderMap, ctx: &Ctx) -> String {
 }
 
 use crate::auth::presented;
-
-/// Evaluation and the stream take the evaluation token or the admin token:
-/// none is 401, any other is 403.
-pub(super) async fn require_reader(
-    State(ctx): State<Arc<Ctx>>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Some(token) = presented(req.headers()) else {
-        return Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "flag evaluation needs a token".into(),
-            hint: "send `X-API-Key: TOKEN` or `Authorization: Bearer TOKEN` with the content of STATE/eval.token"
-                .into(),
-        });
-    };
-    if !(crate::auth::token_matches(token, &ctx.eval_token) || crate::auth::token_matches(token, &ctx.token)) {
-        return Err(ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
-            message: "the token is not valid for this server".into(),
-            hint: "use the content of STATE/eval.token of the server you are talking to".into(),
-        });
-    }
-    Ok(next.run(req).await)
-}
 
 fn error_body(key: Option<&str>, code: &str, details: impl Into<String>) -> EvaluationFailure {
     EvaluationFailure { error_code: code.to_owned(), error_details: details.into(), key: key.map(str::to_owned) }

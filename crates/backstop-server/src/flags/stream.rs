@@ -28,7 +28,7 @@ pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
     Router::new()
         // `/v1/flags/stream` is taken, so `stream` cannot be a flag key.
         .route("/v1/flags/stream", get(stream).fallback(|| async { reserved_key() }))
-        .route_layer(middleware::from_fn_with_state(ctx, super::ofrep::require_reader))
+        .route_layer(middleware::from_fn_with_state(ctx, super::require_reader))
 }
 
 fn reserved_key() -> ApiError {
