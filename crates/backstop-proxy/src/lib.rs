@@ -26,6 +26,7 @@
 
 mod backend;
 mod body;
+mod deadline;
 mod forward;
 mod meter;
 mod proxy;
