@@ -10,6 +10,16 @@
 //! `POST` is replayed too: the instance that took it died without answering,
 //! and a second instance may run it again, so an app whose bodyless `POST`s
 //! must run at most once should give them a body or make them idempotent.
+//! When the request failed on a new connection (the instance took it and
+//! dropped it without answering: it is dying) and its backend is still the
+//! current one (the replacement is not switched in yet), the retry waits for
+//! the switch, as long as a request whose connection is refused waits for one
+//! (the response timeout, at most 10 s; not at all without one), rather than
+//! go straight back: a dying instance's listener can still take the retry's
+//! connection and drop it too. If no switch comes in that time, it is retried
+//! on the same backend. One that failed on a reused connection is retried at
+//! once: that is also how an idle connection closed by a live instance, just
+//! as the request went out, looks.
 //! Not retried: a request whose body was (partly) sent, since the body is
 //! streamed and not kept; a response that had started (its head was passed
 //! on, so the client sees the connection cut); an upstream that did not
@@ -96,6 +106,10 @@ impl Shared {
     /// answer may take to start, at most [`MAX_HOLD`]; not at all without a response timeout.
     fn hold(&self) -> Duration {
         Duration::from_millis(self.response_timeout_ms.load(Ordering::Relaxed)).min(MAX_HOLD)
+    }
+
+    fn is_current_backend(&self, backend: &Arc<Backend>) -> bool {
+        self.current.load().as_ref().is_some_and(|now| Arc::ptr_eq(now, backend))
     }
 
     fn is_current(&self, upstream: &Upstream) -> bool {
@@ -320,12 +334,23 @@ async fn forward_to(
                         return answered_here(&client, inflight, timer, start, answer);
                     };
                     retried = true;
+                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
                     // On whichever backend is current now: after a switch, the new instance.
-                    let Some(next) = client.shared.acquire() else {
-                        let answer = bad_gateway(backend, &error);
+                    let next = if !reused && !hold.is_zero() && client.shared.is_current_backend(backend) {
+                        // A new connection taken and dropped without an answer: the instance is
+                        // dying, and its listener may still take the retry's connection before
+                        // it goes. Wait for its replacement instead, as a refused connection does.
+                        match client.shared.other_than(backend, hold).await {
+                            Some(next) => Some(next),
+                            None => client.shared.acquire(),
+                        }
+                    } else {
+                        client.shared.acquire()
+                    };
+                    let Some(next) = next else {
+                        let answer = bad_gateway(inflight.backend(), &error);
                         return answered_here(&client, inflight, timer, start, answer);
                     };
-                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
                     inflight = next;
                     req = again;
                     attempt_start = Instant::now();
