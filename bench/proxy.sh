@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proxy benchmarks, in one run on this machine (loopback only, bounded):
-#   (a) requests/s: upstream direct vs nginx reverse proxy vs backstop's proxy (wrk)
+#   (a) requests/s: upstream direct vs nginx reverse proxy vs backstop's proxy (wrk), and the
+#       CPU time the two proxies' own threads spend per request
 #   (b) failed requests during 100 blue-green swaps (50 release + 50 undo) under wrk load
 #   (c) time from `backstop undo` (CLI start) to the first request served by the warm previous version
 #   (d) with COST=1: instructions per proxied request under callgrind (independent of machine load)
@@ -83,19 +84,41 @@ NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 sleep 0.3
 
-rps() { wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+TCK=$(getconf CLK_TCK)
+# The /proc stat files of the proxy's own threads: backstop's proxy workers, nginx's worker processes.
+proxy_stats() {
+  if [ "$1" = backstop ]; then
+    for t in /proc/"$SERVER_PID"/task/*; do grep -q '^proxy:' "$t/comm" 2>/dev/null && echo "$t/stat"; done
+  else
+    for p in $(pgrep -P "$(cat "$WORK/nginx.pid")"); do echo "/proc/$p/stat"; done
+  fi
+}
+ticks() { cat $(proxy_stats "$1") 2>/dev/null | awk '{sub(/.*\) /, ""); s += $12 + $13} END {print s + 0}'; }
+# measure NAME PORT: one wrk run; appends requests/s to $WORK/NAME and, for a proxy, the CPU time
+# its threads spent per request (user + system, microseconds) to $WORK/NAME.cpu.
+measure() {
+  local before=0 out n
+  [ "$1" = direct ] || before=$(ticks "$1")
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2/")
+  echo "$out" | awk '/Requests\/sec/ {print $2}' >> "$WORK/$1"
+  if [ "$1" != direct ]; then
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    python3 -c "print(f'{($(ticks "$1") - $before) / $TCK * 1e6 / $n:.1f}')" >> "$WORK/$1.cpu"
+  fi
+}
 
 if [ -z "${SKIP_A:-}" ]; then
-echo "== (a) requests/s, $ROUNDS rounds x ${SECS}s, wrk -t$THREADS -c$CONNS (interleaved)"
-: > "$WORK/direct"; : > "$WORK/nginx"; : > "$WORK/backstop"
+echo "== (a) requests/s, $ROUNDS rounds x ${SECS}s, wrk -t$THREADS -c$CONNS (interleaved); proxy CPU µs per request"
+: > "$WORK/direct"; : > "$WORK/nginx"; : > "$WORK/backstop"; : > "$WORK/nginx.cpu"; : > "$WORK/backstop.cpu"
 for r in $(seq "$ROUNDS"); do
-  rps "$UP" >> "$WORK/direct"; rps "$NGX" >> "$WORK/nginx"; rps "$APP" >> "$WORK/backstop"
-  echo "round $r: direct $(tail -1 "$WORK/direct")  nginx $(tail -1 "$WORK/nginx")  backstop $(tail -1 "$WORK/backstop")"
+  measure direct "$UP"; measure nginx "$NGX"; measure backstop "$APP"
+  echo "round $r: direct $(tail -1 "$WORK/direct")  nginx $(tail -1 "$WORK/nginx") ($(tail -1 "$WORK/nginx.cpu") µs)  backstop $(tail -1 "$WORK/backstop") ($(tail -1 "$WORK/backstop.cpu") µs)"
 done
 D=$(median < "$WORK/direct"); N=$(median < "$WORK/nginx"); B=$(median < "$WORK/backstop")
-echo "median: direct $D  nginx $N  backstop $B"
-python3 -c "print(f'backstop/nginx = {$B/$N:.2f}   backstop/direct = {$B/$D:.2f}   nginx/direct = {$N/$D:.2f}')"
+NC=$(median < "$WORK/nginx.cpu"); BC=$(median < "$WORK/backstop.cpu")
+echo "median: direct $D  nginx $N  backstop $B;  proxy CPU per request: nginx $NC µs, backstop $BC µs"
+python3 -c "print(f'backstop/nginx = {$B/$N:.2f}   backstop/direct = {$B/$D:.2f}   nginx/direct = {$N/$D:.2f}   CPU per request backstop/nginx = {$BC/$NC:.2f}')"
 fi
 
 if [ -z "${SKIP_BC:-}" ]; then

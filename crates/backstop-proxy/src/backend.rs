@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use http::HeaderValue;
 use tokio::sync::Notify;
 
 use crate::Meter;
@@ -19,6 +20,8 @@ use crate::Meter;
 pub struct Backend {
     addr: SocketAddr,
     label: String,
+    /// `Host` for a request that has none (HTTP/1.0), made once rather than per request.
+    host: Option<HeaderValue>,
     /// The revision it serves, and that revision's traffic signals (shared by its backends).
     revision: u64,
     meter: Arc<Meter>,
@@ -39,6 +42,7 @@ impl Backend {
         Arc::new(Backend {
             addr,
             label: label.into(),
+            host: HeaderValue::try_from(addr.to_string()).ok(),
             revision,
             meter,
             inflight: AtomicUsize::new(0),
@@ -54,6 +58,11 @@ impl Backend {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The `Host` header naming this backend's address.
+    pub(crate) fn host_header(&self) -> Option<&HeaderValue> {
+        self.host.as_ref()
     }
 
     pub fn revision(&self) -> u64 {

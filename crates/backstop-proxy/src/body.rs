@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::backend::Inflight;
+use crate::deadline::ResponseTimer;
 use crate::forward::ClientConn;
 use crate::upstream::Upstream;
 
@@ -35,6 +36,8 @@ struct Streamed {
     ended: bool,
     upstream: Option<Upstream>,
     client: Arc<ClientConn>,
+    /// The client connection's timer, given back with the connection.
+    timer: ResponseTimer,
     _inflight: Inflight,
 }
 
@@ -44,6 +47,7 @@ impl ProxyBody {
         upstream: Upstream,
         client: Arc<ClientConn>,
         inflight: Inflight,
+        timer: ResponseTimer,
     ) -> ProxyBody {
         ProxyBody {
             kind: Kind::Upstream(Streamed {
@@ -51,6 +55,7 @@ impl ProxyBody {
                 ended: false,
                 upstream: Some(upstream),
                 client,
+                timer,
                 _inflight: inflight,
             }),
         }
@@ -143,10 +148,8 @@ impl Streamed {
 impl Drop for Streamed {
     fn drop(&mut self) {
         // An unfinished body leaves the connection mid-response: it closes.
-        if self.ended || self.body.is_end_stream() {
-            if let Some(upstream) = self.upstream.take() {
-                self.client.put_idle(upstream);
-            }
-        }
+        let complete = self.ended || self.body.is_end_stream();
+        let upstream = self.upstream.take().filter(|_| complete);
+        self.client.put_back(upstream, std::mem::take(&mut self.timer));
     }
 }

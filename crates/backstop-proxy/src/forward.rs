@@ -10,6 +10,16 @@
 //! `POST` is replayed too: the instance that took it died without answering,
 //! and a second instance may run it again, so an app whose bodyless `POST`s
 //! must run at most once should give them a body or make them idempotent.
+//! When the request failed on a new connection (the instance took it and
+//! dropped it without answering: it is dying) and its backend is still the
+//! current one (the replacement is not switched in yet), the retry waits for
+//! the switch, as long as a request whose connection is refused waits for one
+//! (the response timeout, at most 10 s; not at all without one), rather than
+//! go straight back: a dying instance's listener can still take the retry's
+//! connection and drop it too. If no switch comes in that time, it is retried
+//! on the same backend. One that failed on a reused connection is retried at
+//! once: that is also how an idle connection closed by a live instance, just
+//! as the request went out, looks.
 //! Not retried: a request whose body was (partly) sent, since the body is
 //! streamed and not kept; a response that had started (its head was passed
 //! on, so the client sees the connection cut); an upstream that did not
@@ -31,13 +41,17 @@ use hyper::body::{Body, Incoming};
 
 use crate::backend::{Backend, Inflight};
 use crate::body::{ProxyBody, RequestBody};
+use crate::deadline::ResponseTimer;
 use crate::upstream::{ConnectError, Pool, Upstream};
 
 /// State shared by every connection of one proxy.
 #[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) current: ArcSwapOption<Backend>,
-    pool: Pool,
+    /// Idle upstream connections, one pool per worker thread. A connection is registered with the
+    /// I/O driver of the worker that opened it; used from another worker, each of its readiness
+    /// events would wake that worker first, which then wakes the user across threads.
+    pools: Box<[Pool]>,
     /// How long the upstream may take to start its answer, in milliseconds; 0 waits forever.
     pub(crate) response_timeout_ms: AtomicU64,
     /// Woken by every switch, for requests waiting for a backend they can reach.
@@ -48,6 +62,11 @@ pub(crate) struct Shared {
 const MAX_HOLD: Duration = Duration::from_secs(10);
 
 impl Shared {
+    /// For a proxy with `workers` worker threads.
+    pub(crate) fn new(workers: usize) -> Shared {
+        Shared { pools: (0..workers.max(1)).map(|_| Pool::default()).collect(), ..Shared::default() }
+    }
+
     /// Claims the current backend for one request.
     ///
     /// The claim is counted first and the backend re-checked after: a request
@@ -89,16 +108,20 @@ impl Shared {
         Duration::from_millis(self.response_timeout_ms.load(Ordering::Relaxed)).min(MAX_HOLD)
     }
 
+    fn is_current_backend(&self, backend: &Arc<Backend>) -> bool {
+        self.current.load().as_ref().is_some_and(|now| Arc::ptr_eq(now, backend))
+    }
+
     fn is_current(&self, upstream: &Upstream) -> bool {
         self.current.load().as_ref().is_some_and(|now| upstream.is_for(now))
     }
 
-    /// Keeps an idle upstream connection for any client connection to use.
+    /// Keeps an idle upstream connection for the client connections of `worker` to use.
     /// One to a backend switched away from is closed instead: kept, it would
     /// hold the old instance's connection open for nothing.
-    fn park(&self, upstream: Upstream) {
-        if self.is_current(&upstream) {
-            self.pool.put(upstream);
+    fn park(&self, worker: usize, upstream: Upstream) {
+        if let Some(pool) = self.pools.get(worker).filter(|_| self.is_current(&upstream)) {
+            pool.put(upstream);
         }
     }
 }
@@ -106,42 +129,87 @@ impl Shared {
 /// One client connection, as seen by its requests.
 pub(crate) struct ClientConn {
     shared: Arc<Shared>,
+    /// The worker thread serving the connection, whose pool it takes upstream connections from.
+    worker: usize,
     /// The client's IP address, for `X-Forwarded-For`.
     client_ip: Option<HeaderValue>,
+    /// Requests started on this connection, for the idle check.
+    started: AtomicU64,
+    /// What the connection keeps from one request to the next. HTTP/1.1 serves a connection's
+    /// requests one after another, so the lock is never contended; it is there for `Sync`.
+    slots: Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
     /// The upstream connection this client's last request used, kept for its next one.
-    idle: Mutex<Option<Upstream>>,
+    idle: Option<Upstream>,
+    /// The timer of the requests' response timeouts; taken out while a request uses it.
+    timer: ResponseTimer,
+    /// A request is being served: from its first look for an upstream connection until its
+    /// response is complete or abandoned.
+    serving: bool,
+}
+
+/// What a client connection has been doing, as its idle check sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Activity {
+    /// Requests started so far.
+    pub(crate) started: u64,
+    /// Whether a request is being served now.
+    pub(crate) serving: bool,
 }
 
 impl ClientConn {
-    pub(crate) fn new(shared: Arc<Shared>, client_ip: Option<HeaderValue>) -> ClientConn {
-        ClientConn { shared, client_ip, idle: Mutex::new(None) }
+    pub(crate) fn new(shared: Arc<Shared>, worker: usize, client_ip: Option<HeaderValue>) -> ClientConn {
+        ClientConn { shared, worker, client_ip, started: AtomicU64::new(0), slots: Mutex::default() }
     }
 
-    /// Takes back an upstream connection whose response is complete.
-    pub(crate) fn put_idle(&self, upstream: Upstream) {
-        if !self.shared.is_current(&upstream) {
-            return;
-        }
-        let spare = self.idle.lock().unwrap_or_else(PoisonError::into_inner).replace(upstream);
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn activity(&self) -> Activity {
+        Activity { started: self.started.load(Ordering::Relaxed), serving: self.slots().serving }
+    }
+
+    /// Takes back what a request used once its response is complete: its upstream connection,
+    /// if it can take another request, and the timer.
+    pub(crate) fn put_back(&self, upstream: Option<Upstream>, timer: ResponseTimer) {
+        let upstream = upstream.filter(|up| self.shared.is_current(up));
+        let spare = {
+            let mut slots = self.slots();
+            slots.timer = timer;
+            slots.serving = false;
+            upstream.and_then(|up| slots.idle.replace(up))
+        };
         if let Some(spare) = spare {
-            self.shared.park(spare);
+            self.shared.park(self.worker, spare);
         }
     }
 
     /// An idle upstream connection to `backend`: this client's own, else one from the pool.
-    fn take_idle(&self, backend: &Backend) -> Option<Upstream> {
-        let own = self.idle.lock().unwrap_or_else(PoisonError::into_inner).take();
+    /// Also hands out the connection's timer into `timer`, the first time for a request.
+    fn take_idle(&self, backend: &Backend, timer: &mut Option<ResponseTimer>) -> Option<Upstream> {
+        let own = {
+            let mut slots = self.slots();
+            if timer.is_none() {
+                *timer = Some(std::mem::take(&mut slots.timer));
+                slots.serving = true;
+            }
+            slots.idle.take()
+        };
         match own {
             Some(up) if up.is_for(backend) => Some(up),
-            _ => self.shared.pool.take(backend),
+            _ => self.shared.pools.get(self.worker).and_then(|pool| pool.take(backend)),
         }
     }
 }
 
 impl Drop for ClientConn {
     fn drop(&mut self) {
-        if let Some(up) = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
-            self.shared.park(up);
+        if let Some(up) = self.slots.get_mut().unwrap_or_else(PoisonError::into_inner).idle.take() {
+            self.shared.park(self.worker, up);
         }
     }
 }
@@ -167,30 +235,150 @@ const X_BACKSTOP: HeaderName = HeaderName::from_static("x-backstop");
 ///
 /// The request counts in the signals of the backend that answered it (or on whose account the
 /// proxy answered 502 or 504): its latency until the response head, and a failure when the client
-/// gets a 5xx status.
+/// gets a 5xx status. The latency is measured with the monotonic clock (two reads per request,
+/// each a few tens of nanoseconds through the vDSO), not a coarse per-worker timestamp: a coarse
+/// clock ticks every few milliseconds, too slow for requests that take a tenth of one.
 pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> Response<ProxyBody> {
     let start = Instant::now();
+    // Only this connection's task writes the count (its requests come one at a time): a plain
+    // store, not a locked addition.
+    client.started.store(client.started.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }
     let Some(inflight) = client.shared.acquire() else {
         return local(StatusCode::SERVICE_UNAVAILABLE, "no-backend", "no live instance\n");
     };
-    let (response, backend) = forward_to(client, req, inflight).await;
-    backend.meter().record(start.elapsed(), response.status().is_server_error());
-    response
+    forward_to(client, req, inflight, start).await
 }
 
-/// Sends the request to the claimed backend (or, retrying, to the one current then); returns the
-/// answer and the backend it is on account of.
+/// Sends the request to the claimed backend (or, retrying, to the one current then) and records
+/// it in the signals of the backend it ends on.
 async fn forward_to(
     client: Arc<ClientConn>,
     req: Request<Incoming>,
     mut inflight: Inflight,
-) -> (Response<ProxyBody>, Arc<Backend>) {
-    let backend = inflight.backend().clone();
-
+    start: Instant,
+) -> Response<ProxyBody> {
     let (mut parts, body) = req.into_parts();
+    rewrite_request(&mut parts, client.client_ip.as_ref(), inflight.backend());
+    // A request without a body can be sent again from a copy of its head.
+    let replay = body.is_end_stream().then(|| Replay::of(&parts));
+    let body = if replay.is_some() { RequestBody::Empty } else { RequestBody::Client(body) };
+    let mut req = Request::from_parts(parts, body);
+
+    let hold = client.shared.hold();
+    let mut timer = None;
+    let mut retried = false;
+    // When the response timeout of the current attempt started: at the request's arrival, and
+    // afresh after a wait for another backend and for the retry.
+    let mut attempt_start = start;
+    loop {
+        let backend = inflight.backend();
+        let (mut upstream, reused) = match client.take_idle(backend, &mut timer) {
+            Some(up) => (up, true),
+            None => match Upstream::connect(backend).await {
+                Ok(up) => (up, false),
+                Err(e) => {
+                    // Nothing was sent, so any request may go to the instance that replaces this
+                    // one (a crashed instance being restarted) if it comes in time.
+                    if !hold.is_zero() {
+                        if let Some(next) = client.shared.other_than(backend, hold).await {
+                            inflight = next;
+                            attempt_start = Instant::now();
+                            continue;
+                        }
+                    }
+                    let answer = bad_gateway(backend, &e);
+                    return answered_here(&client, inflight, timer, start, answer);
+                }
+            },
+        };
+        if !upstream.ready().await {
+            if reused {
+                continue;
+            }
+            let answer = bad_gateway(backend, &ConnectError::Closed);
+            return answered_here(&client, inflight, timer, start, answer);
+        }
+        let timeout_ms = client.shared.response_timeout_ms.load(Ordering::Relaxed);
+        let sent = if timeout_ms == 0 {
+            upstream.send(req).await
+        } else {
+            let deadline = tokio::time::Instant::from_std(attempt_start) + Duration::from_millis(timeout_ms);
+            match timer.get_or_insert_with(ResponseTimer::default).within(deadline, upstream.send(req)).await {
+                Some(sent) => sent,
+                // The connection is dropped with its late answer; the request counts as done.
+                None => {
+                    let answer = gateway_timeout(backend, timeout_ms);
+                    return answered_here(&client, inflight, timer, start, answer);
+                }
+            }
+        };
+        match sent {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                Seen::scan(&parts.headers).strip_hop_by_hop(&mut parts.headers);
+                backend.meter().record(start.elapsed(), parts.status.is_server_error());
+                let body = ProxyBody::upstream(body, upstream, client, inflight.answered(), timer.unwrap_or_default());
+                return Response::from_parts(parts, body);
+            }
+            Err(mut e) => match e.take_message() {
+                // Not sent: an idle connection the backend had closed. Try another.
+                Some(unsent) if reused => req = unsent,
+                unsent => {
+                    let error = e.into_error();
+                    let again = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried);
+                    let Some(again) = again else {
+                        let answer = bad_gateway(backend, &error);
+                        return answered_here(&client, inflight, timer, start, answer);
+                    };
+                    retried = true;
+                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
+                    // On whichever backend is current now: after a switch, the new instance.
+                    let next = if !reused && !hold.is_zero() && client.shared.is_current_backend(backend) {
+                        // A new connection taken and dropped without an answer: the instance is
+                        // dying, and its listener may still take the retry's connection before
+                        // it goes. Wait for its replacement instead, as a refused connection does.
+                        match client.shared.other_than(backend, hold).await {
+                            Some(next) => Some(next),
+                            None => client.shared.acquire(),
+                        }
+                    } else {
+                        client.shared.acquire()
+                    };
+                    let Some(next) = next else {
+                        let answer = bad_gateway(inflight.backend(), &error);
+                        return answered_here(&client, inflight, timer, start, answer);
+                    };
+                    inflight = next;
+                    req = again;
+                    attempt_start = Instant::now();
+                }
+            },
+        }
+    }
+}
+
+/// Ends a request the proxy answered itself on `inflight`'s account: records it, gives the timer
+/// back to the connection, and stops counting it in flight.
+fn answered_here(
+    client: &ClientConn,
+    inflight: Inflight,
+    timer: Option<ResponseTimer>,
+    start: Instant,
+    answer: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    inflight.backend().meter().record(start.elapsed(), answer.status().is_server_error());
+    if let Some(timer) = timer {
+        client.put_back(None, timer);
+    }
+    answer
+}
+
+/// Rewrites a client's request head for the upstream: origin-form target, HTTP/1.1, hop-by-hop
+/// headers removed, `X-Forwarded-*` added, and a `Host` if the client sent none (HTTP/1.0).
+fn rewrite_request(parts: &mut http::request::Parts, client_ip: Option<&HeaderValue>, backend: &Backend) {
     // Origin-form for the upstream: the connection already says which host it is.
     if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
@@ -200,80 +388,11 @@ async fn forward_to(
     parts.version = Version::HTTP_11;
     let seen = Seen::scan(&parts.headers);
     seen.strip_hop_by_hop(&mut parts.headers);
-    seen.add_forwarded(&mut parts.headers, client.client_ip.as_ref());
-    if seen.host.is_none() {
-        if let Ok(host) = HeaderValue::try_from(backend.addr().to_string()) {
-            parts.headers.insert(header::HOST, host);
-        }
-    }
-    // A request without a body can be sent again from a copy of its head.
-    let replay = body.is_end_stream().then(|| Replay::of(&parts));
-    let body = if replay.is_some() { RequestBody::Empty } else { RequestBody::Client(body) };
-    let mut req = Request::from_parts(parts, body);
-
-    let hold = client.shared.hold();
-    let mut retried = false;
-    loop {
-        let backend = inflight.backend().clone();
-        let (mut upstream, reused) = match client.take_idle(&backend) {
-            Some(up) => (up, true),
-            None => match Upstream::connect(&backend).await {
-                Ok(up) => (up, false),
-                Err(e) => {
-                    // Nothing was sent, so any request may go to the instance that replaces this
-                    // one (a crashed instance being restarted) if it comes in time.
-                    if !hold.is_zero() {
-                        if let Some(next) = client.shared.other_than(&backend, hold).await {
-                            inflight = next;
-                            continue;
-                        }
-                    }
-                    return (bad_gateway(&backend, &e), backend);
-                }
-            },
-        };
-        if !upstream.ready().await {
-            if reused {
-                continue;
-            }
-            return (bad_gateway(&backend, &ConnectError::Closed), backend);
-        }
-        let timeout = client.shared.response_timeout_ms.load(Ordering::Relaxed);
-        let sent = if timeout == 0 {
-            upstream.send(req).await
-        } else {
-            match tokio::time::timeout(Duration::from_millis(timeout), upstream.send(req)).await {
-                Ok(sent) => sent,
-                // The connection is dropped with its late answer; the request counts as done.
-                Err(_) => return (gateway_timeout(&backend, timeout), backend),
-            }
-        };
-        match sent {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                Seen::scan(&parts.headers).strip_hop_by_hop(&mut parts.headers);
-                let body = ProxyBody::upstream(body, upstream, client, inflight.answered());
-                return (Response::from_parts(parts, body), backend);
-            }
-            Err(mut e) => match e.take_message() {
-                // Not sent: an idle connection the backend had closed. Try another.
-                Some(unsent) if reused => req = unsent,
-                unsent => {
-                    let error = e.into_error();
-                    let Some(again) = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried)
-                    else {
-                        return (bad_gateway(&backend, &error), backend);
-                    };
-                    retried = true;
-                    // On whichever backend is current now: after a switch, the new instance.
-                    let Some(next) = client.shared.acquire() else {
-                        return (bad_gateway(&backend, &error), backend);
-                    };
-                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
-                    inflight = next;
-                    req = again;
-                }
-            },
+    let has_host = seen.host.is_some();
+    seen.add_forwarded(&mut parts.headers, client_ip);
+    if !has_host {
+        if let Some(host) = backend.host_header() {
+            parts.headers.insert(header::HOST, host.clone());
         }
     }
 }
@@ -383,7 +502,7 @@ impl Seen {
 
     /// Adds `X-Forwarded-For` (appended to what earlier proxies said),
     /// `X-Forwarded-Proto` and `X-Forwarded-Host` (both only if absent).
-    fn add_forwarded(&self, headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
+    fn add_forwarded(self, headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
         if let Some(ip) = client_ip {
             if !self.forwarded_for {
                 headers.insert(X_FORWARDED_FOR, ip.clone());
@@ -403,8 +522,8 @@ impl Seen {
             headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
         }
         if !self.forwarded_host {
-            if let Some(host) = &self.host {
-                headers.insert(X_FORWARDED_HOST, host.clone());
+            if let Some(host) = self.host {
+                headers.insert(X_FORWARDED_HOST, host);
             }
         }
     }

@@ -3,22 +3,25 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{self, JoinSet};
 
 use crate::ProxyError;
 use crate::backend::Backend;
-use crate::forward::{ClientConn, Shared, forward};
+use crate::forward::{Activity, ClientConn, Shared, forward};
 
 /// Pause after a failed `accept` (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -70,7 +73,7 @@ impl Proxy {
         let listener = listener.into_std().map_err(bind_error)?;
         let start_error = |source| ProxyError::Start { addr: local_addr, source };
 
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(workers));
         let (stop, stopped) = watch::channel(None);
         let mut intakes = Vec::new();
         let mut runtimes = Vec::new();
@@ -84,12 +87,13 @@ impl Proxy {
 
         let mut acceptor = Some((listener, intakes));
         let mut finished = Vec::new();
-        for (runtime, intake, open) in runtimes {
+        for (index, (runtime, intake, open)) in runtimes.into_iter().enumerate() {
             let (shared, stopped, acceptor) = (shared.clone(), stopped.clone(), acceptor.take());
             let (done, finished_rx) = oneshot::channel::<()>();
             let thread = std::thread::Builder::new().name(format!("proxy:{}", local_addr.port()));
             thread
                 .spawn(move || {
+                    crate::meter::use_shard(index);
                     runtime.block_on(async move {
                         if let Some((listener, intakes)) = acceptor {
                             match TcpListener::from_std(listener) {
@@ -97,7 +101,7 @@ impl Proxy {
                                 Err(e) => tracing::error!(addr = %local_addr, error = %e, "proxy cannot listen"),
                             }
                         }
-                        worker_loop(shared, intake, open, stopped).await;
+                        worker_loop(index, shared, intake, open, stopped).await;
                     });
                     // Connections still open are cut when the runtime goes.
                     drop(runtime);
@@ -214,6 +218,7 @@ async fn accept_loop(listener: TcpListener, intakes: Vec<Intake>, mut stop: Stop
 /// The drain is bounded by the stop signal's value, or unbounded if the
 /// `Proxy` was dropped.
 async fn worker_loop(
+    worker: usize,
     shared: Arc<Shared>,
     mut intake: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     open: Arc<AtomicUsize>,
@@ -250,7 +255,7 @@ async fn worker_loop(
                 Some((stream, peer)) => match TcpStream::from_std(stream) {
                     Ok(stream) => {
                         let (close, closing) = oneshot::channel();
-                        let task = conns.spawn(serve_connection(stream, peer, shared.clone(), closing));
+                        let task = conns.spawn(serve_connection(stream, peer, worker, shared.clone(), closing));
                         closers.insert(task.id(), close);
                     }
                     Err(e) => {
@@ -280,9 +285,16 @@ async fn worker_loop(
 
 /// Serves one client connection until it closes, finishing gracefully once
 /// `closing` fires (or its sender is gone).
+///
+/// A connection that starts no request for [`CLIENT_IDLE`] while none is being served (an idle
+/// keep-alive connection, or one whose request head never completes) is closed gracefully at the
+/// next check, and cut at the one after if it is still open (a head still incomplete). This takes
+/// the place of hyper's header-read timeout, which re-arms a timer for every request and wakes the
+/// worker's I/O driver to do so.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    worker: usize,
     shared: Arc<Shared>,
     mut closing: oneshot::Receiver<()>,
 ) {
@@ -290,22 +302,201 @@ async fn serve_connection(
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let client_ip = HeaderValue::try_from(peer.ip().to_canonical().to_string()).ok();
-    let client = Arc::new(ClientConn::new(shared, client_ip));
+    let client = Arc::new(ClientConn::new(shared, worker, client_ip));
+    let watched = client.clone();
     let service = service_fn(move |req| {
         let client = client.clone();
         async move { Ok::<_, Infallible>(forward(client, req).await) }
     });
-    let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(stream), service);
+    let connection = http1::Builder::new().header_read_timeout(None).serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    let result = tokio::select! {
-        biased;
-        result = connection.as_mut() => result,
-        _ = &mut closing => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let mut watch = IdleWatch::new(CLIENT_IDLE);
+    let mut seen = watched.activity();
+    let mut asked_to_close = false;
+    let result = loop {
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                return Poll::Ready(Event::Done(result));
+            }
+            if Pin::new(&mut closing).poll(cx).is_ready() {
+                return Poll::Ready(Event::Closing);
+            }
+            if watch.poll_fired(cx) {
+                return Poll::Ready(Event::Check);
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Done(result) => break result,
+            Event::Closing => {
+                connection.as_mut().graceful_shutdown();
+                break connection.await;
+            }
+            Event::Check => {
+                let now = watched.activity();
+                match idle_step(seen, now, asked_to_close) {
+                    IdleStep::KeepOpen => asked_to_close = false,
+                    IdleStep::AskToClose => {
+                        connection.as_mut().graceful_shutdown();
+                        asked_to_close = true;
+                    }
+                    IdleStep::Cut => {
+                        tracing::debug!(%peer, "closing a client connection that started no request");
+                        break Ok(());
+                    }
+                }
+                seen = now;
+                watch.rearm(CLIENT_IDLE);
+            }
         }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "client connection ended with an error");
+    }
+}
+
+/// How long a client connection may start no request, while none is being served, before it is
+/// closed (between once and twice this long, see `serve_connection`).
+const CLIENT_IDLE: Duration = Duration::from_secs(30);
+
+enum Event {
+    Done(hyper::Result<()>),
+    Closing,
+    Check,
+}
+
+/// What a periodic check does with a client connection.
+#[derive(Debug, PartialEq, Eq)]
+enum IdleStep {
+    KeepOpen,
+    /// Close it once nothing is being written (a keep-alive connection between requests).
+    AskToClose,
+    /// Drop it: asked before, and still no request (a request head that never completes).
+    Cut,
+}
+
+/// `before` and `now` are a connection's [`Activity`] at the previous check and at this one.
+fn idle_step(before: Activity, now: Activity, asked_to_close: bool) -> IdleStep {
+    if now.serving || now.started != before.started {
+        IdleStep::KeepOpen
+    } else if asked_to_close {
+        IdleStep::Cut
+    } else {
+        IdleStep::AskToClose
+    }
+}
+
+/// A periodic check on one connection, on a timer that stays registered between checks: the
+/// connection's task polls it only once per period, and otherwise only looks whether it fired.
+struct IdleWatch {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// Polled since the last re-arm, so its wake-up is registered.
+    armed: bool,
+}
+
+impl IdleWatch {
+    fn new(period: Duration) -> IdleWatch {
+        IdleWatch { sleep: Box::pin(tokio::time::sleep(period)), armed: false }
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.armed {
+            return self.sleep.is_elapsed();
+        }
+        self.armed = true;
+        self.sleep.as_mut().poll(cx).is_ready()
+    }
+
+    fn rearm(&mut self, period: Duration) {
+        self.sleep.as_mut().reset(tokio::time::Instant::now() + period);
+        self.armed = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn an_idle_connection_is_asked_to_close_then_cut() {
+        let at = |started, serving| Activity { started, serving };
+        let cases = [
+            // (before, now, asked to close already, step)
+            (at(0, false), at(0, false), false, IdleStep::AskToClose),
+            (at(0, false), at(0, false), true, IdleStep::Cut),
+            (at(3, false), at(4, false), false, IdleStep::KeepOpen),
+            (at(3, false), at(4, false), true, IdleStep::KeepOpen),
+            (at(3, true), at(3, true), false, IdleStep::KeepOpen),
+            (at(3, true), at(3, true), true, IdleStep::KeepOpen),
+            (at(3, true), at(3, false), false, IdleStep::AskToClose),
+        ];
+        for (before, now, asked, step) in cases {
+            assert_eq!(idle_step(before, now, asked), step, "{before:?} -> {now:?}, asked {asked}");
+        }
+    }
+
+    /// One connection served by `serve_connection` in this (paused-clock) runtime; the client end.
+    async fn served(shared: Arc<Shared>) -> TcpStream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let (close, closing) = oneshot::channel();
+        tokio::spawn(async move {
+            serve_connection(stream, peer, 0, shared, closing).await;
+            drop(close);
+        });
+        client
+    }
+
+    /// Reads until the peer closes; everything read, and how long it took.
+    async fn until_closed(client: &mut TcpStream) -> (String, Duration) {
+        let start = tokio::time::Instant::now();
+        let mut all = Vec::new();
+        let read = tokio::time::timeout(20 * CLIENT_IDLE, client.read_to_end(&mut all)).await;
+        assert!(read.is_ok(), "the connection was not closed");
+        (String::from_utf8_lossy(&all).into_owned(), start.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_head_that_never_completes_is_cut() {
+        let mut client = served(Arc::new(Shared::new(1))).await;
+        client.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\n").await.unwrap();
+        let (answer, after) = until_closed(&mut client).await;
+        assert_eq!(answer, "");
+        assert!(after >= CLIENT_IDLE, "closed after {after:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_keep_alive_connection_is_closed() {
+        let mut client = served(Arc::new(Shared::new(1))).await;
+        client.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\n\r\n").await.unwrap();
+        let (answer, after) = until_closed(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(after >= CLIENT_IDLE, "closed after {after:?}");
+    }
+
+    /// A request that takes several idle periods to be answered is not cut off.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_answer_is_not_cut_off() {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend = Backend::new(upstream.local_addr().unwrap(), "slow");
+        tokio::spawn(async move {
+            let (stream, _) = upstream.accept().await.unwrap();
+            let service = service_fn(|_req| async {
+                tokio::time::sleep(3 * CLIENT_IDLE).await;
+                let body = http_body_util::Full::new(bytes::Bytes::from_static(b"slow answer"));
+                Ok::<_, Infallible>(http::Response::new(body))
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+        let shared = Arc::new(Shared::new(1));
+        shared.current.store(Some(backend));
+        let mut client = served(shared).await;
+        client.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\nconnection: close\r\n\r\n").await.unwrap();
+        let (answer, after) = until_closed(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("slow answer"), "{answer}");
+        assert!(after >= 3 * CLIENT_IDLE, "answered after {after:?}");
     }
 }

@@ -5,7 +5,7 @@
 //! connection's task. That saves a task wake-up and a cross-thread hand-off per
 //! request compared with a pooled client whose connections run in their own
 //! tasks. Between requests a connection rests, unpolled, in the client
-//! connection's slot or in the proxy-wide [`Pool`]; one that the backend closed
+//! connection's slot or in its worker's [`Pool`]; one that the backend closed
 //! meanwhile shows up as closed when it is polled again and is thrown away.
 
 use std::future::{Future, poll_fn};
@@ -25,7 +25,7 @@ use crate::backend::Backend;
 use crate::body::RequestBody;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept for client connections to come, across all backends.
+/// Idle connections one worker keeps for client connections to come, across all backends.
 const POOL_MAX_IDLE: usize = 1024;
 
 /// One HTTP/1.1 connection to a backend.

@@ -3,12 +3,13 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::time::Duration;
 
 use backstop_proxy::{Backend, Proxy};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::support::{Client, PATIENCE, body_text, upstream};
@@ -139,4 +140,72 @@ async fn post_with_a_body_in_flight_when_its_instance_is_killed_gets_502() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(old_backend.inflight(), 0);
     assert_eq!(new.accepted(), 0, "the body was not sent twice");
+}
+/// The instance dies before its replacement is switched in: with a response
+/// timeout, the retry waits for the switch instead of failing on the dead address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_in_flight_when_its_instance_is_killed_waits_for_the_replacement() {
+    let new = upstream("new").await;
+    let proxy = proxy().await;
+    proxy.set_response_timeout(Some(PATIENCE));
+    let mut old = Instance::start().await;
+    let old_backend = Backend::new(old.addr, "old");
+    proxy.switch(Some(old_backend.clone()));
+    let pending = send(&proxy, request("GET", ""));
+    old.hanging().await;
+    old.kill().await;
+    proxy.switch(Some(Backend::new(new.addr, "new")));
+    let (status, body) = tokio::time::timeout(PATIENCE, pending).await.unwrap().unwrap();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "new"));
+    assert_eq!(old_backend.inflight(), 0);
+}
+
+/// An instance that is dying but still takes connections: it reads each request and closes the
+/// connection without answering. Reports each request it took.
+async fn dying_instance() -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (took, requests) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = took.send(());
+            drop(stream);
+        }
+    });
+    (addr, requests)
+}
+
+/// The instance dies before its replacement is switched in, and its listener still takes the
+/// retry's connection: the retry waits for the switch instead of going to the dying instance
+/// (which got it half the time and answered nothing, so the client got 502).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_whose_instance_dies_before_the_switch_is_retried_on_the_replacement() {
+    let (old_addr, mut old_requests) = dying_instance().await;
+    let new = upstream("new").await;
+    let proxy = proxy().await;
+    proxy.set_response_timeout(Some(PATIENCE));
+    let old_backend = Backend::new(old_addr, "old");
+    proxy.switch(Some(old_backend.clone()));
+    let pending = send(&proxy, request("GET", ""));
+    tokio::time::timeout(PATIENCE, old_requests.recv()).await.unwrap().unwrap();
+    // The test decides when the replacement comes: not before the dying instance would have
+    // had the retry, had the proxy sent it there at once.
+    let early = tokio::time::timeout(Duration::from_millis(300), old_requests.recv()).await;
+    assert!(early.is_err(), "the retry went to the dying instance");
+    assert!(!pending.is_finished(), "the request ended before the replacement came");
+    let new_backend = Backend::new(new.addr, "new");
+    proxy.switch(Some(new_backend.clone()));
+    let (status, body) = tokio::time::timeout(PATIENCE, pending).await.unwrap().unwrap();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "new"));
+    assert_eq!(old_backend.inflight(), 0);
+    assert_eq!(new_backend.served(), 1);
+    assert!(old_requests.try_recv().is_err(), "the dying instance got the request once");
 }
