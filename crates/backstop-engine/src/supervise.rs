@@ -20,7 +20,7 @@ use crate::engine::{AppRuntime, Begin, Engine, OpLease};
 use crate::ops::{Abandon, MoveBack, OpScope};
 
 /// How often a soak watcher with analysis reads the revision's traffic.
-const ANALYSIS_TICK: Duration = Duration::from_millis(2);
+const ANALYSIS_TICK: Duration = Duration::from_millis(1);
 
 /// A soak watcher's analysis: its settings, where it started, the last judgement, and the reason
 /// recorded once a failure was acted on without moving traffic (after which it judges no more).
