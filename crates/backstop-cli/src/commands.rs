@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult, Exit};
+use crate::output::out;
 use crate::output::{age, table, wire_text};
 use crate::{AuditCommand, Cli, Command, Output};
 
@@ -31,7 +32,7 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Digest { path } => {
             let (digest, kind) = digest_of(&path)?;
-            println!("{digest}  {}  {}", kind_name(kind), path.display());
+            out!("{digest}  {}  {}", kind_name(kind), path.display());
             Ok(())
         }
         Command::Release {
@@ -69,8 +70,8 @@ pub async fn run(cli: Cli) -> CliResult {
             let answer: Answer<Revision> = client()?.get(&format!("/v1/apps/{app}/known-good")).await?;
             let rev = &answer.value;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", answer.json()),
-                Output::Table => println!(
+                Output::Json | Output::Sarif => out!("{}", answer.json()),
+                Output::Table => out!(
                     "revision {} ({}, {}) known-good since {}",
                     rev.revision,
                     rev.version,
@@ -90,8 +91,8 @@ pub async fn run(cli: Cli) -> CliResult {
             let ops: Answer<Vec<Operation>> =
                 client()?.get(&format!("/v1/apps/{app}/operations?limit={limit}")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", ops.json()),
-                Output::Table => println!("{}", operations_table(&ops.value)),
+                Output::Json | Output::Sarif => out!("{}", ops.json()),
+                Output::Table => out!("{}", operations_table(&ops.value)),
             }
             Ok(())
         }
@@ -105,7 +106,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Audit { command: AuditCommand::List } => {
             let entries: Answer<Vec<AuditEntry>> = client()?.get("/v1/audit").await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", entries.json()),
+                Output::Json | Output::Sarif => out!("{}", entries.json()),
                 Output::Table => {
                     let rows = entries
                         .value
@@ -122,7 +123,7 @@ pub async fn run(cli: Cli) -> CliResult {
                             ]
                         })
                         .collect();
-                    println!("{}", table(&["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"], rows));
+                    out!("{}", table(&["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"], rows));
                 }
             }
             Ok(())
@@ -130,12 +131,12 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Audit { command: AuditCommand::Verify } => {
             let v: Answer<AuditVerify> = client()?.get("/v1/audit/verify").await?;
             if g.output != Output::Table {
-                println!("{}", v.json());
+                out!("{}", v.json());
             }
             match v.value {
                 AuditVerify::Intact { entries, head } => {
                     if g.output == Output::Table {
-                        println!("audit log intact: {entries} entries, head {}", head.as_deref().unwrap_or("-"));
+                        out!("audit log intact: {entries} entries, head {}", head.as_deref().unwrap_or("-"));
                     }
                     Ok(())
                 }
@@ -148,8 +149,8 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Gc => {
             let v: Answer<GcSummary> = client()?.post_empty("/v1/gc").await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", v.json()),
-                Output::Table => println!(
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!(
                     "removed {} artifacts, freed {} bytes, kept {}",
                     v.value.removed.len(),
                     v.value.freed_bytes,
@@ -298,14 +299,14 @@ fn read_file(path: &Path) -> CliResult<Vec<u8>> {
 fn print_outcome(output: Output, verb: &str, answer: &Answer<Outcome>) {
     let o = &answer.value;
     match output {
-        Output::Json | Output::Sarif => println!("{}", answer.json()),
+        Output::Json | Output::Sarif => out!("{}", answer.json()),
         Output::Table => {
             let from = match o.from_revision {
                 Some(f) => format!(" (was revision {f})"),
                 None => String::new(),
             };
             let how = if o.warm { ", warm swap" } else { "" };
-            println!(
+            out!(
                 "{} {verb}: revision {} {} {} is live{from}{how}, status {}, operation {}",
                 o.app,
                 o.revision,
@@ -322,17 +323,17 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
     if let Some(n) = revision {
         let v: Answer<RevisionDetail> = c.get(&format!("/v1/apps/{app}/revisions/{n}")).await?;
         match output {
-            Output::Json | Output::Sarif => println!("{}", v.json()),
-            Output::Table => println!("{}", revision_text(&v.value)),
+            Output::Json | Output::Sarif => out!("{}", v.json()),
+            Output::Table => out!("{}", revision_text(&v.value)),
         }
         return Ok(());
     }
     let rows: Answer<Vec<HistoryEntry>> = c.get(&format!("/v1/apps/{app}/revisions")).await?;
     if output != Output::Table {
-        println!("{}", rows.json());
+        out!("{}", rows.json());
         return Ok(());
     }
-    println!("{}", history_table(&rows.value, Utc::now()));
+    out!("{}", history_table(&rows.value, Utc::now()));
     Ok(())
 }
 
@@ -424,8 +425,8 @@ fn operations_table(ops: &[Operation]) -> String {
 pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
     let v: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", v.json()),
-        Output::Table => println!("{}", status_text(&v.value)),
+        Output::Json | Output::Sarif => out!("{}", v.json()),
+        Output::Table => out!("{}", status_text(&v.value)),
     }
     Ok(())
 }
@@ -433,8 +434,8 @@ pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
 pub async fn signals(c: &Client, output: Output, app: &str) -> CliResult {
     let v: Answer<backstop_api::AppSignals> = c.get(&format!("/v1/apps/{app}/signals")).await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", v.json()),
-        Output::Table => println!("{}", signals_text(&v.value)),
+        Output::Json | Output::Sarif => out!("{}", v.json()),
+        Output::Table => out!("{}", signals_text(&v.value)),
     }
     Ok(())
 }
@@ -514,7 +515,7 @@ fn status_text(v: &AppStatus) -> String {
 async fn apps(c: &Client, output: Output) -> CliResult {
     let v: Answer<Vec<AppStatus>> = c.get("/v1/apps").await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", v.json()),
+        Output::Json | Output::Sarif => out!("{}", v.json()),
         Output::Table => {
             let rows = v
                 .value
@@ -528,7 +529,7 @@ async fn apps(c: &Client, output: Output) -> CliResult {
                     ]
                 })
                 .collect();
-            println!("{}", table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
+            out!("{}", table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use clap::Subcommand;
 
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
+use crate::output::out;
 use crate::output::{table, wire_text};
 use crate::{Global, Output};
 
@@ -91,13 +92,13 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
             let answer: Answer<PlanView> =
                 c.post(&format!("/v1/apps/{app}/migrations/plan"), &PlanRequest { migrations: shipped }).await?;
             if g.output != Output::Table {
-                println!("{}", answer.json());
+                out!("{}", answer.json());
                 return Ok(());
             }
             let plan = &answer.value;
-            println!("{} migrations of {}:", plan.app, plan.source);
+            out!("{} migrations of {}:", plan.app, plan.source);
             if !plan.applied.is_empty() {
-                println!("already applied: {}", plan.applied.join(", "));
+                out!("already applied: {}", plan.applied.join(", "));
             }
             let mut rows = Vec::new();
             for m in &plan.migrations {
@@ -106,13 +107,13 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
                 rows.push(vec![m.file.clone(), wire_text(&m.stage), statements.join("\n"), m.reason.clone()]);
             }
             if rows.is_empty() {
-                println!("nothing pending");
+                out!("nothing pending");
             } else {
-                println!("{}", table(&["FILE", "STAGE", "STATEMENTS", "WHY"], rows));
+                out!("{}", table(&["FILE", "STAGE", "STATEMENTS", "WHY"], rows));
             }
             let refusals = &plan.refusals;
             for r in refusals {
-                println!("refused: {}:{}: {} ({})\n  help: {}", r.file, r.line, r.message, r.rule, r.help);
+                out!("refused: {}:{}: {} ({})\n  help: {}", r.file, r.line, r.message, r.rule, r.help);
             }
             if refusals.is_empty() {
                 Ok(())
@@ -130,14 +131,14 @@ pub async fn migrate(g: &Global, command: MigrateCommand) -> CliResult {
         MigrateCommand::Contract { app } => {
             let answer: Answer<ContractOutcome> = c.post_empty(&format!("/v1/apps/{app}/migrations/contract")).await?;
             if g.output != Output::Table {
-                println!("{}", answer.json());
+                out!("{}", answer.json());
                 return Ok(());
             }
             let v = &answer.value;
             if v.applied.is_empty() {
-                println!("{app}: nothing to contract, every migration of revision {} is applied", v.revision);
+                out!("{app}: nothing to contract, every migration of revision {} is applied", v.revision);
             } else {
-                println!(
+                out!(
                     "{app}: contract applied {} for revision {} (checked revisions {}), operation {}",
                     v.applied.join(", "),
                     v.revision,
@@ -155,19 +156,19 @@ pub async fn check_rollback(g: &Global, app: &str, revision: u64) -> CliResult {
     let answer: Answer<RollbackCheck> = c.get(&format!("/v1/apps/{app}/revisions/{revision}/rollback-check")).await?;
     let v = &answer.value;
     if g.output != Output::Table {
-        println!("{}", answer.json());
+        out!("{}", answer.json());
     } else {
         let mode = wire_text(&v.mode);
         if v.safe {
             let note = v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-            println!("{app}: rolling back to revision {revision} is safe, {mode} check{note}");
+            out!("{app}: rolling back to revision {revision} is safe, {mode} check{note}");
         } else {
-            println!("{app}: rolling back to revision {revision} is NOT safe, {mode} check:");
+            out!("{app}: rolling back to revision {revision} is NOT safe, {mode} check:");
             for p in &v.problems {
-                println!("  {}: {}", p.object, p.message);
+                out!("  {}: {}", p.object, p.message);
             }
             for d in &v.down {
-                println!(
+                out!(
                     "  since then: {} (down: {}{})",
                     d.version,
                     d.down.as_deref().unwrap_or("none"),
@@ -178,7 +179,7 @@ pub async fn check_rollback(g: &Global, app: &str, revision: u64) -> CliResult {
                     }
                 );
             }
-            println!("  advice: {}", v.advice);
+            out!("  advice: {}", v.advice);
         }
     }
     if v.safe {
@@ -205,9 +206,9 @@ pub async fn promote(g: &Global, app: &str, revision: u64, permanent: bool) -> C
     let v = &answer.value;
     match g.output {
         Output::Table => {
-            println!("{app}: revision {} ({}) is permanent; rollbacks will not go further back", v.revision, v.version)
+            out!("{app}: revision {} ({}) is permanent; rollbacks will not go further back", v.revision, v.version)
         }
-        _ => println!("{}", answer.json()),
+        _ => out!("{}", answer.json()),
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use backstop_api::{
 
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
+use crate::output::{out, out_part};
 use crate::{Output, commands};
 
 fn free_port() -> CliResult<u16> {
@@ -29,9 +30,9 @@ fn free_port() -> CliResult<u16> {
 fn say(line: &str) {
     let bold = crate::output::color_stdout();
     if bold {
-        println!("\n\x1b[1m== {line}\x1b[0m");
+        out!("\n\x1b[1m== {line}\x1b[0m");
     } else {
-        println!("\n== {line}");
+        out!("\n== {line}");
     }
 }
 
@@ -97,7 +98,7 @@ pub async fn run(keep: bool) -> CliResult {
     say(&format!(
         "starting a control plane on 127.0.0.1:{api_port}, app `shop` public on 127.0.0.1:{app_port}, app `accounts` on 127.0.0.1:{accounts_port}"
     ));
-    println!("{config_text}");
+    out!("{config_text}");
     let config =
         backstop_server::Config::parse(&config_path, &config_text).map_err(|e| CliError::failed(e.to_string(), ""))?;
     let server = backstop_server::Server::start(config)
@@ -118,7 +119,7 @@ pub async fn run(keep: bool) -> CliResult {
     let _ = serving.await;
     if keep {
         let kept = tmp.keep();
-        println!("\nstate kept in {}", kept.display());
+        out!("\nstate kept in {}", kept.display());
     }
     result
 }
@@ -131,35 +132,35 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
 
     say("release v1 (good)");
     let o = release(&c, &art("v1"), "v1", "first release of the shop", Some("1111111")).await?;
-    println!("revision {} is {}", o.value.revision, o.value.status.as_str());
-    println!("waiting for v1 to survive its 2s soak...");
+    out!("revision {} is {}", o.value.revision, o.value.status.as_str());
+    out!("waiting for v1 to survive its 2s soak...");
     wait_known_good(&c, 1).await?;
     let (ok, bad, last) = hit(&http, &public, 20).await;
-    println!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
+    out!("20 requests to {public}: {ok} ok, {bad} failed; last answer: {last}");
 
     say("release v2 (passes its health check, but its new checkout, behind flag new-checkout, is broken)");
     let flag =
         FlagRequest { flag: crate::flag::boolean_flag("new-checkout", "the v2 checkout".into(), true), reason: None };
     let _: Answer<Written> = c.post("/v1/flags/new-checkout", &flag).await?;
     let o = release_guarded(&c, &art("v2"), "v2", "new checkout flow", Some("2222222"), "new-checkout").await?;
-    println!("revision {} is {}", o.value.revision, o.value.status.as_str());
+    out!("revision {} is {}", o.value.revision, o.value.status.as_str());
     // The service's SDK client connects in the background; wait until the new checkout is on.
     let deadline = Instant::now() + Duration::from_secs(10);
     while hit(&http, &public, 1).await.1 == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (ok, bad, last) = hit(&http, &public, 20).await;
-    println!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
+    out!("20 requests: {ok} ok, {bad} FAILED; last answer: {last}");
 
     say("backstop incident shop: what now? the ladder, decided from facts");
     let ladder: Answer<IncidentAssessment> = c.get("/v1/apps/shop/incident").await?;
-    print!("{}", ladder.value.text);
+    out_part!("{}", ladder.value.text);
 
     say("backstop incident shop --execute: rung 1, the kill switch (no deploy, v2 keeps running)");
     let started = Instant::now();
     let done: Answer<IncidentAssessment> = c.post_empty("/v1/apps/shop/incidents").await?;
     let taken = done.value.taken.map_or("nothing", |r| r.as_str());
-    println!("took: {taken} (incident {})", done.value.incident.unwrap_or_default());
+    out!("took: {taken} (incident {})", done.value.incident.unwrap_or_default());
     let mut fixed = None;
     while started.elapsed() < Duration::from_secs(10) {
         if hit(&http, &public, 1).await.1 == 0 {
@@ -168,8 +169,8 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
         }
     }
     match fixed {
-        Some(took) => println!("requests succeed again {:.1} ms after the decision", took.as_secs_f64() * 1000.0),
-        None => println!("unexpected: still failing 10 s after the flip"),
+        Some(took) => out!("requests succeed again {:.1} ms after the decision", took.as_secs_f64() * 1000.0),
+        None => out!("unexpected: still failing 10 s after the flip"),
     }
     if let Some(id) = done.value.incident {
         // Recovery is marked once the analysis of the traffic since mitigation passes.
@@ -180,31 +181,31 @@ async fn story(root: &std::path::Path, api_port: u16, app_port: u16, token: Stri
             record = c.get(&format!("/v1/incidents/{id}")).await?;
         }
         say(&format!("backstop incident show {id}: the timeline"));
-        print!("{}", crate::incident::timeline_text(&record.value));
+        out_part!("{}", crate::incident::timeline_text(&record.value));
     }
     let (ok, bad, last) = hit(&http, &public, 20).await;
-    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+    out!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
 
     say("rung 2, undo: traffic back to the last known-good revision, still running warm");
     let started = Instant::now();
     let o: Answer<Outcome> = c.post("/v1/apps/shop/undo", &UndoRequest::default()).await?;
     let took = started.elapsed();
-    println!(
+    out!(
         "rolled back to revision {} in {:.1} ms (warm swap: {})",
         o.value.revision,
         took.as_secs_f64() * 1000.0,
         o.value.warm
     );
     let (ok, bad, last) = hit(&http, &public, 20).await;
-    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+    out!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
 
     say("release v3 (never becomes healthy): refused, traffic never leaves v1");
     match release(&c, &art("v3"), "v3", "faster search", None).await {
-        Ok(_) => println!("unexpected: v3 went live"),
-        Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
+        Ok(_) => out!("unexpected: v3 went live"),
+        Err(e) => out!("error: {}\nhint: {}", e.message, e.hint),
     }
     let (ok, bad, last) = hit(&http, &public, 20).await;
-    println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+    out!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
 
     say("backstop history shop");
     commands::history(&c, Output::Table, "shop", None).await?;
@@ -235,7 +236,7 @@ async fn analysis_scene(root: &std::path::Path, api_port: u16, search_port: u16,
         let art = |v: &str| root.join(format!("artifacts/{v}"));
         release_app(&c, "search", &art("s1"), "s1", "search", None, &[], None).await?;
         wait_known_good_app(&c, "search", 1).await?;
-        println!("revision 1 served its soak under traffic and passed its analysis: known-good");
+        out!("revision 1 served its soak under traffic and passed its analysis: known-good");
 
         say("release s2: healthy by its health check, but it fails 30 % of real requests");
         let started = Instant::now();
@@ -250,7 +251,7 @@ async fn analysis_scene(root: &std::path::Path, api_port: u16, search_port: u16,
         };
         let signals: Answer<backstop_api::AppSignals> = c.get("/v1/apps/search/signals").await?;
         let bad = signals.value.revisions.iter().find(|r| r.revision == 2);
-        println!(
+        out!(
             "analysis reverted revision 2 by itself, {:.0} ms after the release started ({} of its {} requests failed); reason: {}",
             started.elapsed().as_secs_f64() * 1000.0,
             bad.map_or(0, |r| r.total.failures),
@@ -258,7 +259,7 @@ async fn analysis_scene(root: &std::path::Path, api_port: u16, search_port: u16,
             failed.status_reason.as_deref().unwrap_or("-"),
         );
         let (ok, bad, last) = hit(&http, &public, 20).await;
-        println!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
+        out!("20 requests: {ok} ok, {bad} failed; last answer: {last}");
         Ok::<(), CliError>(())
     }
     .await;
@@ -287,8 +288,8 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     let art = |v: &str| root.join(format!("artifacts/{v}"));
     fn show<T>(r: CliResult<Answer<T>>, ok: &dyn Fn(&T) -> String) {
         match r {
-            Ok(v) => println!("{}", ok(&v.value)),
-            Err(e) => println!("error: {}\nhint: {}", e.message, e.hint),
+            Ok(v) => out!("{}", ok(&v.value)),
+            Err(e) => out!("error: {}\nhint: {}", e.message, e.hint),
         }
     }
     let live = |v: &Outcome| format!("revision {} is {}", v.revision, v.status.as_str());
@@ -312,7 +313,7 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", None, &[], Some(&v3)).await, &live);
     wait_known_good_app(c, "accounts", 3).await?;
     let check: Answer<RollbackCheck> = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
-    println!(
+    out!(
         "rolling back to revision 2 now: safe = {} ({} check)",
         check.value.safe,
         crate::output::wire_text(&check.value.mode)
@@ -336,7 +337,7 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
 
     say("backstop incident accounts: every way back is locked by the schema, so the ladder says roll forward");
     let ladder: Answer<IncidentAssessment> = c.get("/v1/apps/accounts/incident").await?;
-    print!("{}", ladder.value.text);
+    out_part!("{}", ladder.value.text);
 
     say(
         "release a4 (unhealthy, too) adds a unique index on users.name in its expand stage: revision 3, serving, may write duplicate names; refused before anything runs",

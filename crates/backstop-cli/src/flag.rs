@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
+use crate::output::out;
 use crate::output::{table, wire_text};
 use crate::{Global, Output};
 
@@ -115,8 +116,8 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
             let v: Answer<Written> =
                 c.delete(&format!("/v1/flags/{key}"), &ReasonRequest { reason: Some(reason) }).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", v.json()),
-                Output::Table => println!("deleted flag {key} (config version {})", v.value.config_version),
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("deleted flag {key} (config version {})", v.value.config_version),
             }
         }
         FlagCommand::List => {
@@ -126,22 +127,22 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
                 eprintln!("{}", unreadable_warning(bad, crate::output::color_stderr()));
             }
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", v.json()),
-                Output::Table => println!("{}", list_table(&v.value.flags)),
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("{}", list_table(&v.value.flags)),
             }
         }
         FlagCommand::Show { key } => {
             let v: Answer<Flag> = c.get(&format!("/v1/flags/{key}")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", v.json()),
-                Output::Table => println!("{}", show_text(&v.value)),
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("{}", show_text(&v.value)),
             }
         }
         FlagCommand::History { key } => {
             let v: Answer<Vec<FlagHistoryEntry>> = c.get(&format!("/v1/flags/{key}/history")).await?;
             match g.output {
-                Output::Json | Output::Sarif => println!("{}", v.json()),
-                Output::Table => println!("{}", history_table(&v.value)),
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("{}", history_table(&v.value)),
             }
         }
     }
@@ -167,13 +168,10 @@ async fn switch(c: &Client, output: Output, key: &str, what: &str, reason: &str)
     let v: Answer<Written> =
         c.post(&format!("/v1/flags/{key}/{what}"), &ReasonRequest { reason: Some(reason.to_owned()) }).await?;
     match output {
-        Output::Json | Output::Sarif => println!("{}", v.json()),
-        Output::Table if !v.value.changed => println!("flag {key} was already {what}; nothing changed"),
+        Output::Json | Output::Sarif => out!("{}", v.json()),
+        Output::Table if !v.value.changed => out!("flag {key} was already {what}; nothing changed"),
         Output::Table => {
-            println!(
-                "flag {key} is {what} (version {}, config version {})",
-                v.value.flag.version, v.value.config_version
-            )
+            out!("flag {key} is {what} (version {}, config version {})", v.value.flag.version, v.value.config_version)
         }
     }
     Ok(())
@@ -200,10 +198,10 @@ fn read_flag(path: &Path) -> CliResult<Value> {
 
 fn print_written(output: Output, verb: &str, answer: &Answer<Written>) {
     match output {
-        Output::Json | Output::Sarif => println!("{}", answer.json()),
+        Output::Json | Output::Sarif => out!("{}", answer.json()),
         Output::Table => {
             let (f, config_version) = (&answer.value.flag, answer.value.config_version);
-            println!("{verb} flag {} ({}, version {}, config version {config_version})", f.key, state(f), f.version);
+            out!("{verb} flag {} ({}, version {}, config version {config_version})", f.key, state(f), f.version);
         }
     }
 }

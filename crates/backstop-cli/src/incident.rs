@@ -6,6 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
+use crate::output::out;
 use crate::output::table;
 use crate::{Global, Output};
 
@@ -75,8 +76,8 @@ fn client(g: &Global) -> CliResult<Client> {
 
 fn print<T: serde::Serialize>(g: &Global, answer: &Answer<T>, text: impl FnOnce(&T) -> String) {
     match g.output {
-        Output::Json | Output::Sarif => println!("{}", answer.json()),
-        Output::Table => println!("{}", text(&answer.value)),
+        Output::Json | Output::Sarif => out!("{}", answer.json()),
+        Output::Table => out!("{}", text(&answer.value)),
     }
 }
 

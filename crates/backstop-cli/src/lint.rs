@@ -8,6 +8,7 @@ use backstop_migrate::{Dialect, Finding, Report, Severity, Statement};
 use serde_json::{Value, json};
 
 use crate::exit::{CliError, CliResult, Exit};
+use crate::output::{out, out_part};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LintOutput {
@@ -92,15 +93,15 @@ pub fn run(paths: &[PathBuf], dialect: LintDialect, output: LintOutput) -> CliRe
         LintOutput::Json => {
             let mut report = json_report(&reports);
             report["errors"] = json!(parse_errors.iter().map(parse_error_json).collect::<Vec<_>>());
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default())
+            out!("{}", serde_json::to_string_pretty(&report).unwrap_or_default())
         }
         LintOutput::Sarif => {
-            println!("{}", serde_json::to_string_pretty(&sarif(&reports, &parse_errors)).unwrap_or_default())
+            out!("{}", serde_json::to_string_pretty(&sarif(&reports, &parse_errors)).unwrap_or_default())
         }
         LintOutput::Human => {
-            print!("{}", human(&reports, crate::output::color_stdout()));
+            out_part!("{}", human(&reports, crate::output::color_stdout()));
             for e in &parse_errors {
-                println!("{}: cannot parse: {e}", e.file);
+                out!("{}: cannot parse: {e}", e.file);
             }
         }
     }

@@ -5,6 +5,36 @@ use std::io::IsTerminal;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// Write to stdout; a reader that went away (`backstop history APP | head -1`) ends the command
+/// quietly with exit 0 instead of a panic: the output it wanted was taken.
+pub fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| if newline { out.write_all(b"\n") } else { Ok(()) });
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        // Any other failure to write the answer (a full disk behind a redirect) is reported once.
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `println!` for the command's answer, through [`write_stdout`].
+macro_rules! out {
+    () => { $crate::output::write_stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*), true) };
+}
+
+/// `print!` for the command's answer, through [`write_stdout`].
+macro_rules! out_part {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*), false) };
+}
+
+pub(crate) use {out, out_part};
+
 pub fn color_stderr() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }

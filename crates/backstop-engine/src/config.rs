@@ -311,8 +311,14 @@ pub fn max_duration(key: &str) -> Duration {
     }
 }
 
-fn config_dir(config: &Path) -> &Path {
-    config.parent().unwrap_or(Path::new("."))
+/// The config file's directory as an absolute path: relative paths in the file are resolved against
+/// it, and a config named without a directory (`backstop.toml`) has the current one, not `""`.
+fn config_dir(config: &Path) -> PathBuf {
+    let dir = match config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned())
 }
 
 fn one_line(s: &str) -> String {
@@ -429,6 +435,14 @@ keep_warm = "10m"
     fn relative_state_is_beside_the_config_file() {
         let c = parse("[server]\nstate = \"state\"\n").unwrap();
         assert_eq!(c.server.state, PathBuf::from("/etc/backstop/state"));
+    }
+
+    #[test]
+    fn a_relative_state_directory_beside_a_config_named_without_a_directory_is_absolute() {
+        let c = Config::parse(Path::new("backstop.toml"), "[server]\nstate = \"state\"\n").unwrap();
+        assert!(c.server.state.is_absolute(), "{}", c.server.state.display());
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(c.server.state.strip_prefix(&here).unwrap(), Path::new("state"));
         assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
     }
 

@@ -13,6 +13,7 @@ mod incident;
 mod lifecycle;
 mod lint;
 mod lint_hostile;
+mod operator;
 mod recovery;
 mod signals;
 mod wire;
