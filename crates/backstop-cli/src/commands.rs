@@ -4,7 +4,7 @@ use std::path::Path;
 
 use backstop_api::{
     AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest, Revision,
-    RevisionDetail, UndoRequest, Uploaded,
+    RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
 };
 use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
@@ -45,6 +45,7 @@ pub async fn run(cli: Cli) -> CliResult {
             guarded_by,
             migrations,
             queries,
+            wait,
         } => {
             let c = client()?;
             let args = ReleaseArgs {
@@ -60,6 +61,9 @@ pub async fn run(cli: Cli) -> CliResult {
             };
             let outcome = release(&c, &args).await?;
             print_outcome(g.output, "released", &outcome);
+            if wait {
+                wait_proven(&c, &app, outcome.value.revision).await?;
+            }
             Ok(())
         }
         Command::History { app, revision } => history(&client()?, g.output, &app, revision).await,
@@ -216,6 +220,38 @@ fn digest_of(path: &Path) -> CliResult<(backstop_core::Digest, ArtifactKind)> {
 }
 
 /// What `backstop release` sends.
+/// `release --wait`: follow the revision until its soak ends, one line on stderr per change of
+/// status; Ok once it is known-good (or live on an app without a soak).
+async fn wait_proven(c: &Client, app: &str, revision: u64) -> CliResult {
+    let mut last = None;
+    loop {
+        let v: Answer<RevisionDetail> = c.get(&format!("/v1/apps/{app}/revisions/{revision}")).await?;
+        let r = &v.value.revision;
+        if last != Some(r.status) {
+            match (r.status, r.soak_until) {
+                (RevisionStatus::Soaking, Some(until)) => {
+                    eprintln!("revision {revision}: soaking until {}", until.format("%H:%M:%S"))
+                }
+                (status, _) => eprintln!("revision {revision}: {}", status.as_str()),
+            }
+            last = Some(r.status);
+        }
+        let why = || r.status_reason.clone().unwrap_or_default();
+        match r.status {
+            RevisionStatus::KnownGood | RevisionStatus::Permanent => return Ok(()),
+            RevisionStatus::Live if r.status_reason.is_none() => return Ok(()),
+            RevisionStatus::Deploying | RevisionStatus::Soaking => {}
+            other => {
+                return Err(CliError::failed(
+                    format!("revision {revision} of `{app}` is {}: {}", other.as_str(), why()),
+                    format!("`backstop status {app}` shows what serves now; `backstop history {app}` the reasons"),
+                ));
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 pub struct ReleaseArgs<'a> {
     pub app: &'a str,
     pub artifact: &'a Path,

@@ -86,6 +86,10 @@ pub enum Command {
         /// rollback checks.
         #[arg(long, value_name = "DIR")]
         queries: Option<PathBuf>,
+        /// Wait until the revision is proven: exit 0 once it is known-good, 1 when it failed its
+        /// soak, was reverted or ended unproven (for CI pipelines).
+        #[arg(long)]
+        wait: bool,
     },
     /// Revisions of an app, newest last.
     History {

@@ -58,3 +58,26 @@ fn piping_output_into_a_reader_that_stops_early_crashed_the_cli() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "a reader that stopped early is not a failure: {stderr}");
 }
+
+#[test]
+fn a_release_that_died_in_its_soak_exited_0_and_the_pipeline_looked_green() {
+    let h = crate::harness::Harness::start("soak = \"3s\"\n");
+    let wait = |version: &str, flags: &[&str]| {
+        let art = h.artifact(version, flags);
+        h.cli(&["release", "shop", "--artifact", art.to_str().unwrap(), "--version", version, "--wait"])
+    };
+    let good = wait("v1", &[]);
+    assert_eq!(good.code(), 0, "{}", good.stderr());
+    assert!(good.stderr().contains("revision 1: known-good"), "{}", good.stderr());
+    assert_eq!(h.revision_status(1), "known-good", "--wait returned only once it was proven");
+
+    // Healthy at first, then it dies inside its soak: reverted, and --wait says so with exit 1.
+    let bad = wait("v2", &["--crash-after-ms", "800"]);
+    assert_eq!(bad.code(), 1, "{}", bad.stderr());
+    assert!(
+        bad.stderr().contains("error: revision 2 of `shop` is failed: instance died during soak"),
+        "{}",
+        bad.stderr()
+    );
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+}
