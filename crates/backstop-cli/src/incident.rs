@@ -110,7 +110,7 @@ pub async fn incident(g: &Global, args: IncidentArgs) -> CliResult {
                 let mut out = v.text.clone();
                 match (&v.taken, &v.record) {
                     (Some(rung), Some(record)) => {
-                        out += &format!("took: {} (incident {})\n", rung_name(*rung), record.id);
+                        out += &format!("took: {} (incident {})\n", rung.as_str(), record.id);
                         out += &timeline_text(record);
                     }
                     (None, Some(record)) => {
@@ -135,10 +135,6 @@ pub async fn incident(g: &Global, args: IncidentArgs) -> CliResult {
         }
         (None, None) => Err(CliError::bad_input("name an app", "`backstop incident APP`, or `backstop incident list`")),
     }
-}
-
-fn rung_name(r: Rung) -> &'static str {
-    r.as_str()
 }
 
 fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {

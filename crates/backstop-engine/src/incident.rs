@@ -331,8 +331,7 @@ impl Engine {
 
 /// The cumulative counts of `revision` as the traffic layer sees them now.
 fn live_counts(rt: &AppRuntime, revision: Option<u64>) -> Counts {
-    let Some(revision) = revision else { return Counts::default() };
-    rt.traffic.signals().into_iter().find(|(r, _)| *r == revision).map(|(_, c)| c).unwrap_or_default()
+    revision.and_then(|r| crate::analysis::counts_of(&rt.traffic.signals(), r)).unwrap_or_default()
 }
 
 /// How a release ended, read from its revision's status.
