@@ -24,8 +24,12 @@ pub struct AppStatus {
     pub instances: Vec<InstanceView>,
     pub known_good: Option<Revision>,
     pub known_good_revision: Option<u64>,
-    /// The address of the app's public proxy (`127.0.0.1:8080`).
+    /// The address of the app's public proxy (`127.0.0.1:8080`), or the Service that routes a
+    /// Kubernetes app (`Service shop/web`).
     pub listen: String,
+    /// What runs the app's instances: `local` or `kubernetes`.
+    #[serde(default)]
+    pub driver: String,
     pub live: Option<Revision>,
     pub live_revision: Option<u64>,
     /// The newest operation of the app, while it runs.

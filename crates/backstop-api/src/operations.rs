@@ -12,6 +12,9 @@ pub struct ReleaseRequest {
     pub change_cause: String,
     #[serde(default)]
     pub git_commit: Option<String>,
+    /// A Kubernetes app's image, pinned by `digest` (`registry.example/web@sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Flags that guard the release's risky changes (each must exist).
     #[serde(default)]
     pub guarded_by: Vec<String>,

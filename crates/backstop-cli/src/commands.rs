@@ -283,7 +283,11 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
             "pass the version being released, e.g. --version v2.4.0",
         ));
     }
-    let (digest, kind) = digest_of(artifact)?;
+    let image = image_artifact(artifact)?;
+    let (digest, kind) = match &image {
+        Some(image) => (image.digest.clone(), None),
+        None => digest_of(artifact).map(|(d, k)| (d, Some(k)))?,
+    };
     if let Some(expected) = expected {
         let expected: backstop_core::Digest =
             expected.parse().map_err(|e: backstop_core::digest::DigestParseError| {
@@ -302,8 +306,10 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
     // Check the app exists before uploading anything.
     let _: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
     let (content_type, body) = match kind {
-        ArtifactKind::File => ("application/octet-stream", read_file(artifact)?),
-        ArtifactKind::Dir => {
+        // An image is pulled by the cluster, not uploaded.
+        None => ("", Vec::new()),
+        Some(ArtifactKind::File) => ("application/octet-stream", read_file(artifact)?),
+        Some(ArtifactKind::Dir) => {
             let mut buf = Vec::new();
             artifacts::tar_dir(artifact, &mut buf).map_err(|e| {
                 CliError::bad_input(
@@ -314,8 +320,11 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
             ("application/x-tar", buf)
         }
     };
-    let _: Answer<Uploaded> = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
+    if kind.is_some() {
+        let _: Answer<Uploaded> = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
+    }
     let req = ReleaseRequest {
+        image: image.map(|i| i.to_string()),
         digest,
         version: version.to_owned(),
         change_cause: change_cause.to_owned(),
@@ -325,6 +334,22 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
         queries,
     };
     c.post(&format!("/v1/apps/{app}/releases"), &req).await
+}
+
+/// An `--artifact` that is an image reference rather than a file: `REPOSITORY@sha256:<digest>`.
+/// A path on disk is always a file; a reference with a tag and no digest is refused.
+fn image_artifact(artifact: &Path) -> CliResult<Option<backstop_core::image::ImageRef>> {
+    if artifact.exists() {
+        return Ok(None);
+    }
+    let Some(text) = artifact.to_str() else { return Ok(None) };
+    let looks_like_image = text.contains('@') || (text.contains(':') && !text.starts_with('.'));
+    if !looks_like_image {
+        return Ok(None);
+    }
+    backstop_core::image::ImageRef::parse(text)
+        .map(Some)
+        .map_err(|e| CliError::bad_input(format!("--artifact {e}"), e.hint()))
 }
 
 fn read_file(path: &Path) -> CliResult<Vec<u8>> {
@@ -586,6 +611,7 @@ mod tests {
                 digest: format!("sha256:{}", "ab".repeat(32)).parse().unwrap(),
                 change_cause: format!("cause {n}"),
                 git_commit: None,
+                image: None,
                 guarded_by: Vec::new(),
                 actor: "admin".into(),
                 created_at: now - chrono::Duration::seconds(90),

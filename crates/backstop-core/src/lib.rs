@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod digest;
+pub mod image;
 pub mod incident;
 pub mod name;
 pub mod operation;

@@ -119,6 +119,10 @@ pub struct Revision {
     pub digest: Digest,
     pub change_cause: String,
     pub git_commit: Option<String>,
+    /// The image a container platform runs, pinned by `digest` (`registry.example/web@sha256:…`);
+    /// none for an artifact uploaded to backstop's own store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Feature flags that guard this release's risky changes: switching
     /// them off is the fastest way back (no deploy).
     #[serde(default)]

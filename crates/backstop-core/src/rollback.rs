@@ -127,6 +127,7 @@ mod tests {
             digest: Digest::of_bytes(format!("artifact {n}").as_bytes()),
             change_cause: format!("release {n}"),
             git_commit: None,
+            image: None,
             guarded_by: vec![],
             actor: "test".into(),
             created_at: chrono::DateTime::UNIX_EPOCH,

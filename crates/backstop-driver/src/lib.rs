@@ -17,7 +17,7 @@
 //!
 //! Contracts of a traffic implementation:
 //! - [`Traffic::switch`] is atomic: every request after it goes to the new endpoint; requests in
-//!   flight finish on the old one.
+//!   flight finish on the old one. When it fails, traffic did not move.
 //! - [`Traffic::drain`] returns once no request is in flight on the endpoint (or the timeout passed).
 
 use std::net::SocketAddr;
@@ -31,11 +31,25 @@ use backstop_core::signals::Counts;
 
 /// Where traffic for one instance goes, the revision it serves, and a label for logs
 /// (`app@revision`).
+///
+/// `addr` is the address a traffic layer that forwards requests itself connects to. Instances on
+/// a platform with its own routing have none: a Kubernetes Service selects a revision's pods by
+/// label, so the revision is the whole of the endpoint there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    pub addr: SocketAddr,
+    pub addr: Option<SocketAddr>,
     pub revision: u64,
     pub label: String,
+}
+
+/// What a driver starts: a verified file for a driver that runs processes, an image pinned by
+/// digest for a container platform. A driver refuses the kind it cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Artifact {
+    /// The verified artifact's entrypoint.
+    Program(PathBuf),
+    /// An OCI image reference with its digest (`registry.example/web@sha256:…`).
+    Image(String),
 }
 
 /// What to start: one revision of one app, from an artifact already verified against its digest.
@@ -43,8 +57,7 @@ pub struct Endpoint {
 pub struct StartSpec {
     pub app: AppName,
     pub revision: u64,
-    /// The verified artifact's entrypoint.
-    pub program: PathBuf,
+    pub artifact: Artifact,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     /// The instance's own working directory.
@@ -64,13 +77,19 @@ pub enum DriverError {
     Unhealthy(String),
 }
 
+/// A traffic layer's failure to move traffic; traffic stays where it was.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TrafficError(pub String);
+
 /// One running instance of a revision.
 #[async_trait]
 pub trait Instance: Send + Sync + 'static {
     /// What the store keeps to adopt it after a restart (driver-specific JSON).
     fn handle(&self) -> serde_json::Value;
-    /// Where its traffic goes.
-    fn addr(&self) -> SocketAddr;
+    /// Where its traffic goes, for a traffic layer that forwards requests itself (none on a
+    /// platform that routes by label).
+    fn addr(&self) -> Option<SocketAddr>;
     /// A short description for the operations journal (`pid 42 on port 4100`).
     fn describe(&self) -> String;
     fn is_alive(&self) -> bool;
@@ -96,18 +115,30 @@ impl dyn Instance {
 pub trait Driver: Send + Sync + 'static {
     /// The name recorded beside each handle.
     fn name(&self) -> &'static str;
+    /// Whether its instances run without this control plane (a cluster runs them): stopping
+    /// backstop then leaves them and their traffic as they are, instead of stopping them.
+    fn outlives_control_plane(&self) -> bool {
+        false
+    }
+    /// Whether it runs images ([`Artifact::Image`]) rather than uploaded files.
+    fn runs_images(&self) -> bool {
+        false
+    }
     /// Start an instance; it runs but is not known to be healthy yet.
     async fn start(&self, spec: &StartSpec) -> Result<Arc<dyn Instance>, DriverError>;
     /// Take up again the instance a handle recorded; refused when it is gone or is not that one.
-    fn adopt(&self, handle: &serde_json::Value) -> Result<Arc<dyn Instance>, DriverError>;
+    /// Asynchronous because a platform's driver asks its API what runs.
+    async fn adopt(&self, handle: &serde_json::Value) -> Result<Arc<dyn Instance>, DriverError>;
 }
 
 /// Routes one app's traffic.
 #[async_trait]
 pub trait Traffic: Send + Sync + 'static {
     /// Send every new request to `to` (or refuse them all with `None`); returns where it pointed.
-    fn switch(&self, to: Option<&Endpoint>) -> Option<Endpoint>;
-    /// Where traffic goes now.
+    /// A layer in this process switches a pointer and cannot fail; one that asks a platform to
+    /// move traffic (a Service's selector) can, and then traffic stays where it was.
+    async fn switch(&self, to: Option<&Endpoint>) -> Result<Option<Endpoint>, TrafficError>;
+    /// Where traffic goes now, as this layer last set or found it.
     fn current(&self) -> Option<Endpoint>;
     /// Requests in flight on an endpoint now.
     fn inflight(&self, at: &Endpoint) -> usize;

@@ -43,7 +43,11 @@ pub const DEFAULT_OFREP_RATE_LIMIT: u32 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    pub listen: SocketAddr,
+    /// The public address of backstop's proxy for a local app; none on Kubernetes, where the
+    /// app's Service is its address.
+    pub listen: Option<SocketAddr>,
+    /// `driver = "kubernetes"`: the app runs on a cluster (`[apps.NAME.kubernetes]`).
+    pub kubernetes: Option<KubernetesConfig>,
     pub health: String,
     pub soak: Duration,
     pub keep_warm: Duration,
@@ -66,6 +70,21 @@ pub struct AppConfig {
     /// Refuse a release while the way back from it is not ready (`require_rollback_ready = true`).
     pub require_rollback_ready: bool,
 }
+
+/// `[apps.NAME.kubernetes]`, with paths resolved against the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesConfig {
+    /// `None`: in-cluster, then `$KUBECONFIG`, then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    pub namespace: String,
+    pub service: String,
+    pub template: PathBuf,
+    pub replicas: u32,
+    pub container: Option<String>,
+}
+
+/// The most replicas a revision may ask for.
+pub const MAX_REPLICAS: u32 = 1000;
 
 /// `[apps.NAME.database]`.
 #[derive(Debug, Clone)]
@@ -96,7 +115,9 @@ struct RawServer {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApp {
-    listen: String,
+    listen: Option<String>,
+    driver: Option<String>,
+    kubernetes: Option<RawKubernetes>,
     health: Option<String>,
     soak: Option<String>,
     keep_warm: Option<String>,
@@ -124,6 +145,17 @@ struct RawAnalysis {
     relative: Option<bool>,
     min_requests: Option<u64>,
     on_failure: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetes {
+    kubeconfig: Option<String>,
+    namespace: Option<String>,
+    service: String,
+    template: String,
+    replicas: Option<u32>,
+    container: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -189,9 +221,41 @@ impl Config {
             let app_name: AppName = name
                 .parse()
                 .map_err(|e: backstop_core::name::AppNameError| invalid(format!("apps.{name}"), e.to_string()))?;
-            let listen = addr(k("listen"), &app.listen)?;
-            if let Some(other) = seen.insert(listen, k("listen")) {
-                return Err(invalid(k("listen"), format!("uses {listen}, already taken by `{other}`")));
+            let kubernetes = match (app.driver.as_deref(), app.kubernetes) {
+                (None | Some("local"), None) => None,
+                (None | Some("local"), Some(_)) => {
+                    return Err(invalid(k("kubernetes"), "is set, but the app's driver is not \"kubernetes\"".into()));
+                }
+                (Some("kubernetes"), None) => {
+                    return Err(invalid(
+                        k("kubernetes"),
+                        "is missing: a Kubernetes app needs namespace, service and template".into(),
+                    ));
+                }
+                (Some("kubernetes"), Some(raw)) => {
+                    Some(kubernetes_config(raw, &config_dir(path)).map_err(|(key, m)| invalid(k(&key), m))?)
+                }
+                (Some(other), _) => {
+                    return Err(invalid(k("driver"), format!("is `{other}`, expected \"local\" or \"kubernetes\"")));
+                }
+            };
+            let listen = match (&kubernetes, app.listen.as_deref()) {
+                (None, Some(l)) => Some(addr(k("listen"), l)?),
+                (None, None) => {
+                    return Err(invalid(k("listen"), "is missing: the public address of the app's proxy".into()));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        k("listen"),
+                        "is set, but a Kubernetes app is reached through its Service, not backstop's proxy".into(),
+                    ));
+                }
+                (Some(_), None) => None,
+            };
+            if let Some(listen) = listen {
+                if let Some(other) = seen.insert(listen, k("listen")) {
+                    return Err(invalid(k("listen"), format!("uses {listen}, already taken by `{other}`")));
+                }
             }
             let health = app.health.unwrap_or_else(|| "/healthz".into());
             if !health.starts_with('/') {
@@ -240,6 +304,7 @@ impl Config {
             };
             let cfg = AppConfig {
                 listen,
+                kubernetes,
                 health,
                 soak: dur(k("soak"), app.soak.as_deref(), Duration::from_secs(30))?,
                 keep_warm: dur(k("keep_warm"), app.keep_warm.as_deref(), Duration::from_secs(600))?,
@@ -289,6 +354,49 @@ fn analysis_config(raw: RawAnalysis, max_p99: Option<Duration>) -> Result<Analys
     };
     cfg.validate().map_err(|message| split_key(&message))?;
     Ok(cfg)
+}
+
+/// The Kubernetes settings from their raw keys; an error is the key under `apps.NAME.` and the
+/// message.
+fn kubernetes_config(raw: RawKubernetes, dir: &Path) -> Result<KubernetesConfig, (String, String)> {
+    // Names as Kubernetes requires them (RFC 1123 labels), so a typo fails here, not on the cluster.
+    let dns_label = |key: &str, v: &str| -> Result<String, (String, String)> {
+        let ok = !v.is_empty()
+            && v.len() <= 63
+            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !v.starts_with('-')
+            && !v.ends_with('-');
+        if ok {
+            Ok(v.to_owned())
+        } else {
+            Err((
+                format!("kubernetes.{key}"),
+                format!("is `{v}`, expected a Kubernetes name (lowercase letters, digits, -)"),
+            ))
+        }
+    };
+    let resolve = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.is_relative() { dir.join(p) } else { p }
+    };
+    let replicas = raw.replicas.unwrap_or(1);
+    if replicas == 0 || replicas > MAX_REPLICAS {
+        return Err(("kubernetes.replicas".into(), format!("is {replicas}, expected 1 to {MAX_REPLICAS}")));
+    }
+    if raw.template.trim().is_empty() {
+        return Err(("kubernetes.template".into(), "is empty, expected the path of a Deployment manifest".into()));
+    }
+    Ok(KubernetesConfig {
+        kubeconfig: raw.kubeconfig.as_deref().map(resolve),
+        namespace: dns_label("namespace", raw.namespace.as_deref().unwrap_or("default"))?,
+        service: dns_label("service", &raw.service)?,
+        template: resolve(&raw.template),
+        replicas,
+        container: match raw.container {
+            Some(c) => Some(dns_label("container", &c)?),
+            None => None,
+        },
+    })
 }
 
 /// `AnalysisConfig::validate` starts its message with the key at fault: name it as the config does.
@@ -428,6 +536,76 @@ keep_warm = "10m"
             let err = parse(&section(body)).unwrap_err();
             assert!(matches!(err, ConfigError::Parse { .. }), "{body}: {err}");
             assert!(err.to_string().contains(part), "{body}: {err}");
+        }
+    }
+
+    const KUBE: &str = r#"
+[server]
+state = "/var/lib/backstop"
+[apps.web]
+driver = "kubernetes"
+[apps.web.kubernetes]
+namespace = "shop"
+service = "web"
+template = "deploy/web.yaml"
+replicas = 2
+"#;
+
+    #[test]
+    fn a_kubernetes_app_is_parsed_with_paths_beside_the_config() {
+        let c = parse(KUBE).unwrap();
+        let web = &c.apps[&"web".parse::<AppName>().unwrap()];
+        assert_eq!(web.listen, None);
+        let k = web.kubernetes.clone().unwrap();
+        assert_eq!(k.template, PathBuf::from("/etc/backstop/deploy/web.yaml"));
+        assert_eq!((k.namespace.as_str(), k.service.as_str(), k.replicas), ("shop", "web", 2));
+        assert_eq!(k.kubeconfig, None);
+        let default_ns = parse(&KUBE.replace("namespace = \"shop\"\n", "")).unwrap();
+        assert_eq!(
+            default_ns.apps[&"web".parse::<AppName>().unwrap()].kubernetes.clone().unwrap().namespace,
+            "default"
+        );
+    }
+
+    #[test]
+    fn kubernetes_settings_errors_name_the_key() {
+        // (config, key, part of the message)
+        let cases = [
+            (KUBE.replace("driver = \"kubernetes\"", "driver = \"nomad\""), "apps.web.driver", "\"kubernetes\""),
+            (KUBE.replace("replicas = 2", "replicas = 0"), "apps.web.kubernetes.replicas", "1 to 1000"),
+            (KUBE.replace("replicas = 2", "replicas = 5000"), "apps.web.kubernetes.replicas", "1 to 1000"),
+            (
+                KUBE.replace("namespace = \"shop\"", "namespace = \"Shop_1\""),
+                "apps.web.kubernetes.namespace",
+                "Kubernetes name",
+            ),
+            (KUBE.replace("service = \"web\"", "service = \"-web\""), "apps.web.kubernetes.service", "Kubernetes name"),
+            (
+                KUBE.replace("template = \"deploy/web.yaml\"", "template = \" \""),
+                "apps.web.kubernetes.template",
+                "empty",
+            ),
+            (
+                KUBE.replace("driver = \"kubernetes\"\n", "driver = \"kubernetes\"\nlisten = \"127.0.0.1:8080\"\n"),
+                "apps.web.listen",
+                "Service",
+            ),
+            (KUBE.replace("driver = \"kubernetes\"\n", ""), "apps.web.kubernetes", "not \"kubernetes\""),
+            (
+                MINIMAL.replace("[apps.shop]\n", "[apps.shop]\ndriver = \"kubernetes\"\n"),
+                "apps.shop.kubernetes",
+                "missing",
+            ),
+            (MINIMAL.replace("listen    = \"127.0.0.1:8080\"\n", ""), "apps.shop.listen", "missing"),
+        ];
+        for (text, key, part) in cases {
+            match parse(&text) {
+                Err(ConfigError::Invalid { key: got, message, .. }) => {
+                    assert_eq!(got, key, "{text}");
+                    assert!(message.contains(part), "{text}: {message}");
+                }
+                other => panic!("{text}: expected Invalid, got {other:?}"),
+            }
         }
     }
 

@@ -275,10 +275,14 @@ impl Engine {
             return Err((figures, format!("revision {target}'s warm instance does not answer its health path")));
         }
         let t = Instant::now();
-        rt.traffic.switch(Some(&to.running.endpoint));
+        if let Err(e) = rt.traffic.switch(Some(&to.running.endpoint)).await {
+            return Err((figures, format!("traffic could not move to revision {target}: {e}")));
+        }
         figures.push(("swap".to_owned(), ms(t)));
         let t = Instant::now();
-        rt.traffic.switch(Some(&back.running.endpoint));
+        if let Err(e) = rt.traffic.switch(Some(&back.running.endpoint)).await {
+            return Err((figures, format!("traffic could not move back to revision {live}: {e}")));
+        }
         figures.push(("swap-back".to_owned(), ms(t)));
         Ok(figures)
     }

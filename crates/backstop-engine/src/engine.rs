@@ -65,6 +65,8 @@ pub struct AppRuntime {
     pub config: AppConfig,
     /// Where the app's traffic goes.
     pub traffic: Arc<dyn Traffic>,
+    /// The app's own driver, when it is not the engine's (a Kubernetes app).
+    driver: Option<Arc<dyn Driver>>,
     /// Held for the whole of an operation, and by the reaper, so that no
     /// instance is stopped while an operation is choosing it.
     pub ops: Arc<tokio::sync::Mutex<()>>,
@@ -83,12 +85,19 @@ impl AppRuntime {
             name,
             config,
             traffic,
+            driver: None,
             ops: Arc::new(tokio::sync::Mutex::new(())),
             slots: Mutex::new(BTreeMap::new()),
             soak_generation: AtomicU64::new(0),
             signals: Default::default(),
             analysis: Mutex::new(None),
         }
+    }
+
+    /// Run this app's instances with `driver` instead of the engine's.
+    pub fn with_driver(mut self, driver: Arc<dyn Driver>) -> AppRuntime {
+        self.driver = Some(driver);
+        self
     }
 
     pub fn slots(&self) -> MutexGuard<'_, BTreeMap<u64, Slot>> {
@@ -159,9 +168,16 @@ impl Engine {
     /// so the next start brings it back.
     pub async fn stop_all(&self) {
         for (app, rt) in &self.apps {
+            if self.driver_for(rt).outlives_control_plane() {
+                // The platform runs the app and routes its traffic: leave both as they are.
+                rt.next_soak_generation();
+                continue;
+            }
             let _guard = rt.ops.lock().await;
             rt.next_soak_generation();
-            rt.traffic.switch(None);
+            if let Err(e) = rt.traffic.switch(None).await {
+                tracing::error!(app = %app, error = %e, "cannot stop the app's traffic");
+            }
             let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
             for (revision, slot) in slots {
                 rt.traffic.drain(&slot.running.endpoint, rt.config.drain_timeout).await;
@@ -171,6 +187,11 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The driver that runs an app's instances.
+    pub fn driver_for(&self, rt: &AppRuntime) -> Arc<dyn Driver> {
+        rt.driver.clone().unwrap_or_else(|| self.driver.clone())
     }
 
     /// This context as an owned handle, for background tasks.

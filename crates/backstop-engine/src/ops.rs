@@ -8,7 +8,7 @@ use std::time::Duration;
 use backstop_core::rollback::choose_target;
 use backstop_core::switch::{InstanceNow, Previous, Target, plan_switch};
 use backstop_core::{AppName, Digest, OperationKind, OperationState, Revision, RevisionStatus};
-use backstop_driver::StartSpec;
+use backstop_driver::{Artifact, StartSpec};
 use backstop_store::{Change, InstanceRole, NewAudit, NewRevision, Operation};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,9 @@ pub struct ReleaseRequest {
     #[serde(default)]
     pub change_cause: String,
     pub git_commit: Option<String>,
+    /// The image of a release on a container platform, pinned by `digest`.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Flags that guard the release's risky changes (each must exist).
     #[serde(default)]
     pub guarded_by: Vec<String>,
@@ -108,9 +111,7 @@ impl Engine {
         if req.version.trim().is_empty() {
             return Err(OpError::BadRequest { message: "version must not be empty".into() });
         }
-        if !self.artifacts.contains(&req.digest) {
-            return Err(OpError::ArtifactNotUploaded { digest: req.digest });
-        }
+        self.check_artifact(&rt, &mut req)?;
         for key in &req.guarded_by {
             match self.store.flag(key).await {
                 Ok(_) => {}
@@ -173,6 +174,7 @@ impl Engine {
                 digest: req.digest.clone(),
                 change_cause: req.change_cause.clone(),
                 git_commit: req.git_commit.clone(),
+                image: req.image.clone(),
                 guarded_by: req.guarded_by.clone(),
                 actor: actor.into(),
             })
@@ -433,6 +435,39 @@ impl Engine {
         }
     }
 
+    /// The release names an artifact the app's driver runs: an uploaded file for a local app, an
+    /// image pinned by the release's digest for one on a container platform.
+    fn check_artifact(&self, rt: &AppRuntime, req: &mut ReleaseRequest) -> Result<(), OpError> {
+        if !self.driver_for(rt).runs_images() {
+            if req.image.is_some() {
+                return Err(OpError::BadRequest {
+                    message: format!("{} runs uploaded artifacts, not images: release a file or directory", rt.name),
+                });
+            }
+            if !self.artifacts.contains(&req.digest) {
+                return Err(OpError::ArtifactNotUploaded { digest: req.digest.clone() });
+            }
+            return Ok(());
+        }
+        let Some(image) = req.image.as_deref() else {
+            return Err(OpError::BadRequest {
+                message: format!(
+                    "{} runs images: release one by digest (--artifact REPOSITORY@sha256:<digest>)",
+                    rt.name
+                ),
+            });
+        };
+        let image = backstop_core::image::ImageRef::parse(image)
+            .map_err(|e| OpError::BadRequest { message: format!("{e}; {}", e.hint()) })?;
+        if image.digest != req.digest {
+            return Err(OpError::BadRequest {
+                message: format!("the image's digest {} is not the release's digest {}", image.digest, req.digest),
+            });
+        }
+        req.image = Some(image.pinned());
+        Ok(())
+    }
+
     /// Verify the artifact, start it, record the instance, wait until healthy.
     /// On failure the instance is stopped and its record removed.
     pub(crate) async fn start_instance(
@@ -442,12 +477,24 @@ impl Engine {
         rev: &Revision,
         op: &Operation,
     ) -> Result<Arc<Running>, OpError> {
-        let artifacts = self.artifacts.clone();
-        let digest = rev.digest.clone();
-        let program = tokio::task::spawn_blocking(move || artifacts.verify(&digest)).await.map_err(|e| {
-            OpError::Failed { revision: rev.revision, reason: format!("verification task died: {e}"), traffic_on: None }
-        })??;
-        self.store.apply(app, vec![step(op, "artifact-verified", Some(rev.digest.to_string()))]).await?;
+        let artifact = match &rev.image {
+            // The platform pulls the image by digest and the driver checks what its pods run.
+            Some(image) => Artifact::Image(image.clone()),
+            None => {
+                let artifacts = self.artifacts.clone();
+                let digest = rev.digest.clone();
+                let program = tokio::task::spawn_blocking(move || artifacts.verify(&digest)).await.map_err(|e| {
+                    OpError::Failed {
+                        revision: rev.revision,
+                        reason: format!("verification task died: {e}"),
+                        traffic_on: None,
+                    }
+                })??;
+                self.store.apply(app, vec![step(op, "artifact-verified", Some(rev.digest.to_string()))]).await?;
+                Artifact::Program(program)
+            }
+        };
+        let driver = self.driver_for(rt);
 
         let mut env: Vec<(String, String)> = rt.config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         env.extend([
@@ -459,19 +506,19 @@ impl Engine {
         let spec = StartSpec {
             app: app.clone(),
             revision: rev.revision,
-            program,
+            artifact,
             args: rt.config.args.clone(),
             env,
             work_dir: self.run_dir(app, rev.revision),
             log_path: self.log_path(app, rev.revision),
         };
         let failed = |reason: String| OpError::Failed { revision: rev.revision, reason, traffic_on: None };
-        let instance = self.driver.start(&spec).await.map_err(|e| {
+        let instance = driver.start(&spec).await.map_err(|e| {
             let e = e.to_string();
             failed(if e.starts_with("no free port") { e } else { format!("could not start: {e}") })
         })?;
         let running = Running::new(app, rev.revision, instance, Utc::now());
-        let record = running.record(app, self.driver.name(), InstanceRole::Starting, None);
+        let record = running.record(app, driver.name(), InstanceRole::Starting, None);
         if let Err(e) = self
             .apply_op(
                 app,
@@ -506,6 +553,7 @@ impl Engine {
         let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
         let warm_until = later(now, rt.config.keep_warm);
         let soak = rt.config.soak;
+        let driver = self.driver_for(rt).name();
 
         // The previously serving revision, when it is another one.
         let prev_rev = match previous {
@@ -539,7 +587,7 @@ impl Engine {
             Change::Live { revision: Some(rev.revision) },
             Change::Status { revision: rev.revision, status: new_status, reason: None },
             Change::SoakUntil { revision: rev.revision, until: soak_until },
-            Change::PutInstance(running.record(app, self.driver.name(), InstanceRole::Serving, None)),
+            Change::PutInstance(running.record(app, driver, InstanceRole::Serving, None)),
         ];
         if let Some((revision, status, reason)) = plan.previous.clone() {
             changes.push(Change::Status { revision, status, reason });
@@ -552,17 +600,12 @@ impl Engine {
             if plan.keep_warm == Some(*revision) {
                 changes.push(Change::PutInstance(slot.running.record(
                     app,
-                    self.driver.name(),
+                    driver,
                     InstanceRole::Warm,
                     Some(warm_until),
                 )));
             } else if plan.stop.contains(revision) {
-                changes.push(Change::PutInstance(slot.running.record(
-                    app,
-                    self.driver.name(),
-                    InstanceRole::Stopping,
-                    None,
-                )));
+                changes.push(Change::PutInstance(slot.running.record(app, driver, InstanceRole::Stopping, None)));
                 to_stop.push(slot.running.clone());
             }
         }
@@ -592,11 +635,17 @@ impl Engine {
 
         // The new revision's counts just before it takes traffic: its analysis judges what follows.
         let analysis_start = crate::analysis::AnalysisStart::now(rt, rev.revision, previous);
-        let old_endpoint = rt.traffic.switch(Some(&running.endpoint));
+        let old_endpoint = rt.traffic.switch(Some(&running.endpoint)).await.map_err(|e| OpError::Failed {
+            revision: rev.revision,
+            reason: format!("traffic did not move: {e}"),
+            traffic_on: previous,
+        })?;
         if let Err(e) = self.apply_op(app, op, changes).await {
             // The ledger could not record it (or another node took the app over): put traffic back
             // where the ledger says it is.
-            rt.traffic.switch(old_endpoint.as_ref());
+            if let Err(back) = rt.traffic.switch(old_endpoint.as_ref()).await {
+                tracing::error!(app = %app, error = %back, "cannot put traffic back; recovery will");
+            }
             return Err(e.into());
         }
         {

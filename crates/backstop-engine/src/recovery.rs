@@ -28,7 +28,10 @@ impl Engine {
             // database configured since) gets it now: it is the schema it runs on.
             self.record_schema_if_missing(app, rt, live).await;
             if let (Some(slot), true) = (serving, healthy) {
-                rt.traffic.switch(Some(&slot.running.endpoint));
+                // Level-triggered: traffic goes where the ledger says, whatever a crash left.
+                if let Err(e) = rt.traffic.switch(Some(&slot.running.endpoint)).await {
+                    tracing::error!(app = %app, revision = live, error = %e, "cannot point traffic at the live revision");
+                }
                 let rev = self.store.revision(app, live).await?;
                 tracing::info!(app = %app, revision = live, "re-adopted the serving instance");
                 if rev.status == RevisionStatus::Soaking {
@@ -130,18 +133,21 @@ impl Engine {
                 Ok(a) => a,
                 Err(_) => continue,
             };
-            let adopted = if rec.driver == self.driver.name() {
-                self.driver.adopt(&rec.handle)
-            } else {
-                Err(backstop_driver::DriverError::Adopt(format!("recorded by driver `{}`", rec.driver)))
-            };
             let Some(rt) = self.apps.get(&app) else {
                 // The app left the config while its instance ran: stop it.
-                if let Ok(instance) = adopted {
-                    instance.stop(Duration::from_secs(10)).await;
+                if rec.driver == self.driver.name() {
+                    if let Ok(instance) = self.driver.adopt(&rec.handle).await {
+                        instance.stop(Duration::from_secs(10)).await;
+                    }
                 }
                 self.store.apply(&app, vec![Change::RemoveInstance { revision: rec.revision }]).await.ok();
                 continue;
+            };
+            let driver = self.driver_for(rt);
+            let adopted = if rec.driver == driver.name() {
+                driver.adopt(&rec.handle).await
+            } else {
+                Err(backstop_driver::DriverError::Adopt(format!("recorded by driver `{}`", rec.driver)))
             };
             match adopted {
                 Ok(instance) => {

@@ -182,8 +182,12 @@ impl Engine {
         let Ok(target) = backstop_core::rollback::choose_target(&revisions, Some(revision), None) else { return };
         let Some(slot) = rt.slot(target.revision) else { return };
         if slot.running.instance.is_alive() && rt.traffic.current().is_some_and(|c| c.revision == revision) {
-            rt.traffic.switch(Some(&slot.running.endpoint));
-            tracing::warn!(app = %app, from = revision, to = target.revision, "analysis failed: traffic moved back at once");
+            match rt.traffic.switch(Some(&slot.running.endpoint)).await {
+                Ok(_) => {
+                    tracing::warn!(app = %app, from = revision, to = target.revision, "analysis failed: traffic moved back at once")
+                }
+                Err(e) => tracing::error!(app = %app, error = %e, "analysis failed: cannot move traffic back yet"),
+            }
         }
     }
 
@@ -384,7 +388,7 @@ impl Engine {
             for revision in expired {
                 let Some(slot) = rt.slot(revision) else { continue };
                 // On the books as `stopping` until it is gone.
-                let stopping = slot.running.record(app, self.driver.name(), InstanceRole::Stopping, None);
+                let stopping = slot.running.record(app, self.driver_for(rt).name(), InstanceRole::Stopping, None);
                 if let Err(e) = self.store.apply(app, vec![Change::PutInstance(stopping)]).await {
                     tracing::error!(app = %app, revision, error = %e, "cannot record the end of a warm instance");
                     continue;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backstop_artifacts::ArtifactStore;
 use backstop_core::{Digest, OperationState};
-use backstop_driver::{Driver, DriverError, Endpoint, Instance, StartSpec, Traffic};
+use backstop_driver::{Driver, DriverError, Endpoint, Instance, StartSpec, Traffic, TrafficError};
 use backstop_engine::flags::{Current, FlagChange, FlagService, Frames, ServiceSwitch};
 use backstop_engine::ops::ReleaseRequest;
 use backstop_engine::{AppRuntime, Config, Engine, EngineParts, OpError};
@@ -28,7 +28,7 @@ impl Driver for PanickingDriver {
         panic!("injected: the driver panicked while starting an instance");
     }
 
-    fn adopt(&self, _handle: &serde_json::Value) -> Result<Arc<dyn Instance>, DriverError> {
+    async fn adopt(&self, _handle: &serde_json::Value) -> Result<Arc<dyn Instance>, DriverError> {
         Err(DriverError::Adopt("nothing to adopt".into()))
     }
 }
@@ -38,8 +38,8 @@ struct Pointer(Mutex<Option<Endpoint>>);
 
 #[async_trait]
 impl Traffic for Pointer {
-    fn switch(&self, to: Option<&Endpoint>) -> Option<Endpoint> {
-        std::mem::replace(&mut *self.0.lock().unwrap(), to.cloned())
+    async fn switch(&self, to: Option<&Endpoint>) -> Result<Option<Endpoint>, TrafficError> {
+        Ok(std::mem::replace(&mut *self.0.lock().unwrap(), to.cloned()))
     }
     fn current(&self) -> Option<Endpoint> {
         self.0.lock().unwrap().clone()

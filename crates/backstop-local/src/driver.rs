@@ -45,9 +45,14 @@ impl Driver for LocalDriver {
     }
 
     async fn start(&self, spec: &StartSpec) -> Result<Arc<dyn backstop_driver::Instance>, DriverError> {
+        let backstop_driver::Artifact::Program(program) = &spec.artifact else {
+            return Err(DriverError::Start(
+                "the local driver runs programs, not images; give a file or directory as the artifact".into(),
+            ));
+        };
         let port = crate::free_port().map_err(|e| DriverError::Start(format!("no free port: {e}")))?;
         let launch = LaunchSpec {
-            program: spec.program.clone(),
+            program: program.clone(),
             args: spec.args.clone(),
             env: spec.env.clone(),
             cwd: spec.work_dir.clone(),
@@ -58,7 +63,7 @@ impl Driver for LocalDriver {
         Ok(Arc::new(instance))
     }
 
-    fn adopt(&self, handle: &serde_json::Value) -> Result<Arc<dyn backstop_driver::Instance>, DriverError> {
+    async fn adopt(&self, handle: &serde_json::Value) -> Result<Arc<dyn backstop_driver::Instance>, DriverError> {
         let h: Handle = serde_json::from_value(handle.clone())
             .map_err(|e| DriverError::Adopt(format!("not a local instance handle ({e}): {handle}")))?;
         let instance = crate::adopt(ProcessId { pid: h.pid, start_time: h.start_time }, h.port)
@@ -74,8 +79,8 @@ impl backstop_driver::Instance for Instance {
         serde_json::to_value(Handle { pid: id.pid, start_time: id.start_time, port: self.port() }).unwrap_or_default()
     }
 
-    fn addr(&self) -> SocketAddr {
-        Instance::addr(self)
+    fn addr(&self) -> Option<SocketAddr> {
+        Some(Instance::addr(self))
     }
 
     fn describe(&self) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backstop_core::signals::Counts;
-use backstop_driver::{Endpoint, Traffic};
+use backstop_driver::{Endpoint, Traffic, TrafficError};
 
 use crate::{Backend, Meter, Proxy};
 
@@ -49,28 +49,41 @@ impl ProxyTraffic {
         meter
     }
 
-    fn backend(&self, at: &Endpoint) -> Arc<Backend> {
+    fn backend(&self, at: &Endpoint, addr: SocketAddr) -> Arc<Backend> {
         let mut backends = self.backends();
-        match backends.get(&at.addr) {
+        match backends.get(&addr) {
             Some(backend) if backend.revision() == at.revision => backend.clone(),
             _ => {
-                let backend = Backend::metered(at.addr, at.label.clone(), at.revision, self.meter(at.revision));
-                backends.insert(at.addr, backend.clone());
+                let backend = Backend::metered(addr, at.label.clone(), at.revision, self.meter(at.revision));
+                backends.insert(addr, backend.clone());
                 backend
             }
         }
     }
+
+    /// The in-memory switch; it cannot fail for an endpoint with an address.
+    pub fn point(&self, to: Option<&Endpoint>) -> Result<Option<Endpoint>, TrafficError> {
+        let next = match to {
+            Some(at) => {
+                let addr = at
+                    .addr
+                    .ok_or_else(|| TrafficError(format!("{} has no address the proxy can forward to", at.label)))?;
+                Some(self.backend(at, addr))
+            }
+            None => None,
+        };
+        Ok(self.proxy.switch(next).map(|b| endpoint(&b)))
+    }
 }
 
 fn endpoint(backend: &Backend) -> Endpoint {
-    Endpoint { addr: backend.addr(), revision: backend.revision(), label: backend.label().to_owned() }
+    Endpoint { addr: Some(backend.addr()), revision: backend.revision(), label: backend.label().to_owned() }
 }
 
 #[async_trait]
 impl Traffic for ProxyTraffic {
-    fn switch(&self, to: Option<&Endpoint>) -> Option<Endpoint> {
-        let next = to.map(|at| self.backend(at));
-        self.proxy.switch(next).map(|b| endpoint(&b))
+    async fn switch(&self, to: Option<&Endpoint>) -> Result<Option<Endpoint>, TrafficError> {
+        self.point(to)
     }
 
     fn current(&self) -> Option<Endpoint> {
@@ -78,15 +91,16 @@ impl Traffic for ProxyTraffic {
     }
 
     fn inflight(&self, at: &Endpoint) -> usize {
-        self.backends().get(&at.addr).map_or(0, |b| b.inflight())
+        at.addr.and_then(|addr| self.backends().get(&addr).map(|b| b.inflight())).unwrap_or(0)
     }
 
     async fn drain(&self, from: &Endpoint, timeout: Duration) -> bool {
-        let Some(backend) = self.backends().get(&from.addr).cloned() else { return true };
+        let Some(addr) = from.addr else { return true };
+        let Some(backend) = self.backends().get(&addr).cloned() else { return true };
         let drained = backend.drained(timeout).await;
         // Forget it unless traffic went back to it meanwhile.
-        if self.proxy.current().is_none_or(|c| c.addr() != from.addr) {
-            self.backends().remove(&from.addr);
+        if self.proxy.current().is_none_or(|c| c.addr() != addr) {
+            self.backends().remove(&addr);
         }
         drained
     }

@@ -59,6 +59,8 @@ pub enum ServerError {
     Artifacts(#[from] ArtifactError),
     #[error("cannot listen on {addr} (`{key}`)")]
     Bind { key: String, addr: SocketAddr, source: std::io::Error },
+    #[error("`{key}`: {message}")]
+    Kubernetes { key: String, message: String },
 }
 
 impl ServerError {
@@ -78,6 +80,9 @@ impl ServerError {
                 format!("another process holds that port: stop it or change `{key}` in the config")
             }
             ServerError::Bind { key, .. } => format!("change `{key}` to an address this machine can listen on"),
+            ServerError::Kubernetes { key, .. } => format!(
+                "check `{key}` and that the cluster answers with the Role of deploy/kubernetes/rbac.yaml (README: Kubernetes)"
+            ),
         }
     }
 
@@ -85,6 +90,31 @@ impl ServerError {
     pub fn is_bad_input(&self) -> bool {
         matches!(self, ServerError::Config(_) | ServerError::Bind { .. })
     }
+}
+
+/// A Kubernetes app's runtime: its Service as traffic, Deployments per revision as its driver.
+async fn kubernetes_app(
+    name: &backstop_core::AppName,
+    app: &backstop_engine::config::AppConfig,
+    k: &backstop_engine::config::KubernetesConfig,
+) -> Result<backstop_engine::AppRuntime, ServerError> {
+    let err =
+        |key: &str, message: String| ServerError::Kubernetes { key: format!("apps.{name}.kubernetes.{key}"), message };
+    let client = backstop_kube::connect(k.kubeconfig.as_deref()).await.map_err(|e| err("kubeconfig", e.to_string()))?;
+    let settings = backstop_kube::KubeSettings {
+        kubeconfig: k.kubeconfig.clone(),
+        namespace: k.namespace.clone(),
+        service: k.service.clone(),
+        template: k.template.clone(),
+        replicas: i32::try_from(k.replicas).unwrap_or(i32::MAX),
+        container: k.container.clone(),
+    };
+    let driver = backstop_kube::KubeDriver::new(client.clone(), settings, &app.health)
+        .map_err(|e| err("template", e.to_string()))?;
+    let traffic = backstop_kube::KubeTraffic::new(client, &k.namespace, &k.service, name.as_str())
+        .await
+        .map_err(|e| err("service", e.to_string()))?;
+    Ok(backstop_engine::AppRuntime::new(name.clone(), app.clone(), Arc::new(traffic)).with_driver(Arc::new(driver)))
 }
 
 /// A control plane that has recovered its state and bound its sockets.
@@ -113,18 +143,31 @@ impl Server {
             .map_err(|source| ServerError::Bind { key: "server.listen".into(), addr: config.server.listen, source })?;
         let mut apps = BTreeMap::new();
         for (name, app) in &config.apps {
-            let proxy = Proxy::bind(app.listen).await.map_err(|e| match e {
+            store.ensure_app(name).await?;
+            if let Some(k) = &app.kubernetes {
+                let rt = kubernetes_app(name, app, k).await?;
+                apps.insert(name.clone(), Arc::new(rt));
+                continue;
+            }
+            let Some(listen) = app.listen else {
+                return Err(ConfigError::Invalid {
+                    path: config.path.clone(),
+                    key: format!("apps.{name}.listen"),
+                    message: "is missing".into(),
+                }
+                .into());
+            };
+            let proxy = Proxy::bind(listen).await.map_err(|e| match e {
                 ProxyError::Bind { addr, source } => {
                     ServerError::Bind { key: format!("apps.{name}.listen"), addr, source }
                 }
                 other => ServerError::Bind {
                     key: format!("apps.{name}.listen"),
-                    addr: app.listen,
+                    addr: listen,
                     source: std::io::Error::other(other.to_string()),
                 },
             })?;
             proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
-            store.ensure_app(name).await?;
             let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
             apps.insert(name.clone(), Arc::new(backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic)));
         }

@@ -79,6 +79,7 @@ pub fn release_request(r: backstop_api::ReleaseRequest) -> ops::ReleaseRequest {
         version: r.version,
         change_cause: r.change_cause,
         git_commit: r.git_commit,
+        image: r.image,
         guarded_by: r.guarded_by,
         migrations: r.migrations.map(|m| m.into_iter().map(migration).collect()),
         queries: r.queries.into_iter().map(|q| ShippedQuery { name: q.name, sql: q.sql }).collect(),

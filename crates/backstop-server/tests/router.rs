@@ -153,6 +153,7 @@ async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
             digest: backstop_core::Digest::of_bytes(b"v1"),
             change_cause: String::new(),
             git_commit: None,
+            image: None,
             guarded_by: Vec::new(),
             actor: "admin".into(),
         })

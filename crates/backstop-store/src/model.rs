@@ -12,6 +12,8 @@ pub struct NewRevision {
     pub digest: Digest,
     pub change_cause: String,
     pub git_commit: Option<String>,
+    /// The image reference of a release on a container platform.
+    pub image: Option<String>,
     pub guarded_by: Vec<String>,
     pub actor: String,
 }

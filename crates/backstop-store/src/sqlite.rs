@@ -18,7 +18,7 @@ use crate::{
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     change_cause  TEXT NOT NULL,
     git_commit    TEXT,
     guarded_by    TEXT NOT NULL DEFAULT '[]',
+    image         TEXT,
     actor         TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     status        TEXT NOT NULL,
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     PRIMARY KEY (app, revision)
 );
 CREATE TRIGGER IF NOT EXISTS revision_identity_is_immutable
-BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, guarded_by, actor, created_at ON revisions
+BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, guarded_by, image, actor, created_at ON revisions
 BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
 CREATE TABLE IF NOT EXISTS operations (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -203,6 +204,13 @@ impl SqliteStore {
                  ALTER TABLE operations ADD COLUMN lease_until TEXT;",
             )?;
         }
+        if found > 0 && !has_column(&conn, "revisions", "image")? && has_column(&conn, "revisions", "app")? {
+            // Schema 6: a revision may be an image on a container platform.
+            conn.execute_batch(
+                "ALTER TABLE revisions ADD COLUMN image TEXT;
+                 DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
+            )?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::flags::SCHEMA)?;
         // Schema 5: incidents and drills (new tables only).
@@ -219,7 +227,7 @@ impl SqliteStore {
 }
 
 const REVISION_COLUMNS: &str = "app, revision, version, digest, change_cause, git_commit, actor, created_at, \
-     status, status_reason, live_since, soak_until, known_good_at, guarded_by";
+     status, status_reason, live_since, soak_until, known_good_at, guarded_by, image";
 
 fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
     Ok(RawRevision {
@@ -237,6 +245,7 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
         soak_until: row.get(11)?,
         known_good_at: row.get(12)?,
         guarded_by: row.get(13)?,
+        image: row.get(14)?,
     })
 }
 
@@ -255,6 +264,7 @@ struct RawRevision {
     soak_until: Option<String>,
     known_good_at: Option<String>,
     guarded_by: String,
+    image: Option<String>,
 }
 
 impl RawRevision {
@@ -272,6 +282,7 @@ impl RawRevision {
                 .map_err(|_| StoreError::Corrupt { what: "revisions.digest", value: self.digest.clone() })?,
             change_cause: self.change_cause,
             git_commit: self.git_commit,
+            image: self.image,
             guarded_by: serde_json::from_str(&self.guarded_by)
                 .map_err(|_| StoreError::Corrupt { what: "revisions.guarded_by", value: self.guarded_by.clone() })?,
             actor: self.actor,
@@ -603,7 +614,7 @@ impl Store for SqliteStore {
         let now = Utc::now();
         tx.execute(
             "INSERT INTO revisions (app, revision, version, digest, change_cause, git_commit, guarded_by, actor, \
-             created_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'deploying')",
+             created_at, image, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'deploying')",
             params![
                 new.app.as_str(),
                 next,
@@ -613,7 +624,8 @@ impl Store for SqliteStore {
                 new.git_commit,
                 serde_json::to_string(&new.guarded_by).unwrap_or_else(|_| "[]".into()),
                 new.actor,
-                ts(now)
+                ts(now),
+                new.image
             ],
         )?;
         tx.commit()?;
@@ -625,6 +637,7 @@ impl Store for SqliteStore {
             digest: new.digest,
             change_cause: new.change_cause,
             git_commit: new.git_commit,
+            image: new.image,
             guarded_by: new.guarded_by,
             actor: new.actor,
             created_at: created,

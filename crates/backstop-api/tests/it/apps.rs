@@ -52,6 +52,7 @@ fn app_status() {
             judged_at: at(4),
         }),
         app: "shop".into(),
+        driver: "local".into(),
         instances: vec![
             InstanceView {
                 revision: 2,
@@ -87,7 +88,7 @@ fn app_status() {
 fn app_status_of_an_app_never_released() {
     // As the server writes it today.
     let status: AppStatus = reads_as(json!({
-        "app": "shop", "listen": "127.0.0.1:8080", "live_revision": null, "live": null,
+        "app": "shop", "listen": "127.0.0.1:8080", "driver": "local", "live_revision": null, "live": null,
         "known_good_revision": null, "known_good": null, "warm_revisions": [], "instances": [],
         "running_operation": null, "analysis": null,
     }));

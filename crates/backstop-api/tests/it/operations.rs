@@ -15,6 +15,7 @@ fn release_request() {
         version: "v1.2.0".into(),
         change_cause: "checkout v2".into(),
         git_commit: Some("4f1c2a9".into()),
+        image: None,
         guarded_by: vec!["new-checkout".into()],
         migrations: Some(vec![
             ShippedMigration {

@@ -19,6 +19,8 @@ pub struct Harness {
     pub app_port: u16,
     pub server: Option<Child>,
     pub app_extra: String,
+    /// A whole config of the test's own, instead of the one app `shop`.
+    pub config_override: Option<String>,
 }
 
 impl Harness {
@@ -31,6 +33,24 @@ impl Harness {
             app_port: free_port(),
             server: None,
             app_extra: app_extra.to_owned(),
+            config_override: None,
+        };
+        std::fs::write(h.config_path(), h.config_text()).unwrap();
+        h.boot();
+        h
+    }
+
+    /// Start a control plane with a config of the test's own: `config` gets the API port and
+    /// returns the apps' sections (the `[server]` section is the harness's).
+    pub fn start_with(config: impl FnOnce(&Path) -> String) -> Harness {
+        let dir = tempfile::Builder::new().prefix("backstop-it-").tempdir().unwrap();
+        let mut h = Harness {
+            api_port: free_port(),
+            app_port: free_port(),
+            server: None,
+            app_extra: String::new(),
+            config_override: Some(config(dir.path())),
+            dir,
         };
         std::fs::write(h.config_path(), h.config_text()).unwrap();
         h.boot();
@@ -38,6 +58,9 @@ impl Harness {
     }
 
     pub fn config_text(&self) -> String {
+        if let Some(apps) = &self.config_override {
+            return format!("[server]\nlisten = \"127.0.0.1:{}\"\nstate = \"state\"\n\n{apps}", self.api_port);
+        }
         let defaults = [
             ("health", "\"/healthz\""),
             ("soak", "\"300ms\""),

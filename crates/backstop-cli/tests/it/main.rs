@@ -10,6 +10,7 @@ mod flags;
 mod hardening;
 mod harness;
 mod incident;
+mod kubernetes;
 mod lifecycle;
 mod lint;
 mod lint_hostile;

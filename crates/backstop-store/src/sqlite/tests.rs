@@ -18,6 +18,7 @@ fn new_rev(version: &str) -> NewRevision {
         digest: Digest::of_bytes(version.as_bytes()),
         change_cause: format!("ship {version}"),
         git_commit: Some("abc123".into()),
+        image: None,
         guarded_by: vec!["new-checkout".into()],
         actor: "admin".into(),
     }

@@ -1,0 +1,188 @@
+//! Benchmark (run by `bench/kube.sh`): on one real control plane (`backstop_kube::testbed`),
+//! (a) `backstop release` of a Kubernetes app, CLI start to exit;
+//! (b) `backstop undo` to a warm revision, from the CLI's start to the Service's endpoints holding
+//!     only the old revision's pods;
+//! (c) `kubectl rollout undo` of a plain Deployment with the same template and replicas, from the
+//!     CLI's start to its new ReplicaSet being available.
+//!
+//! Usage: kube_undo_bench BACKSTOP_BIN [ROUNDS]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backstop_kube::testbed::Testbed;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use kube::Api;
+use kube::api::PostParams;
+
+const TEMPLATE: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers:
+        - name: web
+          image: registry.example/web:latest
+          ports: [{ containerPort: 8080 }]
+          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 2 }
+";
+
+fn image(n: u32) -> String {
+    format!("registry.example/web@sha256:{n:064x}")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let bin = PathBuf::from(args.next().expect("usage: kube_undo_bench BACKSTOP_BIN [ROUNDS]"));
+    let rounds: u32 = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let tb = Testbed::shared();
+    let ns = tb.cp.namespace("bench").await;
+    tb.cp.grant_backstop(&ns);
+    let admin = tb.cp.admin().await;
+    let services: Api<Service> = Api::namespaced(admin.clone(), &ns);
+    for name in ["web", "plain"] {
+        let svc = serde_json::json!({ "metadata": { "name": name },
+            "spec": { "selector": { "app": name }, "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP" }] } });
+        services.create(&PostParams::default(), &serde_json::from_value(svc).expect("svc")).await.expect("service");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("web.yaml"), TEMPLATE).expect("template");
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"state\"\n[apps.web]\ndriver = \"kubernetes\"\n\
+         soak = \"100ms\"\nhealth_timeout = \"60s\"\n[apps.web.kubernetes]\nkubeconfig = \"{}\"\nnamespace = \"{ns}\"\n\
+         service = \"web\"\ntemplate = \"web.yaml\"\nreplicas = 2\n",
+        tb.cp.backstop_kubeconfig.display()
+    );
+    std::fs::write(dir.path().join("backstop.toml"), config).expect("config");
+    let mut server = Command::new(&bin)
+        .args(["server", "--config"])
+        .arg(dir.path().join("backstop.toml"))
+        .stderr(std::fs::File::create(dir.path().join("server.log")).expect("log"))
+        .spawn()
+        .expect("server");
+    let url = format!("http://127.0.0.1:{api_port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join("state/admin.token").exists()
+        || std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = std::fs::read_to_string(dir.path().join("state/admin.token")).expect("token").trim().to_owned();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(&bin);
+        c.args(args).env("BACKSTOP_URL", &url).env("BACKSTOP_TOKEN", &token).stdout(Stdio::null());
+        c
+    };
+    let endpoints: Api<Endpoints> = Api::namespaced(admin.clone(), &ns);
+    let only = |revision: u32, prefix: &'static str| {
+        let endpoints = endpoints.clone();
+        async move {
+            let want = format!("{prefix}{revision}-");
+            loop {
+                let pods: Vec<String> = endpoints
+                    .get_opt(if prefix == "web-r" { "web" } else { "plain" })
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|e| e.subsets)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|s| s.addresses.unwrap_or_default())
+                    .filter_map(|a| a.target_ref.and_then(|t| t.name))
+                    .collect();
+                if pods.len() == 2 && pods.iter().all(|p| p.starts_with(&want)) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+
+    // (a) and (b): release N, then undo to N-1 (warm).
+    let (mut releases, mut undos) = (Vec::new(), Vec::new());
+    let mut n = 1;
+    run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", "v1"]));
+    for _ in 0..rounds {
+        n += 1;
+        let t = Instant::now();
+        run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", &format!("v{n}")]));
+        releases.push(ms(t.elapsed()));
+        only(n, "web-r").await;
+        let t = Instant::now();
+        run(&mut cli(&["undo", "web"]));
+        only(n - 1, "web-r").await;
+        undos.push(ms(t.elapsed()));
+        // The next round releases on top of the revision undone to.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // (c) the same on a plain Deployment with kubectl.
+    let plain = TEMPLATE.replace("web", "plain").replace("registry.example/plain:latest", &image(1000));
+    std::fs::write(dir.path().join("plain.yaml"), &plain).expect("plain");
+    let kubectl = |args: &[&str]| {
+        let mut c = tb.cp.kubectl();
+        c.args(["-n", &ns]).args(args).stdout(Stdio::null());
+        c
+    };
+    run(&mut kubectl(&["apply", "-f", &dir.path().join("plain.yaml").to_string_lossy()]));
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), &ns);
+    let available = || {
+        let deployments = deployments.clone();
+        async move {
+            loop {
+                if let Ok(d) = deployments.get("plain").await {
+                    let s = d.status.unwrap_or_default();
+                    let gen_ok = s.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+                    if gen_ok
+                        && s.updated_replicas == Some(2)
+                        && s.available_replicas == Some(2)
+                        && s.replicas == Some(2)
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    available().await;
+    let mut kubectl_undos = Vec::new();
+    for round in 0..rounds {
+        run(&mut kubectl(&["set", "image", "deployment/plain", &format!("plain={}", image(2000 + round))]));
+        available().await;
+        let t = Instant::now();
+        run(&mut kubectl(&["rollout", "undo", "deployment/plain"]));
+        available().await;
+        kubectl_undos.push(ms(t.elapsed()));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let show = |name: &str, v: &[f64]| println!("{name:<40} median {:>8.1} ms  runs {v:.1?}", median(v.to_vec()));
+    show("backstop release (CLI start to exit)", &releases);
+    show("backstop undo, warm (to endpoints)", &undos);
+    show("kubectl rollout undo (to RS available)", &kubectl_undos);
+    println!("ratio kubectl/backstop undo: {:.2}", median(kubectl_undos) / median(undos));
+}
