@@ -127,6 +127,8 @@ mod tests {
             digest: Digest::of_bytes(format!("artifact {n}").as_bytes()),
             change_cause: format!("release {n}"),
             git_commit: None,
+            git_tag: None,
+            hotfix_of: None,
             guarded_by: vec![],
             actor: "test".into(),
             created_at: chrono::DateTime::UNIX_EPOCH,

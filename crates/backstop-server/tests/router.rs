@@ -153,6 +153,8 @@ async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
             digest: backstop_core::Digest::of_bytes(b"v1"),
             change_cause: String::new(),
             git_commit: None,
+            git_tag: None,
+            hotfix_of: None,
             guarded_by: Vec::new(),
             actor: "admin".into(),
         })

@@ -46,6 +46,8 @@ fn new_rev(version: &str) -> NewRevision {
         digest: Digest::of_bytes(version.as_bytes()),
         change_cause: String::new(),
         git_commit: None,
+        git_tag: None,
+        hotfix_of: None,
         guarded_by: Vec::new(),
         actor: "admin".into(),
     }

@@ -48,6 +48,8 @@ pub fn revision(n: u64, status: RevisionStatus) -> Revision {
         digest: digest(n as u8),
         change_cause: format!("change {n}"),
         git_commit: Some("4f1c2a9".into()),
+        git_tag: None,
+        hotfix_of: None,
         guarded_by: vec!["new-checkout".into()],
         actor: "admin:ana".into(),
         created_at: at(n as u32),
