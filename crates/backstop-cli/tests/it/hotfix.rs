@@ -234,6 +234,16 @@ fn hotfix_start_refuses_a_revision_without_a_commit_and_a_commit_the_repo_lacks(
     );
     assert!(repo.git(&["branch", "--list", "hotfix/*"]).is_empty(), "no branch was made");
 
+    // A hotfix whose commits the repository lacks cannot be shown to be on main: debt, not a pass.
+    let fix_elsewhere = "89abcdef0123456789abcdef0123456789abcdef";
+    release(&h, "v2.0.1", &["--git-commit", fix_elsewhere, "--hotfix-of", "2"]).ok();
+    h.wait_status(3, "known-good");
+    let (code, report) = check(&h, &repo);
+    assert_eq!(code, 1, "{report:#}");
+    let unknown = hotfix(&report, 3);
+    assert_eq!((unknown["backport"]["state"].as_str(), unknown["debt"].as_bool()), (Some("unverifiable"), Some(true)));
+    assert!(unknown["backport"]["reason"].as_str().unwrap().contains("is not in the repository"), "{unknown:#}");
+
     let not_a_repo = h.cli(&["hotfix", "start", "shop"]);
     assert_eq!(not_a_repo.code(), 2, "{}", not_a_repo.stderr());
 }
