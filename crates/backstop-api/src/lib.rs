@@ -98,5 +98,7 @@ pub use migrations::{
 pub use ofrep::{
     BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EvaluationRequest, EventStream, RefetchEvent,
 };
-pub use operations::{Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest};
+pub use operations::{
+    MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest,
+};
 pub use signals::{AppSignals, RevisionSignals, Window};

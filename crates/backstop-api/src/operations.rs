@@ -15,6 +15,21 @@ pub struct ReleaseRequest {
     /// A Kubernetes app's image, pinned by `digest` (`registry.example/web@sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The tag the release was named by; `git_commit` is the commit it pointed at.
+    #[serde(default)]
+    pub git_tag: Option<String>,
+    /// The revision this release is a hotfix of (needs `git_commit`, and that revision's commit).
+    #[serde(default)]
+    pub hotfix_of: Option<u64>,
+    /// The hotfix revisions production ran whose fix the client found in `git_commit`.
+    #[serde(default)]
+    pub carries_hotfixes: Vec<u64>,
+    /// The hotfix revisions production ran whose fix the client did not find in `git_commit`: the
+    /// release is refused unless `allow_missing_hotfix` says why (recorded in the audit log).
+    #[serde(default)]
+    pub missing_hotfixes: Vec<MissingHotfix>,
+    #[serde(default)]
+    pub allow_missing_hotfix: Option<String>,
     /// Flags that guard the release's risky changes (each must exist).
     #[serde(default)]
     pub guarded_by: Vec<String>,
@@ -24,6 +39,14 @@ pub struct ReleaseRequest {
     /// The queries the release's code runs, for the precise rollback check.
     #[serde(default)]
     pub queries: Vec<ShippedQuery>,
+}
+
+/// A hotfix production ran whose fix a release's commit lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingHotfix {
+    pub revision: u64,
+    /// The fix's commits not found in the release's commit.
+    pub commits: Vec<String>,
 }
 
 /// One migration file a release ships; `down` is the text of its `.down.sql` pair, if any.

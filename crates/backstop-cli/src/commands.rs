@@ -42,19 +42,31 @@ pub async fn run(cli: Cli) -> CliResult {
             change_cause,
             digest,
             git_commit,
+            hotfix_of,
+            allow_missing_hotfix,
+            repo,
             guarded_by,
             migrations,
             queries,
             wait,
         } => {
             let c = client()?;
+            let git = crate::hotfix::prepare_release(
+                &c,
+                &app,
+                git_commit.as_deref(),
+                hotfix_of,
+                allow_missing_hotfix.as_deref(),
+                repo.as_deref(),
+            )
+            .await?;
             let args = ReleaseArgs {
                 app: &app,
                 artifact: &artifact,
                 version: &version,
                 change_cause: &change_cause,
                 digest: digest.as_deref(),
-                git_commit: git_commit.as_deref(),
+                git: &git,
                 guarded_by: &guarded_by,
                 migrations: migrations.as_deref(),
                 queries: queries.as_deref(),
@@ -101,6 +113,7 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Flag { command } => crate::flag::run(g, command).await,
+        Command::Hotfix { command } => crate::hotfix::run(g, command).await,
         Command::Incident(args) => crate::incident::incident(g, args).await,
         Command::Report { app, since } => crate::incident::report(g, app, since).await,
         Command::Drill(args) => crate::incident::drill(g, args).await,
@@ -259,24 +272,16 @@ pub struct ReleaseArgs<'a> {
     pub change_cause: &'a str,
     /// Refuse unless the artifact has this digest.
     pub digest: Option<&'a str>,
-    pub git_commit: Option<&'a str>,
+    /// The commit, tag and hotfix links, as `hotfix::prepare_release` decided them.
+    pub git: &'a crate::hotfix::ReleaseGit,
     pub guarded_by: &'a [String],
     pub migrations: Option<&'a Path>,
     pub queries: Option<&'a Path>,
 }
 
 pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Outcome>> {
-    let ReleaseArgs {
-        app,
-        artifact,
-        version,
-        change_cause,
-        digest: expected,
-        git_commit,
-        guarded_by,
-        migrations,
-        queries,
-    } = *args;
+    let ReleaseArgs { app, artifact, version, change_cause, digest: expected, git, guarded_by, migrations, queries } =
+        *args;
     if version.trim().is_empty() {
         return Err(CliError::bad_input(
             "--version is empty",
@@ -328,7 +333,12 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
         digest,
         version: version.to_owned(),
         change_cause: change_cause.to_owned(),
-        git_commit: git_commit.map(str::to_owned),
+        git_commit: git.git_commit.clone(),
+        git_tag: git.git_tag.clone(),
+        hotfix_of: git.hotfix_of,
+        carries_hotfixes: git.carries.clone(),
+        missing_hotfixes: git.missing.clone(),
+        allow_missing_hotfix: git.allow_missing.clone(),
         guarded_by: guarded_by.to_vec(),
         migrations,
         queries,
@@ -410,6 +420,8 @@ fn revision_text(v: &RevisionDetail) -> String {
         ("digest", r.digest.to_string()),
         ("change_cause", text(&r.change_cause)),
         ("git_commit", opt(r.git_commit.clone())),
+        ("git_tag", opt(r.git_tag.clone())),
+        ("hotfix_of", opt(r.hotfix_of.map(|n| n.to_string()))),
         ("guarded_by", if r.guarded_by.is_empty() { "-".to_owned() } else { r.guarded_by.join(", ") }),
         ("actor", text(&r.actor)),
         ("created_at", wire_text(&r.created_at)),
@@ -449,6 +461,8 @@ fn history_table(rows: &[HistoryEntry], now: DateTime<Utc>) -> String {
             if r.warm {
                 marks.push("warm");
             }
+            let hotfix = r.revision.hotfix_of.map(|n| format!("hotfix-of-{n}"));
+            marks.extend(hotfix.as_deref());
             let rev = &r.revision;
             vec![
                 format!("{}{}", rev.revision, if r.live { " *" } else { "" }),
@@ -530,7 +544,8 @@ fn status_text(v: &AppStatus) -> String {
         match r {
             None => "none".into(),
             Some(r) => {
-                format!("revision {} ({}, {}, {})", r.revision, r.version, r.digest.short(), r.status.as_str())
+                let hotfix = r.hotfix_of.map(|n| format!(", hotfix of {n}")).unwrap_or_default();
+                format!("revision {} ({}, {}, {}{hotfix})", r.revision, r.version, r.digest.short(), r.status.as_str())
             }
         }
     };
@@ -612,6 +627,8 @@ mod tests {
                 change_cause: format!("cause {n}"),
                 git_commit: None,
                 image: None,
+                git_tag: None,
+                hotfix_of: None,
                 guarded_by: Vec::new(),
                 actor: "admin".into(),
                 created_at: now - chrono::Duration::seconds(90),

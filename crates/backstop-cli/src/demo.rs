@@ -380,13 +380,14 @@ async fn release_app(
     guarded_by: &[String],
     migrations: Option<&std::path::Path>,
 ) -> CliResult<Answer<Outcome>> {
+    let git = crate::hotfix::ReleaseGit::commit(git_commit);
     let args = commands::ReleaseArgs {
         app,
         artifact,
         version,
         change_cause,
         digest: None,
-        git_commit,
+        git: &git,
         guarded_by,
         migrations,
         queries: None,

@@ -8,6 +8,7 @@ mod demo;
 pub mod demo_app;
 pub mod exit;
 mod flag;
+mod hotfix;
 mod incident;
 mod lint;
 mod output;
@@ -73,8 +74,21 @@ pub enum Command {
         /// Refuse the release unless the artifact has this digest.
         #[arg(long)]
         digest: Option<String>,
+        /// The commit (or tag) the artifact was built from; with a repository at hand, a tag is
+        /// recorded with the commit it names, and a commit that lacks the fix of a hotfix
+        /// production ran is refused.
         #[arg(long)]
         git_commit: Option<String>,
+        /// This release is a hotfix of revision N: built from N's commit plus the fix.
+        #[arg(long, value_name = "N")]
+        hotfix_of: Option<u64>,
+        /// Release even though the commit lacks the fix of a hotfix production ran (recorded in the
+        /// audit log with the reason).
+        #[arg(long, value_name = "REASON")]
+        allow_missing_hotfix: Option<String>,
+        /// The git repository of --git-commit (default: the one the current directory is in).
+        #[arg(long, value_name = "PATH")]
+        repo: Option<PathBuf>,
         /// A feature flag guarding this release's risky changes (repeatable); the kill switch to try first.
         #[arg(long = "guarded-by", value_name = "FLAG")]
         guarded_by: Vec<String>,
@@ -157,6 +171,12 @@ pub enum Command {
     /// Practise the rollback: readiness with --dry-run, else perform the rung and time it; also
     /// `drill list`.
     Drill(incident::DrillArgs),
+    /// Roll forward: `hotfix start APP` branches from the commit production runs, `hotfix check`
+    /// lists the fixes not yet back on main.
+    Hotfix {
+        #[command(subcommand)]
+        command: hotfix::HotfixCommand,
+    },
     /// Feature flags: `backstop flag off KEY --reason "..."` is the kill switch.
     Flag {
         #[command(subcommand)]

@@ -153,11 +153,10 @@ pub fn command_for(rung: Rung, facts: &Facts) -> String {
             Some(target) => format!("backstop undo {app} --to-revision {target}"),
             None => format!("backstop undo {app}"),
         },
-        // A branch from exactly the commit in production, then a release of the fix.
+        // A branch from exactly the commit in production (`hotfix start` makes it and says what
+        // follows), then a release of the fix.
         Rung::RollForward => match (facts.live_revision, &facts.live_git_commit) {
-            (Some(live), Some(commit)) => format!(
-                "git switch -c hotfix/{app}-r{live} {commit} && backstop release {app} --artifact PATH --version V"
-            ),
+            (Some(live), Some(_)) => format!("backstop hotfix start {app} --from-revision {live}"),
             _ => format!("backstop release {app} --artifact PATH --version V"),
         },
     }
@@ -425,7 +424,7 @@ mod tests {
                 "warm but tampered: redeploy impossible too, roll forward",
                 Facts { target_artifact: ArtifactState::Tampered { detail: "sha256 mismatch".into() }, ..facts() },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::TrafficSwap, "revision 3 is warm, but its artifact fails its digest check: sha256 mismatch"),
             ),
             (
@@ -436,7 +435,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (
                     Rung::TrafficSwap,
                     "revision 3 is warm, but revision 3 cannot run on today's schema: revision 3 needs",
@@ -450,7 +449,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::Redeploy, "revision 3's artifact is verified, but revision 3 cannot run on today's schema"),
             ),
             (
@@ -461,7 +460,7 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::Redeploy, "revision 3's artifact fails its digest check: digest sha256:ab…"),
             ),
             (
@@ -472,14 +471,14 @@ mod tests {
                     ..facts()
                 },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::TrafficSwap, "no revision to go back to: no known-good revision before the live revision 7"),
             ),
             (
                 "no target and no refusal given",
                 Facts { target_revision: None, ..facts() },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::Redeploy, "no known-good revision before revision 7"),
             ),
             (
@@ -493,7 +492,7 @@ mod tests {
                 "hotfix names the live commit",
                 Facts { target_revision: None, ..facts() },
                 Rung::RollForward,
-                "git switch -c hotfix/shop-r7 4f2a9c1 && backstop release shop --artifact PATH --version V",
+                "backstop hotfix start shop --from-revision 7",
                 (Rung::RollForward, "a hotfix from revision 7's commit 4f2a9c1"),
             ),
             (

@@ -2,7 +2,7 @@
 //!
 //! Nothing in this crate does I/O: it knows revisions, their lifecycle, digests,
 //! the rollback-target rule, the audit-chain hash, the plan of a traffic switch,
-//! the soak verdict, the canary analysis of a revision's traffic (`analysis`), the
+//! the soak verdict, the hotfix backport decisions (`hotfix`), the canary analysis of a revision's traffic (`analysis`), the
 //! recovery ladder's decision (`incident`) and the delivery figures (`report`), and
 //! nothing of HTTP, SQL or processes. Adapters (store, server, drivers) depend on it,
 //! never the reverse.
@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod digest;
+pub mod hotfix;
 pub mod image;
 pub mod incident;
 pub mod name;

@@ -109,8 +109,9 @@ impl FromStr for RevisionStatus {
 }
 
 /// One numbered deploy of an app. Identity fields (number, version, digest,
-/// change-cause, git commit, actor, creation time) never change after
-/// creation; only the lifecycle fields below them do.
+/// change-cause, git commit and tag, the revision it is a hotfix of, actor,
+/// creation time) never change after creation; only the lifecycle fields
+/// below them do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
     pub app: AppName,
@@ -123,6 +124,13 @@ pub struct Revision {
     /// none for an artifact uploaded to backstop's own store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The git tag the release named as its commit, when it named one (`git_commit` is what it
+    /// pointed at then).
+    #[serde(default)]
+    pub git_tag: Option<String>,
+    /// The revision this one is a hotfix of: built from that revision's commit plus the fix.
+    #[serde(default)]
+    pub hotfix_of: Option<u64>,
     /// Feature flags that guard this release's risky changes: switching
     /// them off is the fastest way back (no deploy).
     #[serde(default)]

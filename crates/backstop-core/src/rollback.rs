@@ -128,6 +128,8 @@ mod tests {
             change_cause: format!("release {n}"),
             git_commit: None,
             image: None,
+            git_tag: None,
+            hotfix_of: None,
             guarded_by: vec![],
             actor: "test".into(),
             created_at: chrono::DateTime::UNIX_EPOCH,

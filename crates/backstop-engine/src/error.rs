@@ -52,6 +52,8 @@ pub enum OpError {
     UnknownIncident { id: u64 },
     #[error("release of `{app}` refused, its rollback is not ready: {}", .failing.join("; "))]
     NotRollbackReady { app: String, failing: Vec<String> },
+    #[error("release of `{app}` refused, its commit lacks the fix of hotfix {}", crate::error::missing_summary(.missing))]
+    MissingHotfix { app: String, missing: Vec<crate::hotfix::MissingHotfix>, revisions: Vec<u64> },
     #[error("drill refused: {reason}")]
     DrillRefused { reason: String },
     /// Stored data this control plane cannot read: a server fault, not bad input.
@@ -112,6 +114,9 @@ impl OpError {
             OpError::NotRollbackReady { app, .. } => format!(
                 "a release needs a proven way back: let the live revision finish its soak (`backstop status {app}`), keep its artifact, or set require_rollback_ready = false for the app"
             ),
+            OpError::MissingHotfix { app, .. } => format!(
+                "bring the fix to the release's branch (`backstop hotfix check` prints the cherry-pick), or pass --allow-missing-hotfix REASON (recorded in the audit log); `backstop history {app}` lists the hotfixes"
+            ),
             OpError::DrillRefused { .. } => "wait until the operation finishes or the incident is closed, then drill again".into(),
             OpError::UnknownGuardFlag { key } => {
                 format!("create it first (`backstop flag create {key} --description \"…\" --on`), or fix the name")
@@ -145,6 +150,18 @@ impl OpError {
             OpError::LostRace { .. } => "another control plane holds the app now; `backstop status APP` shows what it did".into(),
         }
     }
+}
+
+/// `revision 3 (commits 4f2a9c1, 0a1b2c3); revision 5 (…)`.
+fn missing_summary(missing: &[crate::hotfix::MissingHotfix]) -> String {
+    missing
+        .iter()
+        .map(|m| {
+            let commits: Vec<&str> = m.commits.iter().map(|c| backstop_core::hotfix::short_commit(c)).collect();
+            format!("revision {} (commits {})", m.revision, commits.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// An error and its causes on one line, each cause once.

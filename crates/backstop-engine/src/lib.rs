@@ -17,6 +17,8 @@
 //! - `incident`: the recovery ladder's facts read from the system, `--execute` taking the first
 //!   safe rung as one journaled step, and the incident timeline until recovery.
 //! - `drill`: rollback readiness, and drills that perform a rung and record its figures.
+//! - `hotfix`: a release's hotfix links (the revision it fixes, the hotfixes its commit carries, the
+//!   audited override when it lacks one), checked and recorded with the revision.
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
@@ -27,6 +29,7 @@ mod engine;
 pub mod error;
 pub mod flags;
 pub mod gc;
+pub mod hotfix;
 pub mod incident;
 pub mod migrations;
 pub mod ops;

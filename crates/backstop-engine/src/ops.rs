@@ -37,6 +37,9 @@ pub struct ReleaseRequest {
     /// The queries the release's code runs, for the precise rollback check.
     #[serde(default)]
     pub queries: Vec<ShippedQuery>,
+    /// The revision it is a hotfix of, its git tag, the hotfixes its commit carries or lacks.
+    #[serde(flatten)]
+    pub hotfix: crate::hotfix::HotfixLinks,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,6 +124,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.check_hotfix_links(&app, req.git_commit.as_deref(), &req.hotfix).await?;
         if rt.config.require_rollback_ready {
             let readiness = self.release_readiness(&app, &rt).await?;
             if !readiness.ready() {
@@ -175,6 +179,8 @@ impl Engine {
                 change_cause: req.change_cause.clone(),
                 git_commit: req.git_commit.clone(),
                 image: req.image.clone(),
+                git_tag: req.hotfix.git_tag.clone(),
+                hotfix_of: req.hotfix.hotfix_of,
                 guarded_by: req.guarded_by.clone(),
                 actor: actor.into(),
             })
@@ -187,6 +193,7 @@ impl Engine {
             }
         };
         let mut recorded = vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))];
+        recorded.extend(crate::hotfix::recorded(&op, &rev, &req.hotfix, actor));
         if database.is_some() || !req.queries.is_empty() {
             let migrations =
                 database.as_ref().map_or(json!([]), |(_, shipped)| serde_json::to_value(shipped).unwrap_or_default());

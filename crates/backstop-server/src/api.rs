@@ -81,6 +81,7 @@ impl From<OpError> for ApiError {
             OpError::UnknownIncident { .. } => (StatusCode::NOT_FOUND, "unknown_incident"),
             OpError::NotRollbackReady { .. } => (StatusCode::CONFLICT, "not_rollback_ready"),
             OpError::DrillRefused { .. } => (StatusCode::CONFLICT, "drill_refused"),
+            OpError::MissingHotfix { .. } => (StatusCode::CONFLICT, "missing_hotfix"),
         };
         let message = match &e {
             // Don't leak internals; the log has the chain.

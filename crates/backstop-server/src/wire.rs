@@ -83,6 +83,17 @@ pub fn release_request(r: backstop_api::ReleaseRequest) -> ops::ReleaseRequest {
         guarded_by: r.guarded_by,
         migrations: r.migrations.map(|m| m.into_iter().map(migration).collect()),
         queries: r.queries.into_iter().map(|q| ShippedQuery { name: q.name, sql: q.sql }).collect(),
+        hotfix: backstop_engine::hotfix::HotfixLinks {
+            git_tag: r.git_tag,
+            hotfix_of: r.hotfix_of,
+            carries: r.carries_hotfixes,
+            missing: r
+                .missing_hotfixes
+                .into_iter()
+                .map(|m| backstop_engine::hotfix::MissingHotfix { revision: m.revision, commits: m.commits })
+                .collect(),
+            allow_missing: r.allow_missing_hotfix,
+        },
     }
 }
 

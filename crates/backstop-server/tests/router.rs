@@ -154,6 +154,8 @@ async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
             change_cause: String::new(),
             git_commit: None,
             image: None,
+            git_tag: None,
+            hotfix_of: None,
             guarded_by: Vec::new(),
             actor: "admin".into(),
         })
@@ -167,4 +169,78 @@ async fn unreadable_stored_data_is_a_server_fault_named_corrupt_state() {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}: {json}");
         assert_eq!(error_code(&json), "corrupt_state", "{uri}");
     }
+}
+
+#[tokio::test]
+async fn hotfix_links_that_do_not_hold_and_a_missing_hotfix_without_a_reason_are_refused_before_anything_is_recorded() {
+    let api = start().await;
+    let admin = api.admin();
+    let bytes = "#!/bin/sh\nexit 0\n";
+    let digest = backstop_core::Digest::of_bytes(bytes.as_bytes());
+    let (status, json) = api.call("PUT", &format!("/v1/artifacts/{digest}"), Some(&admin), bytes).await;
+    assert!(status.is_success(), "{json}");
+    let store = api.server.ctx().store.clone();
+    let app: backstop_core::AppName = "shop".parse().unwrap();
+    store
+        .create_revision(backstop_store::NewRevision {
+            app: app.clone(),
+            version: "v1".into(),
+            digest: digest.clone(),
+            change_cause: String::new(),
+            git_commit: None,
+            git_tag: None,
+            hotfix_of: None,
+            image: None,
+            guarded_by: Vec::new(),
+            actor: "admin".into(),
+        })
+        .await
+        .unwrap();
+    let missing = r#""missing_hotfixes":[{"revision":1,"commits":["4f2a9c1"]}]"#;
+    let cases = [
+        (
+            "a missing hotfix, no reason",
+            format!(r#""git_commit":"abc1234",{missing}"#),
+            StatusCode::CONFLICT,
+            "missing_hotfix",
+        ),
+        (
+            "a missing hotfix, a blank reason",
+            format!(r#""git_commit":"abc1234",{missing},"allow_missing_hotfix":"  ""#),
+            StatusCode::CONFLICT,
+            "missing_hotfix",
+        ),
+        ("a hotfix without its commit", r#""hotfix_of":1"#.to_owned(), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            "a hotfix of a revision without a commit",
+            r#""git_commit":"abc1234","hotfix_of":1"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "a hotfix of no revision",
+            r#""git_commit":"abc1234","hotfix_of":9"#.to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_revision",
+        ),
+        ("a tag without its commit", r#""git_tag":"v2""#.to_owned(), StatusCode::BAD_REQUEST, "bad_request"),
+        ("a commit name with a space", r#""git_commit":"a b""#.to_owned(), StatusCode::BAD_REQUEST, "bad_request"),
+    ];
+    for (name, extra, want, code) in cases {
+        let body = format!(r#"{{"digest":"{digest}","version":"v2",{extra}}}"#);
+        let (status, json) = api.call("POST", "/v1/apps/shop/releases", Some(&admin), &body).await;
+        assert_eq!(status, want, "{name}: {json}");
+        assert_eq!(error_code(&json), code, "{name}");
+    }
+    let (_, json) = api
+        .call(
+            "POST",
+            "/v1/apps/shop/releases",
+            Some(&admin),
+            &format!(r#"{{"digest":"{digest}","version":"v2","git_commit":"abc1234",{missing}}}"#),
+        )
+        .await;
+    assert!(json["error"]["message"].as_str().unwrap().contains("revision 1 (commits 4f2a9c1)"), "{json}");
+    assert_eq!(store.revisions(&app).await.unwrap().len(), 1, "nothing was recorded");
+    assert!(store.operations(&app, 10).await.unwrap().is_empty(), "no operation began");
 }

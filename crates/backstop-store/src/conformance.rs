@@ -47,6 +47,8 @@ fn new_rev(version: &str) -> NewRevision {
         change_cause: String::new(),
         git_commit: None,
         image: None,
+        git_tag: None,
+        hotfix_of: None,
         guarded_by: Vec::new(),
         actor: "admin".into(),
     }

@@ -14,6 +14,10 @@ pub struct NewRevision {
     pub git_commit: Option<String>,
     /// The image reference of a release on a container platform.
     pub image: Option<String>,
+    /// The tag the release named as its commit, if any.
+    pub git_tag: Option<String>,
+    /// The revision this one is a hotfix of.
+    pub hotfix_of: Option<u64>,
     pub guarded_by: Vec<String>,
     pub actor: String,
 }

@@ -18,7 +18,7 @@ use crate::{
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS revisions (
     change_cause  TEXT NOT NULL,
     git_commit    TEXT,
     guarded_by    TEXT NOT NULL DEFAULT '[]',
+    git_tag       TEXT,
+    hotfix_of     INTEGER,
     image         TEXT,
     actor         TEXT NOT NULL,
     created_at    TEXT NOT NULL,
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS revisions (
     PRIMARY KEY (app, revision)
 );
 CREATE TRIGGER IF NOT EXISTS revision_identity_is_immutable
-BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, guarded_by, image, actor, created_at ON revisions
+BEFORE UPDATE OF app, revision, version, digest, change_cause, git_commit, guarded_by, git_tag, hotfix_of, image,
+    actor, created_at ON revisions
 BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
 CREATE TABLE IF NOT EXISTS operations (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -204,8 +207,17 @@ impl SqliteStore {
                  ALTER TABLE operations ADD COLUMN lease_until TEXT;",
             )?;
         }
-        if found > 0 && !has_column(&conn, "revisions", "image")? && has_column(&conn, "revisions", "app")? {
-            // Schema 6: a revision may be an image on a container platform.
+        if found > 0 && has_column(&conn, "revisions", "app")? && !has_column(&conn, "revisions", "hotfix_of")? {
+            // Schema 6, hotfix links: a revision records the git tag it was released from and the
+            // revision it is a hotfix of; the identity trigger is recreated below to cover them.
+            conn.execute_batch(
+                "ALTER TABLE revisions ADD COLUMN git_tag TEXT;
+                 ALTER TABLE revisions ADD COLUMN hotfix_of INTEGER;
+                 DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
+            )?;
+        }
+        if found > 0 && has_column(&conn, "revisions", "app")? && !has_column(&conn, "revisions", "image")? {
+            // Schema 7: a revision may be an image on a container platform.
             conn.execute_batch(
                 "ALTER TABLE revisions ADD COLUMN image TEXT;
                  DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
@@ -227,7 +239,7 @@ impl SqliteStore {
 }
 
 const REVISION_COLUMNS: &str = "app, revision, version, digest, change_cause, git_commit, actor, created_at, \
-     status, status_reason, live_since, soak_until, known_good_at, guarded_by, image";
+     status, status_reason, live_since, soak_until, known_good_at, guarded_by, git_tag, hotfix_of, image";
 
 fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
     Ok(RawRevision {
@@ -245,7 +257,9 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
         soak_until: row.get(11)?,
         known_good_at: row.get(12)?,
         guarded_by: row.get(13)?,
-        image: row.get(14)?,
+        git_tag: row.get(14)?,
+        hotfix_of: row.get(15)?,
+        image: row.get(16)?,
     })
 }
 
@@ -264,6 +278,8 @@ struct RawRevision {
     soak_until: Option<String>,
     known_good_at: Option<String>,
     guarded_by: String,
+    git_tag: Option<String>,
+    hotfix_of: Option<i64>,
     image: Option<String>,
 }
 
@@ -282,6 +298,8 @@ impl RawRevision {
                 .map_err(|_| StoreError::Corrupt { what: "revisions.digest", value: self.digest.clone() })?,
             change_cause: self.change_cause,
             git_commit: self.git_commit,
+            git_tag: self.git_tag,
+            hotfix_of: self.hotfix_of.map(|n| n as u64),
             image: self.image,
             guarded_by: serde_json::from_str(&self.guarded_by)
                 .map_err(|_| StoreError::Corrupt { what: "revisions.guarded_by", value: self.guarded_by.clone() })?,
@@ -614,7 +632,7 @@ impl Store for SqliteStore {
         let now = Utc::now();
         tx.execute(
             "INSERT INTO revisions (app, revision, version, digest, change_cause, git_commit, guarded_by, actor, \
-             created_at, image, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'deploying')",
+             created_at, status, git_tag, hotfix_of, image) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'deploying', ?10, ?11, ?12)",
             params![
                 new.app.as_str(),
                 next,
@@ -625,6 +643,8 @@ impl Store for SqliteStore {
                 serde_json::to_string(&new.guarded_by).unwrap_or_else(|_| "[]".into()),
                 new.actor,
                 ts(now),
+                new.git_tag,
+                new.hotfix_of.map(|n| n as i64),
                 new.image
             ],
         )?;
@@ -637,6 +657,8 @@ impl Store for SqliteStore {
             digest: new.digest,
             change_cause: new.change_cause,
             git_commit: new.git_commit,
+            git_tag: new.git_tag,
+            hotfix_of: new.hotfix_of,
             image: new.image,
             guarded_by: new.guarded_by,
             actor: new.actor,

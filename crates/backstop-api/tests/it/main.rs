@@ -49,6 +49,8 @@ pub fn revision(n: u64, status: RevisionStatus) -> Revision {
         change_cause: format!("change {n}"),
         git_commit: Some("4f1c2a9".into()),
         image: None,
+        git_tag: None,
+        hotfix_of: None,
         guarded_by: vec!["new-checkout".into()],
         actor: "admin:ana".into(),
         created_at: at(n as u32),

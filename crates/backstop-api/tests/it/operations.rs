@@ -1,7 +1,7 @@
 //! Release, undo, promote and their outcome.
 
 use backstop_api::{
-    Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
+    MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -16,6 +16,11 @@ fn release_request() {
         change_cause: "checkout v2".into(),
         git_commit: Some("4f1c2a9".into()),
         image: None,
+        git_tag: None,
+        hotfix_of: None,
+        carries_hotfixes: Vec::new(),
+        missing_hotfixes: Vec::new(),
+        allow_missing_hotfix: None,
         guarded_by: vec!["new-checkout".into()],
         migrations: Some(vec![
             ShippedMigration {
@@ -34,6 +39,39 @@ fn release_request() {
         queries: vec![ShippedQuery { name: "users.sql:1".into(), sql: "SELECT id, name FROM users".into() }],
     };
     assert_snapshot!(round_trip(&req));
+}
+
+#[test]
+fn release_request_of_a_hotfix_and_a_release_missing_one() {
+    let hotfix = ReleaseRequest {
+        digest: digest(3),
+        version: "v1.2.1".into(),
+        change_cause: "null guard in checkout total".into(),
+        git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        git_tag: Some("v1.2.1".into()),
+        hotfix_of: Some(2),
+        carries_hotfixes: Vec::new(),
+        missing_hotfixes: Vec::new(),
+        allow_missing_hotfix: None,
+        image: None,
+        guarded_by: Vec::new(),
+        migrations: None,
+        queries: Vec::new(),
+    };
+    assert_snapshot!(round_trip(&hotfix));
+    let from_main = ReleaseRequest {
+        version: "v1.3.0".into(),
+        git_tag: None,
+        hotfix_of: None,
+        carries_hotfixes: vec![3],
+        missing_hotfixes: vec![MissingHotfix {
+            revision: 5,
+            commits: vec!["89abcdef0123456789abcdef0123456789abcdef".into()],
+        }],
+        allow_missing_hotfix: Some("the fix of revision 5 is reverted on purpose".into()),
+        ..hotfix
+    };
+    assert_snapshot!(round_trip(&from_main));
 }
 
 #[test]

@@ -153,9 +153,12 @@ impl Harness {
         self.cli_with(args, &[("BACKSTOP_TOKEN", &self.token())])
     }
 
+    /// Run from the test's own directory, which is in no git repository: a `--git-commit` is
+    /// checked against a repository only when the test makes one and names it.
     pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
+            .current_dir(self.dir.path())
             .env("BACKSTOP_URL", format!("http://127.0.0.1:{}", self.api_port))
             .env_remove("BACKSTOP_TOKEN")
             .env("NO_COLOR", "1")

@@ -180,12 +180,20 @@ fn a_tampered_artifact_and_no_warm_instance_leave_only_rolling_forward() {
     assert_eq!(ladder["recommended"], "roll-forward", "{ladder:#}");
     assert_eq!(rung(&ladder, "redeploy")["available"], false, "{ladder:#}");
     assert!(rung(&ladder, "redeploy")["reason"].as_str().unwrap().contains("digest"), "{ladder:#}");
-    assert!(ladder["command"].as_str().unwrap().starts_with("git switch -c hotfix/shop-r2 4f2a9c1"), "{ladder:#}");
+    assert!(
+        ladder["command"].as_str().unwrap().starts_with("backstop hotfix start shop --from-revision 2"),
+        "{ladder:#}"
+    );
 
     let out = h.cli(&["incident", "shop", "--execute"]);
     assert_eq!(out.code(), 1, "{}", out.stderr());
     assert!(out.stderr().starts_with("error: only rolling forward is left for `shop`"), "{}", out.stderr());
-    assert!(out.stderr().contains("hint: start the fix from what runs in production: git switch"), "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("hint: start the fix from what runs in production: backstop hotfix start shop --from-revision 2"),
+        "{}",
+        out.stderr()
+    );
     assert_eq!(h.public_get().0, 500, "nothing was moved");
     let record = &h.json(&["incident", "list"])[0];
     assert_eq!(record["rung"], "roll-forward");

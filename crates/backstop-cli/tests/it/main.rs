@@ -9,6 +9,7 @@ mod errors;
 mod flags;
 mod hardening;
 mod harness;
+mod hotfix;
 mod incident;
 mod kubernetes;
 mod lifecycle;

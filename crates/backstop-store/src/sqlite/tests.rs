@@ -19,6 +19,8 @@ fn new_rev(version: &str) -> NewRevision {
         change_cause: format!("ship {version}"),
         git_commit: Some("abc123".into()),
         image: None,
+        git_tag: Some("v1".into()),
+        hotfix_of: None,
         guarded_by: vec!["new-checkout".into()],
         actor: "admin".into(),
     }
@@ -334,4 +336,40 @@ async fn schema_3_instances_move_to_driver_handles() {
     assert_eq!(inst.len(), 1);
     assert_eq!(inst[0].driver, "local");
     assert_eq!(inst[0].handle, serde_json::json!({ "pid": 42, "start_time": 777, "port": 4100 }));
+}
+
+#[tokio::test]
+async fn schema_5_revisions_gain_git_tag_and_hotfix_of_and_stay_immutable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backstop.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_app(&app()).await.unwrap();
+        s.create_revision(new_rev("v1")).await.unwrap();
+        // Back to schema 5: no git_tag, no hotfix_of, the trigger without them.
+        let conn = s.lock();
+        conn.execute_batch(
+            "DROP TRIGGER revision_identity_is_immutable;
+             ALTER TABLE revisions DROP COLUMN git_tag;
+             ALTER TABLE revisions DROP COLUMN hotfix_of;
+             CREATE TRIGGER revision_identity_is_immutable BEFORE UPDATE OF app, revision, version, digest,
+                 change_cause, git_commit, guarded_by, actor, created_at ON revisions
+                 BEGIN SELECT RAISE(ABORT, 'revision identity is immutable'); END;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let old = s.revision(&app(), 1).await.unwrap();
+    assert_eq!((old.git_tag, old.hotfix_of), (None, None));
+    let fix = s.create_revision(NewRevision { hotfix_of: Some(1), ..new_rev("v1.0.1") }).await.unwrap();
+    let read = s.revision(&app(), fix.revision).await.unwrap();
+    assert_eq!((read.git_tag.as_deref(), read.hotfix_of), (Some("v1"), Some(1)));
+    let conn = s.lock();
+    for column in ["git_tag = 'v9'", "hotfix_of = 7"] {
+        let err = conn.execute(&format!("UPDATE revisions SET {column} WHERE revision = 2"), []).unwrap_err();
+        assert!(err.to_string().contains("immutable"), "{column}: {err}");
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
 }
