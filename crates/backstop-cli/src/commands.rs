@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use backstop_api::{
-    AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest, Revision,
-    RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
+    AbortOutcome, AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest,
+    Revision, RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
 };
 use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
@@ -59,10 +59,25 @@ pub async fn run(cli: Cli) -> CliResult {
                 migrations: migrations.as_deref(),
                 queries: queries.as_deref(),
             };
-            let outcome = release(&c, &args).await?;
-            print_outcome(g.output, "released", &outcome);
-            if wait {
-                wait_proven(&c, &app, outcome.value.revision).await?;
+            let phase = ReleasePhase::default();
+            let work = async {
+                let outcome = release_in(&c, &args, &phase).await?;
+                print_outcome(g.output, "released", &outcome);
+                if wait {
+                    wait_proven(&c, &app, outcome.value.revision).await?;
+                }
+                Ok(())
+            };
+            tokio::select! {
+                done = work => done,
+                () = interrupted() => Err(release_interrupted(&c, &app, &phase).await),
+            }
+        }
+        Command::Abort { app } => {
+            let v: Answer<AbortOutcome> = client()?.post_empty(&format!("/v1/apps/{app}/abort")).await?;
+            match g.output {
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("{}", abort_text(&v.value)),
             }
             Ok(())
         }
@@ -265,7 +280,77 @@ pub struct ReleaseArgs<'a> {
     pub queries: Option<&'a Path>,
 }
 
+/// How far `release` got, for what an interrupt says: the release operation's id once known, and
+/// whether the release was asked for at all.
+#[derive(Default)]
+pub struct ReleasePhase {
+    requested: std::sync::atomic::AtomicBool,
+    operation: std::sync::Mutex<Option<u64>>,
+}
+
+/// The first SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// What an interrupted `release` says: the server goes on with it, and how to stop it.
+async fn release_interrupted(c: &Client, app: &str, phase: &ReleasePhase) -> CliError {
+    let known = *phase.operation.lock().unwrap_or_else(|e| e.into_inner());
+    let operation = match known {
+        Some(id) => Some(id),
+        None if phase.requested.load(std::sync::atomic::Ordering::SeqCst) => {
+            let status = tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                c.get::<AppStatus>(&format!("/v1/apps/{app}/status")),
+            )
+            .await;
+            match status {
+                Ok(Ok(s)) => {
+                    s.value.running_operation.filter(|o| o.kind == backstop_api::OperationKind::Release).map(|o| o.id)
+                }
+                _ => None,
+            }
+        }
+        None => {
+            return CliError::new(
+                Exit::Interrupted,
+                "release interrupted before it was asked for; nothing was started",
+                "",
+            );
+        }
+    };
+    let message = match operation {
+        Some(id) => format!("release continues as operation {id}; `backstop abort {app}` to stop it"),
+        None => format!("release was asked for and may continue on the server; `backstop abort {app}` to stop it"),
+    };
+    CliError::new(Exit::Interrupted, message, format!("`backstop status {app}` shows where it is"))
+}
+
+fn abort_text(v: &AbortOutcome) -> String {
+    let traffic = v.traffic_on.map_or_else(|| "nothing serves".to_owned(), |n| format!("traffic on revision {n}"));
+    if v.before_traffic {
+        format!(
+            "{}: release of revision {} aborted before it took traffic (operation {}); {traffic}",
+            v.app, v.revision, v.operation
+        )
+    } else {
+        format!("{}: revision {} aborted during its soak (operation {}); {traffic}", v.app, v.revision, v.operation)
+    }
+}
+
 pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Outcome>> {
+    release_in(c, args, &ReleasePhase::default()).await
+}
+
+/// `release`, telling `phase` how far it got.
+pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase) -> CliResult<Answer<Outcome>> {
     let ReleaseArgs {
         app,
         artifact,
@@ -324,7 +409,10 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
         migrations,
         queries,
     };
-    c.post(&format!("/v1/apps/{app}/releases"), &req).await
+    phase.requested.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome: Answer<Outcome> = c.post(&format!("/v1/apps/{app}/releases"), &req).await?;
+    *phase.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.value.operation);
+    Ok(outcome)
 }
 
 fn read_file(path: &Path) -> CliResult<Vec<u8>> {
@@ -509,23 +597,26 @@ fn status_text(v: &AppStatus) -> String {
             }
         }
     };
-    let mut out = format!("app:         {} on {}\n", v.app, v.listen);
-    out += &format!("live:        {}\n", rev(v.live.as_ref()));
+    let mut out = format!("app:               {} on {}\n", v.app, v.listen);
+    out += &format!("live:              {}\n", rev(v.live.as_ref()));
     if let Some(reason) = v.live.as_ref().and_then(|r| r.status_reason.as_deref()) {
-        out += &format!("             {reason}\n");
+        out += &format!("                   {reason}\n");
     }
     if let Some(a) = &v.analysis {
         let action = a.action.map(|x| format!(" ({})", x.as_str())).unwrap_or_default();
-        out += &format!("analysis:    {}{action}: {}\n", a.verdict.as_str(), a.summary);
+        out += &format!("analysis:          {}{action}: {}\n", a.verdict.as_str(), a.summary);
     }
-    out += &format!("known-good:  {}\n", rev(v.known_good.as_ref()));
+    out += &format!("newest known-good: {}\n", rev(v.known_good.as_ref()));
     let warm: Vec<String> = v.warm_revisions.iter().map(u64::to_string).collect();
     out += &format!(
-        "warm:        {}\n",
+        "warm:              {}\n",
         if warm.is_empty() { "none".to_owned() } else { format!("revision {}", warm.join(", ")) }
     );
+    if let Some(undo) = &v.undo {
+        out += &format!("{}\n", undo_line(undo));
+    }
     if let Some(op) = &v.running_operation {
-        out += &format!("running:     operation {} ({}) by {}\n", op.id, wire_text(&op.kind), op.actor);
+        out += &format!("running:           operation {} ({}) by {}\n", op.id, wire_text(&op.kind), op.actor);
     }
     let rows: Vec<Vec<String>> = v
         .instances
@@ -546,6 +637,21 @@ fn status_text(v: &AppStatus) -> String {
         out += &table(&["REVISION", "ROLE", "PID", "PORT", "ALIVE", "IN-FLIGHT"], rows);
     }
     out.trim_end().to_owned()
+}
+
+/// What a plain `undo` would do now, as `status` says it.
+fn undo_line(undo: &backstop_api::UndoPreview) -> String {
+    match (undo.revision, &undo.refused) {
+        (Some(n), _) if undo.warm => format!("undo:              → revision {n} (warm swap)"),
+        (Some(n), _) => format!("undo:              → revision {n} (cold start)"),
+        (None, refused) => {
+            let why = refused.as_deref().unwrap_or("nothing to go back to");
+            match &undo.hint {
+                Some(hint) => format!("undo:              refused: {why}\n                   {hint}"),
+                None => format!("undo:              refused: {why}"),
+            }
+        }
+    }
 }
 
 async fn apps(c: &Client, output: Output) -> CliResult {
@@ -594,6 +700,7 @@ mod tests {
                 live_since: None,
                 soak_until: None,
                 known_good_at: None,
+                undone_at: None,
             },
             live,
             last_known_good: kg,

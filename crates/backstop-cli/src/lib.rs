@@ -115,6 +115,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Stop the app's release: one still starting never takes traffic (its revision fails); one
+    /// soaking is reverted as an automatic revert would.
+    Abort { app: String },
     /// Alias of `undo APP [--to-revision N]`.
     Rollback {
         app: String,

@@ -1,7 +1,7 @@
 //! Release, undo, promote and their outcome.
 
 use backstop_api::{
-    Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
+    AbortOutcome, Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -75,4 +75,14 @@ fn outcome() {
         "from_revision": null, "warm": false, "status": "live",
     }));
     assert_eq!(first.status, RevisionStatus::Live);
+}
+
+#[test]
+fn abort_outcome() {
+    let before =
+        AbortOutcome { operation: 9, app: "shop".into(), revision: 3, before_traffic: true, traffic_on: Some(2) };
+    assert_snapshot!(round_trip(&before));
+    let soaking =
+        AbortOutcome { operation: 10, app: "shop".into(), revision: 3, before_traffic: false, traffic_on: Some(2) };
+    round_trip(&soaking);
 }
