@@ -82,7 +82,8 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::History { app, revision } => history(&client()?, g.output, &app, revision).await,
-        Command::Status { app } => status(&client()?, g.output, &app).await,
+        Command::Status { app, watch: false } => status(&client()?, g.output, &app).await,
+        Command::Status { app, watch: true } => status_watch(&client()?, g.output, &app).await,
         Command::Signals { app } => signals(&client()?, g.output, &app).await,
         Command::Apps => apps(&client()?, g.output).await,
         Command::KnownGood { app } => {
@@ -386,20 +387,7 @@ pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase
     let queries = queries.map(crate::data::read_queries).transpose()?.unwrap_or_default();
     // Check the app exists before uploading anything.
     let _: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
-    let (content_type, body) = match kind {
-        ArtifactKind::File => ("application/octet-stream", read_file(artifact)?),
-        ArtifactKind::Dir => {
-            let mut buf = Vec::new();
-            artifacts::tar_dir(artifact, &mut buf).map_err(|e| {
-                CliError::bad_input(
-                    format!("cannot pack {}: {e}", artifact.display()),
-                    "check the directory's permissions",
-                )
-            })?;
-            ("application/x-tar", buf)
-        }
-    };
-    let _: Answer<Uploaded> = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
+    upload(c, artifact, kind, &digest).await?;
     let req = ReleaseRequest {
         digest,
         version: version.to_owned(),
@@ -415,9 +403,57 @@ pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase
     Ok(outcome)
 }
 
-fn read_file(path: &Path) -> CliResult<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --artifact path"))
+/// Upload the artifact, unless the server holds its digest already: streamed from disk (a
+/// directory is packed into a temporary file first), with a progress bar when stderr is a terminal.
+async fn upload(c: &Client, artifact: &Path, kind: ArtifactKind, digest: &backstop_core::Digest) -> CliResult {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if c.exists(&format!("/v1/artifacts/{digest}")).await? {
+        if tty {
+            eprintln!("artifact {} is on the server already: not uploaded", digest.short());
+        }
+        return Ok(());
+    }
+    let unreadable = |e: std::io::Error| {
+        CliError::bad_input(format!("cannot read {}: {e}", artifact.display()), "check the --artifact path")
+    };
+    let (content_type, file) = match kind {
+        ArtifactKind::File => ("application/octet-stream", std::fs::File::open(artifact).map_err(unreadable)?),
+        ArtifactKind::Dir => {
+            let packed = || -> std::io::Result<std::fs::File> {
+                let mut file = tempfile::tempfile()?;
+                artifacts::tar_dir(artifact, &mut file)?;
+                std::io::Seek::rewind(&mut file)?;
+                Ok(file)
+            };
+            let file = packed().map_err(|e| {
+                CliError::bad_input(
+                    format!("cannot pack {}: {e}", artifact.display()),
+                    "check the directory's permissions and the temporary directory's free space",
+                )
+            })?;
+            ("application/x-tar", file)
+        }
+    };
+    let len = file.metadata().map_err(unreadable)?.len();
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let uploaded: CliResult<Answer<Uploaded>> =
+        c.put_file(&format!("/v1/artifacts/{digest}"), content_type, file, len, bar.clone()).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    uploaded?;
+    if tty {
+        eprintln!("uploaded {} ({len} bytes)", digest.short());
+    }
+    Ok(())
 }
 
 fn print_outcome(output: Output, verb: &str, answer: &Answer<Outcome>) {
@@ -553,6 +589,64 @@ pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
         Output::Table => out!("{}", status_text(&v.value)),
     }
     Ok(())
+}
+
+/// `status --watch`: the status again on every change, until the app settles.
+async fn status_watch(c: &Client, output: Output, app: &str) -> CliResult {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last: Option<String> = None;
+    loop {
+        let v: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
+        let text = match output {
+            Output::Json | Output::Sarif => v.raw.to_string(),
+            Output::Table => status_text(&v.value),
+        };
+        if last.as_ref() != Some(&text) {
+            if tty {
+                eprint!("\r\x1b[2K");
+            }
+            match output {
+                Output::Table if last.is_some() => out!("\n{text}"),
+                _ => out!("{text}"),
+            }
+            last = Some(text);
+        }
+        if tty {
+            eprint!("\r\x1b[2K{}", progress_line(&v.value, Utc::now()));
+        }
+        if settled(&v.value) {
+            if tty {
+                eprintln!();
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// No operation runs and the live revision (if any) is neither deploying nor soaking.
+fn settled(v: &AppStatus) -> bool {
+    v.running_operation.is_none()
+        && !v.live.as_ref().is_some_and(|r| matches!(r.status, RevisionStatus::Deploying | RevisionStatus::Soaking))
+}
+
+/// One line of where the app is: the running operation's last step, or the live revision's soak.
+fn progress_line(v: &AppStatus, now: DateTime<Utc>) -> String {
+    if let Some(op) = &v.running_operation {
+        let step = op.steps.last().map_or("begun", |s| s.step.as_str());
+        return format!("operation {} ({}): {step}", op.id, wire_text(&op.kind));
+    }
+    match &v.live {
+        None => "nothing live".to_owned(),
+        Some(r) => match (r.status, r.live_since, r.soak_until) {
+            (RevisionStatus::Soaking, Some(since), Some(until)) => {
+                let total = (until - since).num_seconds().max(0);
+                let done = (now - since).num_seconds().clamp(0, total);
+                format!("revision {}: soaking {done}/{total} s", r.revision)
+            }
+            (status, _, _) => format!("revision {}: {}", r.revision, status.as_str()),
+        },
+    }
 }
 
 pub async fn signals(c: &Client, output: Output, app: &str) -> CliResult {

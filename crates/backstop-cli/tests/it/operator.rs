@@ -272,3 +272,98 @@ fn abort_during_the_soak_reverts_like_an_automatic_revert() {
     assert_eq!(status["live_revision"], 1);
     assert_eq!(status["known_good_revision"], 1);
 }
+
+#[test]
+fn status_had_no_watch_to_follow_a_release_until_it_settled() {
+    let h = crate::harness::Harness::start("soak = \"2s\"\n");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    h.release("v2", &[]).ok();
+    // Returns by itself once revision 2 is proven; each change printed once.
+    let out = h.cli(&["status", "shop", "--watch"]);
+    out.ok();
+    let text = out.stdout();
+    let soaking = text.find("soaking)").unwrap_or_else(|| panic!("no soaking status: {text}"));
+    let proven = text.rfind("live:              revision 2 (v2,").map(|at| &text[at..]).unwrap();
+    assert!(proven.lines().next().unwrap().ends_with("known-good)"), "{text}");
+    assert!(soaking < text.len() - proven.len(), "soaking is printed before known-good: {text}");
+    assert_eq!(h.revision_status(2), "known-good");
+    // Machines get one JSON document a line; a settled app prints once and returns.
+    let out = h.cli(&["status", "shop", "--watch", "-o", "json"]);
+    let lines: Vec<serde_json::Value> = out.ok().stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stdout());
+    assert_eq!(lines[0]["live_revision"], 2);
+}
+
+/// A loopback TCP relay to `to` that counts the bytes clients send through it.
+fn counting_relay(to: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else { continue };
+            let (mut client_r, mut server_w) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = client_r.read(&mut buf) {
+                    if n == 0 || server_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    counter.fetch_add(n as u64, Ordering::SeqCst);
+                }
+                let _ = server_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut server_r, mut client_w) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_r, &mut client_w);
+                let _ = client_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, sent)
+}
+
+#[test]
+fn an_upload_was_read_whole_into_memory_and_sent_again_when_the_server_had_it() {
+    use std::sync::atomic::Ordering;
+    const PADDING: u64 = 96 << 20;
+    const DATA_LIMIT_KIB: u64 = 64 << 10;
+    let h = crate::harness::Harness::start("");
+    let art = h.artifact("v1", &[]);
+    // Written out (a sparse file would be packed as a special entry).
+    let mut padding = std::fs::File::create(art.join("padding.bin")).unwrap();
+    let mib = vec![7u8; 1 << 20];
+    for _ in 0..PADDING >> 20 {
+        std::io::Write::write_all(&mut padding, &mib).unwrap();
+    }
+    drop(padding);
+    let (relay, sent) = counting_relay(h.api_port);
+    // The CLI may hold less in memory than the artifact's size: it has to stream it.
+    let release = |version: &str| {
+        Command::new("bash")
+            .args(["-c", "ulimit -d \"$1\" && exec \"$0\" \"${@:2}\"", BIN, &DATA_LIMIT_KIB.to_string()])
+            .args(["release", "shop", "--artifact", art.to_str().unwrap(), "--version", version])
+            .env("BACKSTOP_URL", format!("http://127.0.0.1:{relay}"))
+            .env("BACKSTOP_TOKEN", h.token())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let first = release("v1");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let uploaded = sent.load(Ordering::SeqCst);
+    assert!(uploaded > PADDING, "the artifact went through the relay: {uploaded} bytes");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+
+    // The same artifact again: the server has its digest, so nothing is uploaded.
+    let again = release("v1-again");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let second = sent.load(Ordering::SeqCst) - uploaded;
+    assert!(second < 1 << 20, "{second} bytes sent for an artifact the server holds");
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 2);
+}
