@@ -34,8 +34,24 @@ pub struct AppStatus {
     pub live_revision: Option<u64>,
     /// The newest operation of the app, while it runs.
     pub running_operation: Option<Operation>,
+    /// What a plain `backstop undo APP` would do now, by the rule the undo itself runs.
+    #[serde(default)]
+    pub undo: Option<UndoPreview>,
     /// Revisions kept running warm (and alive) for a pointer-swap rollback.
     pub warm_revisions: Vec<u64>,
+}
+
+/// What a plain undo would do now: the revision it would make live, or why it would refuse. The
+/// undo checks the schema (apps with a database) again when it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoPreview {
+    /// The revision it would make live; `None` when it would refuse.
+    pub revision: Option<u64>,
+    /// That revision runs warm: the undo is a pointer swap, not a cold start.
+    pub warm: bool,
+    /// Why it would refuse, and what to do instead.
+    pub refused: Option<String>,
+    pub hint: Option<String>,
 }
 
 /// One judgement of a revision's own traffic during its soak.

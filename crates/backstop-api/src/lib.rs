@@ -34,6 +34,7 @@
 //! | `GET /v1/operations/{id}` | | [`Operation`] |
 //! | `POST /v1/apps/{app}/releases` | [`ReleaseRequest`] | [`Outcome`] |
 //! | `POST /v1/apps/{app}/undo` | [`UndoRequest`] | [`Outcome`] |
+//! | `POST /v1/apps/{app}/abort` | | [`AbortOutcome`] |
 //! | `POST /v1/apps/{app}/revisions/{n}/promote` | [`PromoteRequest`] | [`Revision`] |
 //! | `GET /v1/apps/{app}/revisions/{n}/rollback-check` | | [`RollbackCheck`] |
 //! | `POST /v1/apps/{app}/migrations/plan` | [`PlanRequest`] | [`PlanView`] |
@@ -74,7 +75,7 @@ mod signals;
 
 pub use apps::{
     AnalysisView, AppStatus, Health, HistoryEntry, InstanceRole, InstanceView, Operation, RevisionDatabase,
-    RevisionDetail, Step,
+    RevisionDetail, Step, UndoPreview,
 };
 pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
 pub use audit::{AuditVerify, ListQuery};
@@ -99,6 +100,6 @@ pub use ofrep::{
     BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EvaluationRequest, EventStream, RefetchEvent,
 };
 pub use operations::{
-    MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest,
+    AbortOutcome, MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest,
 };
 pub use signals::{AppSignals, RevisionSignals, Window};

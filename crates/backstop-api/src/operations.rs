@@ -77,6 +77,22 @@ pub struct UndoRequest {
     pub force: bool,
 }
 
+/// `POST /v1/apps/{app}/abort`: what stopping the app's release did. A release still starting is
+/// stopped before it takes traffic (its revision failed, its operation `reverted`); a soaking
+/// revision is reverted by an `abort` operation, as an automatic revert would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortOutcome {
+    /// The release's own operation (stopped while starting) or the `abort` operation (soaking).
+    pub operation: u64,
+    pub app: String,
+    /// The revision that will not serve.
+    pub revision: u64,
+    /// Stopped before it took traffic; `false`: it was soaking and traffic went back.
+    pub before_traffic: bool,
+    /// Where the app's traffic is now.
+    pub traffic_on: Option<u64>,
+}
+
 /// `POST /v1/apps/{app}/revisions/{n}/promote`: declare a known-good revision
 /// permanent (no rollback goes further back). `permanent` must be true.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

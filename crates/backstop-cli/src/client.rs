@@ -12,6 +12,9 @@ use crate::exit::{CliError, CliResult, Exit};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
 
+/// How much of an upload is read from disk at a time.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
 /// A typed answer and the JSON it was read from: tables are printed from
 /// `value`, `--output json` prints `raw`, what the server sent.
 #[derive(Debug, Clone)]
@@ -83,13 +86,49 @@ impl Client {
         self.send(self.request(Method::DELETE, path).json(body)).await
     }
 
-    pub async fn put_body<T: DeserializeOwned>(
+    /// PUT a file streamed from disk in chunks (never read whole into memory), `len` bytes long;
+    /// `progress` advances as they are sent.
+    pub async fn put_file<T: DeserializeOwned>(
         &self,
         path: &str,
         content_type: &str,
-        body: Vec<u8>,
+        file: std::fs::File,
+        len: u64,
+        progress: Option<indicatif::ProgressBar>,
     ) -> CliResult<Answer<T>> {
-        self.send(self.request(Method::PUT, path).header("content-type", content_type).body(body)).await
+        let chunks = futures_util::stream::unfold(
+            (tokio::fs::File::from_std(file), progress),
+            |(mut file, progress)| async move {
+                let mut buf = vec![0u8; UPLOAD_CHUNK];
+                match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if let Some(bar) = &progress {
+                            bar.inc(n as u64);
+                        }
+                        Some((Ok::<_, std::io::Error>(buf), (file, progress)))
+                    }
+                    Err(e) => Some((Err(e), (file, progress))),
+                }
+            },
+        );
+        let rb = self
+            .request(Method::PUT, path)
+            .header("content-type", content_type)
+            .header("content-length", len)
+            .body(reqwest::Body::wrap_stream(chunks));
+        self.send(rb).await
+    }
+
+    /// Whether a GET of `path` finds something (2xx) rather than nothing (404).
+    pub async fn exists(&self, path: &str) -> CliResult<bool> {
+        let resp = self.request(Method::GET, path).send().await.map_err(|e| self.transport_error(e))?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(CliError::failed(format!("server answered {s} for {path}"), "see the server log")),
+        }
     }
 
     pub async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> CliResult<Answer<T>> {

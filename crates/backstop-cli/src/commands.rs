@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use backstop_api::{
-    AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest, Revision,
-    RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
+    AbortOutcome, AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest,
+    Revision, RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
 };
 use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
@@ -71,15 +71,31 @@ pub async fn run(cli: Cli) -> CliResult {
                 migrations: migrations.as_deref(),
                 queries: queries.as_deref(),
             };
-            let outcome = release(&c, &args).await?;
-            print_outcome(g.output, "released", &outcome);
-            if wait {
-                wait_proven(&c, &app, outcome.value.revision).await?;
+            let phase = ReleasePhase::default();
+            let work = async {
+                let outcome = release_in(&c, &args, &phase).await?;
+                print_outcome(g.output, "released", &outcome);
+                if wait {
+                    wait_proven(&c, &app, outcome.value.revision).await?;
+                }
+                Ok(())
+            };
+            tokio::select! {
+                done = work => done,
+                () = interrupted() => Err(release_interrupted(&c, &app, &phase).await),
+            }
+        }
+        Command::Abort { app } => {
+            let v: Answer<AbortOutcome> = client()?.post_empty(&format!("/v1/apps/{app}/abort")).await?;
+            match g.output {
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => out!("{}", abort_text(&v.value)),
             }
             Ok(())
         }
         Command::History { app, revision } => history(&client()?, g.output, &app, revision).await,
-        Command::Status { app } => status(&client()?, g.output, &app).await,
+        Command::Status { app, watch: false } => status(&client()?, g.output, &app).await,
+        Command::Status { app, watch: true } => status_watch(&client()?, g.output, &app).await,
         Command::Signals { app } => signals(&client()?, g.output, &app).await,
         Command::Apps => apps(&client()?, g.output).await,
         Command::KnownGood { app } => {
@@ -279,7 +295,77 @@ pub struct ReleaseArgs<'a> {
     pub queries: Option<&'a Path>,
 }
 
+/// How far `release` got, for what an interrupt says: the release operation's id once known, and
+/// whether the release was asked for at all.
+#[derive(Default)]
+pub struct ReleasePhase {
+    requested: std::sync::atomic::AtomicBool,
+    operation: std::sync::Mutex<Option<u64>>,
+}
+
+/// The first SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// What an interrupted `release` says: the server goes on with it, and how to stop it.
+async fn release_interrupted(c: &Client, app: &str, phase: &ReleasePhase) -> CliError {
+    let known = *phase.operation.lock().unwrap_or_else(|e| e.into_inner());
+    let operation = match known {
+        Some(id) => Some(id),
+        None if phase.requested.load(std::sync::atomic::Ordering::SeqCst) => {
+            let status = tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                c.get::<AppStatus>(&format!("/v1/apps/{app}/status")),
+            )
+            .await;
+            match status {
+                Ok(Ok(s)) => {
+                    s.value.running_operation.filter(|o| o.kind == backstop_api::OperationKind::Release).map(|o| o.id)
+                }
+                _ => None,
+            }
+        }
+        None => {
+            return CliError::new(
+                Exit::Interrupted,
+                "release interrupted before it was asked for; nothing was started",
+                "",
+            );
+        }
+    };
+    let message = match operation {
+        Some(id) => format!("release continues as operation {id}; `backstop abort {app}` to stop it"),
+        None => format!("release was asked for and may continue on the server; `backstop abort {app}` to stop it"),
+    };
+    CliError::new(Exit::Interrupted, message, format!("`backstop status {app}` shows where it is"))
+}
+
+fn abort_text(v: &AbortOutcome) -> String {
+    let traffic = v.traffic_on.map_or_else(|| "nothing serves".to_owned(), |n| format!("traffic on revision {n}"));
+    if v.before_traffic {
+        format!(
+            "{}: release of revision {} aborted before it took traffic (operation {}); {traffic}",
+            v.app, v.revision, v.operation
+        )
+    } else {
+        format!("{}: revision {} aborted during its soak (operation {}); {traffic}", v.app, v.revision, v.operation)
+    }
+}
+
 pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Outcome>> {
+    release_in(c, args, &ReleasePhase::default()).await
+}
+
+/// `release`, telling `phase` how far it got.
+pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase) -> CliResult<Answer<Outcome>> {
     let ReleaseArgs { app, artifact, version, change_cause, digest: expected, git, guarded_by, migrations, queries } =
         *args;
     if version.trim().is_empty() {
@@ -310,23 +396,9 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
     let queries = queries.map(crate::data::read_queries).transpose()?.unwrap_or_default();
     // Check the app exists before uploading anything.
     let _: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
-    let (content_type, body) = match kind {
+    if let Some(kind) = kind {
         // An image is pulled by the cluster, not uploaded.
-        None => ("", Vec::new()),
-        Some(ArtifactKind::File) => ("application/octet-stream", read_file(artifact)?),
-        Some(ArtifactKind::Dir) => {
-            let mut buf = Vec::new();
-            artifacts::tar_dir(artifact, &mut buf).map_err(|e| {
-                CliError::bad_input(
-                    format!("cannot pack {}: {e}", artifact.display()),
-                    "check the directory's permissions",
-                )
-            })?;
-            ("application/x-tar", buf)
-        }
-    };
-    if kind.is_some() {
-        let _: Answer<Uploaded> = c.put_body(&format!("/v1/artifacts/{digest}"), content_type, body).await?;
+        upload(c, artifact, kind, &digest).await?;
     }
     let req = ReleaseRequest {
         image: image.map(|i| i.to_string()),
@@ -343,7 +415,10 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
         migrations,
         queries,
     };
-    c.post(&format!("/v1/apps/{app}/releases"), &req).await
+    phase.requested.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome: Answer<Outcome> = c.post(&format!("/v1/apps/{app}/releases"), &req).await?;
+    *phase.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome.value.operation);
+    Ok(outcome)
 }
 
 /// An `--artifact` that is an image reference rather than a file: `REPOSITORY@sha256:<digest>`.
@@ -362,9 +437,57 @@ fn image_artifact(artifact: &Path) -> CliResult<Option<backstop_core::image::Ima
         .map_err(|e| CliError::bad_input(format!("--artifact {e}"), e.hint()))
 }
 
-fn read_file(path: &Path) -> CliResult<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --artifact path"))
+/// Upload the artifact, unless the server holds its digest already: streamed from disk (a
+/// directory is packed into a temporary file first), with a progress bar when stderr is a terminal.
+async fn upload(c: &Client, artifact: &Path, kind: ArtifactKind, digest: &backstop_core::Digest) -> CliResult {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if c.exists(&format!("/v1/artifacts/{digest}")).await? {
+        if tty {
+            eprintln!("artifact {} is on the server already: not uploaded", digest.short());
+        }
+        return Ok(());
+    }
+    let unreadable = |e: std::io::Error| {
+        CliError::bad_input(format!("cannot read {}: {e}", artifact.display()), "check the --artifact path")
+    };
+    let (content_type, file) = match kind {
+        ArtifactKind::File => ("application/octet-stream", std::fs::File::open(artifact).map_err(unreadable)?),
+        ArtifactKind::Dir => {
+            let packed = || -> std::io::Result<std::fs::File> {
+                let mut file = tempfile::tempfile()?;
+                artifacts::tar_dir(artifact, &mut file)?;
+                std::io::Seek::rewind(&mut file)?;
+                Ok(file)
+            };
+            let file = packed().map_err(|e| {
+                CliError::bad_input(
+                    format!("cannot pack {}: {e}", artifact.display()),
+                    "check the directory's permissions and the temporary directory's free space",
+                )
+            })?;
+            ("application/x-tar", file)
+        }
+    };
+    let len = file.metadata().map_err(unreadable)?.len();
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let uploaded: CliResult<Answer<Uploaded>> =
+        c.put_file(&format!("/v1/artifacts/{digest}"), content_type, file, len, bar.clone()).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    uploaded?;
+    if tty {
+        eprintln!("uploaded {} ({len} bytes)", digest.short());
+    }
+    Ok(())
 }
 
 fn print_outcome(output: Output, verb: &str, answer: &Answer<Outcome>) {
@@ -506,6 +629,64 @@ pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
     Ok(())
 }
 
+/// `status --watch`: the status again on every change, until the app settles.
+async fn status_watch(c: &Client, output: Output, app: &str) -> CliResult {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last: Option<String> = None;
+    loop {
+        let v: Answer<AppStatus> = c.get(&format!("/v1/apps/{app}/status")).await?;
+        let text = match output {
+            Output::Json | Output::Sarif => v.raw.to_string(),
+            Output::Table => status_text(&v.value),
+        };
+        if last.as_ref() != Some(&text) {
+            if tty {
+                eprint!("\r\x1b[2K");
+            }
+            match output {
+                Output::Table if last.is_some() => out!("\n{text}"),
+                _ => out!("{text}"),
+            }
+            last = Some(text);
+        }
+        if tty {
+            eprint!("\r\x1b[2K{}", progress_line(&v.value, Utc::now()));
+        }
+        if settled(&v.value) {
+            if tty {
+                eprintln!();
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// No operation runs and the live revision (if any) is neither deploying nor soaking.
+fn settled(v: &AppStatus) -> bool {
+    v.running_operation.is_none()
+        && !v.live.as_ref().is_some_and(|r| matches!(r.status, RevisionStatus::Deploying | RevisionStatus::Soaking))
+}
+
+/// One line of where the app is: the running operation's last step, or the live revision's soak.
+fn progress_line(v: &AppStatus, now: DateTime<Utc>) -> String {
+    if let Some(op) = &v.running_operation {
+        let step = op.steps.last().map_or("begun", |s| s.step.as_str());
+        return format!("operation {} ({}): {step}", op.id, wire_text(&op.kind));
+    }
+    match &v.live {
+        None => "nothing live".to_owned(),
+        Some(r) => match (r.status, r.live_since, r.soak_until) {
+            (RevisionStatus::Soaking, Some(since), Some(until)) => {
+                let total = (until - since).num_seconds().max(0);
+                let done = (now - since).num_seconds().clamp(0, total);
+                format!("revision {}: soaking {done}/{total} s", r.revision)
+            }
+            (status, _, _) => format!("revision {}: {}", r.revision, status.as_str()),
+        },
+    }
+}
+
 pub async fn signals(c: &Client, output: Output, app: &str) -> CliResult {
     let v: Answer<backstop_api::AppSignals> = c.get(&format!("/v1/apps/{app}/signals")).await?;
     match output {
@@ -549,23 +730,26 @@ fn status_text(v: &AppStatus) -> String {
             }
         }
     };
-    let mut out = format!("app:         {} on {}\n", v.app, v.listen);
-    out += &format!("live:        {}\n", rev(v.live.as_ref()));
+    let mut out = format!("app:               {} on {}\n", v.app, v.listen);
+    out += &format!("live:              {}\n", rev(v.live.as_ref()));
     if let Some(reason) = v.live.as_ref().and_then(|r| r.status_reason.as_deref()) {
-        out += &format!("             {reason}\n");
+        out += &format!("                   {reason}\n");
     }
     if let Some(a) = &v.analysis {
         let action = a.action.map(|x| format!(" ({})", x.as_str())).unwrap_or_default();
-        out += &format!("analysis:    {}{action}: {}\n", a.verdict.as_str(), a.summary);
+        out += &format!("analysis:          {}{action}: {}\n", a.verdict.as_str(), a.summary);
     }
-    out += &format!("known-good:  {}\n", rev(v.known_good.as_ref()));
+    out += &format!("newest known-good: {}\n", rev(v.known_good.as_ref()));
     let warm: Vec<String> = v.warm_revisions.iter().map(u64::to_string).collect();
     out += &format!(
-        "warm:        {}\n",
+        "warm:              {}\n",
         if warm.is_empty() { "none".to_owned() } else { format!("revision {}", warm.join(", ")) }
     );
+    if let Some(undo) = &v.undo {
+        out += &format!("{}\n", undo_line(undo));
+    }
     if let Some(op) = &v.running_operation {
-        out += &format!("running:     operation {} ({}) by {}\n", op.id, wire_text(&op.kind), op.actor);
+        out += &format!("running:           operation {} ({}) by {}\n", op.id, wire_text(&op.kind), op.actor);
     }
     let rows: Vec<Vec<String>> = v
         .instances
@@ -586,6 +770,21 @@ fn status_text(v: &AppStatus) -> String {
         out += &table(&["REVISION", "ROLE", "PID", "PORT", "ALIVE", "IN-FLIGHT"], rows);
     }
     out.trim_end().to_owned()
+}
+
+/// What a plain `undo` would do now, as `status` says it.
+fn undo_line(undo: &backstop_api::UndoPreview) -> String {
+    match (undo.revision, &undo.refused) {
+        (Some(n), _) if undo.warm => format!("undo:              → revision {n} (warm swap)"),
+        (Some(n), _) => format!("undo:              → revision {n} (cold start)"),
+        (None, refused) => {
+            let why = refused.as_deref().unwrap_or("nothing to go back to");
+            match &undo.hint {
+                Some(hint) => format!("undo:              refused: {why}\n                   {hint}"),
+                None => format!("undo:              refused: {why}"),
+            }
+        }
+    }
 }
 
 async fn apps(c: &Client, output: Output) -> CliResult {
@@ -637,6 +836,7 @@ mod tests {
                 live_since: None,
                 soak_until: None,
                 known_good_at: None,
+                undone_at: None,
             },
             live,
             last_known_good: kg,

@@ -331,7 +331,11 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
         c.post("/v1/apps/accounts/revisions/3/promote", &PromoteRequest { permanent: true }).await?;
     show(c.post_empty("/v1/apps/accounts/migrations/contract").await, &contract);
 
-    say("backstop undo accounts --to-revision 2: refused, a2's code reads users.full_name, which is gone");
+    say("backstop check-rollback accounts 2: a2's code reads users.full_name, which is gone");
+    let check: Answer<RollbackCheck> = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
+    out!("safe = {}: {}", check.value.safe, check.value.summary());
+
+    say("backstop undo accounts --to-revision 2: refused, revision 3 is permanent and nothing older runs again");
     let undo = UndoRequest { to_revision: Some(2), force: false };
     show(c.post("/v1/apps/accounts/undo", &undo).await, &live);
 

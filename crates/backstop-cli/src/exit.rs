@@ -12,6 +12,8 @@ pub enum Exit {
     BadInput = 2,
     /// The control plane could not be reached.
     Unreachable = 3,
+    /// Interrupted (SIGINT or SIGTERM); what the server was asked to do goes on.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

@@ -111,8 +111,14 @@ pub enum Command {
         #[arg(long)]
         revision: Option<u64>,
     },
-    /// What is live, warm and known-good.
-    Status { app: String },
+    /// What is live, warm and known-good, and what `undo` would do now.
+    Status {
+        app: String,
+        /// Print again whenever it changes, until no operation runs and the live revision has
+        /// settled (neither deploying nor soaking); on a terminal, a progress line on stderr.
+        #[arg(long, short)]
+        watch: bool,
+    },
     /// What the proxy saw of each revision's traffic: requests, failures, error ratio, p50/p99
     /// latency over the last minute and since it went live.
     Signals { app: String },
@@ -129,6 +135,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Stop the app's release: one still starting never takes traffic (its revision fails); one
+    /// soaking is reverted as an automatic revert would.
+    Abort { app: String },
     /// Alias of `undo APP [--to-revision N]`.
     Rollback {
         app: String,

@@ -278,6 +278,7 @@ mod tests {
             live_since: served.then_some(DateTime::UNIX_EPOCH),
             soak_until: None,
             known_good_at: None,
+            undone_at: None,
         }
     }
 

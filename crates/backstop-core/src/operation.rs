@@ -27,6 +27,9 @@ pub enum OperationKind {
     KillSwitch,
     /// Practise a rollback: swap to the known-good and back, or cold-start it beside the live one.
     Drill,
+    /// An operator stopped a soaking revision: traffic back as by an automatic revert. (An abort of a
+    /// release still starting is recorded on the release's own operation.)
+    Abort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +83,7 @@ text_enum!(OperationKind, "operation kind", {
     MigrateContract => "migrate-contract",
     KillSwitch => "kill-switch",
     Drill => "drill",
+    Abort => "abort",
 });
 
 text_enum!(OperationState, "operation state", {
@@ -105,6 +109,7 @@ mod tests {
             OperationKind::MigrateContract,
             OperationKind::KillSwitch,
             OperationKind::Drill,
+            OperationKind::Abort,
         ] {
             assert_eq!(k.as_str().parse::<OperationKind>(), Ok(k));
         }

@@ -147,6 +147,10 @@ pub struct Revision {
     pub soak_until: Option<DateTime<Utc>>,
     /// When the revision became known-good.
     pub known_good_at: Option<DateTime<Utc>>,
+    /// When an undo last took traffic away from it (cleared when it serves again): a default undo
+    /// never goes back to a revision an operator undid.
+    #[serde(default)]
+    pub undone_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

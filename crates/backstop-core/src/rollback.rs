@@ -18,12 +18,14 @@ pub enum RollbackRefusal {
     UnknownRevision { revision: u64, latest: Option<u64> },
     #[error("revision {revision} is already live")]
     AlreadyLive { revision: u64 },
-    #[error("no known-good revision before the live revision {live}")]
+    #[error("no known-good revision older than the live revision {live}")]
     NoKnownGoodBefore { live: u64 },
     #[error("nothing has been released yet")]
     NothingReleased,
     #[error("revision {revision} is {status} and cannot serve traffic")]
     NotServable { revision: u64, status: RevisionStatus },
+    #[error("rollback to revision {revision} refused: revision {permanent} is permanent, and nothing older runs again")]
+    BeforePermanent { revision: u64, permanent: u64 },
 }
 
 impl RollbackRefusal {
@@ -39,12 +41,15 @@ impl RollbackRefusal {
                 "pick an earlier revision with --to-revision N; `backstop history APP` lists them".into()
             }
             RollbackRefusal::NoKnownGoodBefore { .. } => {
-                "no earlier revision survived its soak; name one with --to-revision N, or roll forward with a fixed release"
+                "no older revision survived its soak (a revision you undid does not count); name one with --to-revision N, or roll forward with a fixed release"
                     .into()
             }
             RollbackRefusal::NotServable { .. } => {
                 "pick a known-good revision (`backstop known-good APP`) or roll forward with a fixed release".into()
             }
+            RollbackRefusal::BeforePermanent { permanent, .. } => format!(
+                "roll forward: release a fix (`backstop release APP --artifact PATH --version V`); a rollback may go back to revision {permanent} at the oldest"
+            ),
         }
     }
 }
@@ -59,18 +64,38 @@ pub fn last_known_good(revisions: &[Revision], before: Option<u64>) -> Option<&R
         .max_by_key(|r| r.revision)
 }
 
+/// The newest permanent revision: no undo or rollback lands on a revision older than it.
+pub fn permanent_floor(revisions: &[Revision]) -> Option<u64> {
+    revisions.iter().filter(|r| r.status == RevisionStatus::Permanent).map(|r| r.revision).max()
+}
+
+/// The revision a plain undo goes back to: the newest proven revision older than `live`
+/// (the newest proven one at all when nothing is live) that no undo took traffic away from.
+///
+/// Undo never moves forward, so after `undo` from 2 to 1 a second `undo` goes further back,
+/// never to 2 again: an operator who undid a release wants the good one before it, not the one
+/// they just left. Going forward again is `--to-revision N`.
+fn default_target(revisions: &[Revision], live: Option<u64>) -> Option<&Revision> {
+    revisions
+        .iter()
+        .filter(|r| r.status.is_proven() && r.undone_at.is_none())
+        .filter(|r| live.is_none_or(|l| r.revision < l))
+        .max_by_key(|r| r.revision)
+}
+
 /// Decide which revision an undo makes live.
 ///
 /// With `requested`, that revision, provided it exists, is not live and once
 /// became healthy (a `failed` or still `deploying` revision never served and
-/// is refused). Without it, the last proven revision before the live one.
+/// is refused). Without it, [`default_target`]. Either way, never a revision
+/// older than the newest permanent one ([`permanent_floor`]).
 pub fn choose_target(
     revisions: &[Revision],
     live: Option<u64>,
     requested: Option<u64>,
 ) -> Result<RollbackTarget, RollbackRefusal> {
     let latest = revisions.iter().map(|r| r.revision).max();
-    match requested {
+    let target = match requested {
         Some(n) => {
             let rev = revisions
                 .iter()
@@ -82,17 +107,18 @@ pub fn choose_target(
             if matches!(rev.status, RevisionStatus::Failed | RevisionStatus::Deploying) {
                 return Err(RollbackRefusal::NotServable { revision: n, status: rev.status });
             }
-            Ok(RollbackTarget { revision: n })
+            n
         }
-        None if latest.is_none() => Err(RollbackRefusal::NothingReleased),
-        None => match live {
-            Some(live) => last_known_good(revisions, Some(live))
-                .map(|r| RollbackTarget { revision: r.revision })
-                .ok_or(RollbackRefusal::NoKnownGoodBefore { live }),
-            None => last_known_good(revisions, None)
-                .map(|r| RollbackTarget { revision: r.revision })
-                .ok_or(RollbackRefusal::NothingReleased),
+        None if latest.is_none() => return Err(RollbackRefusal::NothingReleased),
+        None => match (default_target(revisions, live), live) {
+            (Some(r), _) => r.revision,
+            (None, Some(live)) => return Err(RollbackRefusal::NoKnownGoodBefore { live }),
+            (None, None) => return Err(RollbackRefusal::NothingReleased),
         },
+    };
+    match permanent_floor(revisions) {
+        Some(permanent) if target < permanent => Err(RollbackRefusal::BeforePermanent { revision: target, permanent }),
+        _ => Ok(RollbackTarget { revision: target }),
     }
 }
 
@@ -138,7 +164,12 @@ mod tests {
             live_since: None,
             soak_until: None,
             known_good_at: None,
+            undone_at: None,
         }
+    }
+
+    fn undone(n: u64, status: RevisionStatus) -> Revision {
+        Revision { undone_at: Some(chrono::DateTime::UNIX_EPOCH), ..rev(n, status) }
     }
 
     #[test]
@@ -189,6 +220,90 @@ mod tests {
                 Err(RollbackRefusal::NoKnownGoodBefore { live: 2 }),
             ),
             ("nothing live: restore the last proven", vec![rev(1, KnownGood), rev(2, RolledBack)], None, None, Ok(1)),
+            (
+                "default after undo 2 to 1: nothing older",
+                vec![rev(1, KnownGood), undone(2, KnownGood)],
+                Some(1),
+                None,
+                Err(RollbackRefusal::NoKnownGoodBefore { live: 1 }),
+            ),
+            (
+                "default skips a revision an undo left",
+                vec![rev(1, KnownGood), undone(2, KnownGood), rev(3, Soaking)],
+                Some(3),
+                None,
+                Ok(1),
+            ),
+            (
+                "default goes further back after a second release",
+                vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, KnownGood)],
+                Some(2),
+                None,
+                Ok(1),
+            ),
+            (
+                "explicit revision an undo left is allowed (redo)",
+                vec![rev(1, KnownGood), undone(2, KnownGood)],
+                Some(1),
+                Some(2),
+                Ok(2),
+            ),
+            (
+                "nothing live: never the revision an undo left",
+                vec![rev(1, KnownGood), undone(2, KnownGood)],
+                None,
+                None,
+                Ok(1),
+            ),
+            (
+                "permanent live: default undo refused, naming it",
+                vec![rev(1, KnownGood), rev(2, Permanent)],
+                Some(2),
+                None,
+                Err(RollbackRefusal::BeforePermanent { revision: 1, permanent: 2 }),
+            ),
+            (
+                "permanent live without a database: explicit undo past it refused",
+                vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, Permanent)],
+                Some(3),
+                Some(1),
+                Err(RollbackRefusal::BeforePermanent { revision: 1, permanent: 3 }),
+            ),
+            (
+                "permanent revision itself is a target",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, Soaking)],
+                Some(3),
+                None,
+                Ok(2),
+            ),
+            (
+                "explicit back to the permanent revision",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, KnownGood), rev(4, Soaking)],
+                Some(4),
+                Some(2),
+                Ok(2),
+            ),
+            (
+                "newest permanent one counts",
+                vec![rev(1, Permanent), rev(2, KnownGood), rev(3, Permanent), rev(4, Soaking)],
+                Some(4),
+                Some(2),
+                Err(RollbackRefusal::BeforePermanent { revision: 2, permanent: 3 }),
+            ),
+            (
+                "forward past a permanent live revision is allowed",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, RolledBack)],
+                Some(2),
+                Some(3),
+                Ok(3),
+            ),
+            (
+                "nothing live: the last proven, at or after the permanent one",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, RolledBack)],
+                None,
+                None,
+                Ok(2),
+            ),
             ("explicit revision", vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, Soaking)], Some(3), Some(1), Ok(1)),
             (
                 "explicit rolled-back revision is allowed (redo)",
@@ -233,6 +348,7 @@ mod tests {
             RollbackRefusal::NoKnownGoodBefore { live: 2 },
             RollbackRefusal::UnknownRevision { revision: 9, latest: Some(3) },
             RollbackRefusal::NotServable { revision: 2, status: Failed },
+            RollbackRefusal::BeforePermanent { revision: 1, permanent: 2 },
         ] {
             assert!(!refusal.hint().is_empty());
             assert!(!refusal.to_string().ends_with('.'));

@@ -77,6 +77,8 @@ pub struct AppRuntime {
     pub signals: crate::signals::SignalHistory,
     /// The last judgement of the app's automated analysis (kept in memory only: status shows it).
     analysis: Mutex<Option<crate::analysis::LastAnalysis>>,
+    /// An abort asked of a running release: its operation id and who asked.
+    abort: tokio::sync::watch::Sender<Option<(u64, String)>>,
 }
 
 impl AppRuntime {
@@ -91,6 +93,31 @@ impl AppRuntime {
             soak_generation: AtomicU64::new(0),
             signals: Default::default(),
             analysis: Mutex::new(None),
+            abort: tokio::sync::watch::channel(None).0,
+        }
+    }
+
+    /// Ask the running release `operation` to stop.
+    pub(crate) fn request_abort(&self, operation: u64, actor: &str) {
+        self.abort.send_replace(Some((operation, actor.to_owned())));
+    }
+
+    /// Who asked operation `operation` to stop, if anyone did.
+    pub(crate) fn abort_requested(&self, operation: u64) -> Option<String> {
+        self.abort.borrow().as_ref().filter(|(id, _)| *id == operation).map(|(_, actor)| actor.clone())
+    }
+
+    /// Resolves with who asked once operation `operation` is asked to stop.
+    pub(crate) async fn aborted(&self, operation: u64) -> String {
+        let mut rx = self.abort.subscribe();
+        let asked = rx
+            .wait_for(|v| v.as_ref().is_some_and(|(id, _)| *id == operation))
+            .await
+            .map(|v| v.as_ref().map(|(_, actor)| actor.clone()).unwrap_or_default());
+        match asked {
+            Ok(actor) => actor,
+            // The sender lives as long as the app's runtime; without it, never.
+            Err(_) => std::future::pending().await,
         }
     }
 

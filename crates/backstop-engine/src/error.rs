@@ -21,6 +21,12 @@ pub enum OpError {
     },
     #[error("revision {revision} failed: {reason}")]
     Failed { revision: u64, reason: String, traffic_on: Option<u64> },
+    #[error("release of revision {revision} aborted by {actor} before it took traffic")]
+    Aborted { revision: u64, actor: String, traffic_on: Option<u64> },
+    #[error("nothing to abort on `{app}`: {reason}")]
+    NothingToAbort { app: String, reason: String },
+    #[error("abort of operation {operation} asked; it has not ended yet")]
+    AbortPending { app: String, operation: u64 },
     #[error("revision {revision} of `{app}` does not exist")]
     UnknownRevision { app: String, revision: u64 },
     #[error("flag `{key}` named by --guarded-by does not exist")]
@@ -109,6 +115,12 @@ impl OpError {
                 "traffic stays on revision {n}; read the instance log under the state directory's logs/ and fix the release"
             ),
             OpError::Failed { traffic_on: None, .. } => "nothing serves the app; fix the release or undo to a known-good revision".into(),
+            OpError::Aborted { traffic_on: Some(n), .. } => format!("traffic stays on revision {n}; release again when ready"),
+            OpError::Aborted { traffic_on: None, .. } => "nothing serves the app; release again when ready".into(),
+            OpError::NothingToAbort { app, .. } => format!(
+                "abort stops a release while it starts or soaks; `backstop undo {app}` moves traffic back to a known-good revision"
+            ),
+            OpError::AbortPending { app, .. } => format!("`backstop status {app}` shows when it ends"),
             OpError::UnknownRevision { .. } => "`backstop history APP` lists the revisions".into(),
             OpError::UnknownIncident { .. } => "`backstop incident list` lists the incidents".into(),
             OpError::NotRollbackReady { app, .. } => format!(

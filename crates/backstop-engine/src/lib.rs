@@ -22,6 +22,7 @@
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
+pub mod abort;
 pub mod analysis;
 pub mod config;
 pub mod drill;

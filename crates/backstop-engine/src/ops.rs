@@ -210,11 +210,27 @@ impl Engine {
             _ => Ok(()),
         };
         let started = match expanded {
-            Ok(()) => self.start_instance(&app, &rt, &rev, &op).await,
+            Ok(()) => match rt.abort_requested(op.id) {
+                Some(by) => Err(OpError::Aborted { revision: rev.revision, actor: by, traffic_on: live }),
+                None => self.start_instance(&app, &rt, &rev, &op).await,
+            },
             Err(e) => Err(e),
+        };
+        // Asked to stop while it turned healthy: it never takes traffic.
+        let started = match (started, rt.abort_requested(op.id)) {
+            (Ok(running), Some(by)) => {
+                self.stop_started(&app, &rt, &running).await;
+                Err(OpError::Aborted { revision: rev.revision, actor: by, traffic_on: live })
+            }
+            (started, _) => started,
         };
         let running = match started {
             Ok(r) => r,
+            Err(OpError::Aborted { actor: by, .. }) => {
+                let e = OpError::Aborted { revision: rev.revision, actor: by, traffic_on: live };
+                self.finish_aborted(&app, &op, &rev, &e).await;
+                return Err(e);
+            }
             Err(err) => {
                 let reason = err.to_string();
                 let recorded = self
@@ -417,6 +433,39 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// End a release an operator aborted before it took traffic: its revision failed, the operation
+    /// reverted (the app is as it was), and the audit entry.
+    async fn finish_aborted(&self, app: &AppName, op: &Operation, rev: &Revision, e: &OpError) {
+        let reason = e.to_string();
+        let changes = vec![
+            Change::Status { revision: rev.revision, status: RevisionStatus::Failed, reason: Some(reason.clone()) },
+            step(op, "aborted", Some(reason.clone())),
+            Change::Finish { operation: op.id, state: OperationState::Reverted, error: Some(reason.clone()) },
+            audit(
+                match e {
+                    OpError::Aborted { actor, .. } => actor,
+                    _ => &op.actor,
+                },
+                "release",
+                "aborted",
+                json!({ "operation": op.id, "revision": rev.revision, "version": rev.version, "error": reason }),
+            ),
+        ];
+        if let Err(e) = self.apply_op(app, op, changes).await {
+            // The operation stays `running`; the next start-up reverts it.
+            tracing::error!(operation = op.id, error = %e, "could not record an aborted release");
+        }
+    }
+
+    /// Stop an instance started for an operation that will not switch to it, and take it off the books.
+    async fn stop_started(&self, app: &AppName, rt: &Arc<AppRuntime>, running: &Arc<Running>) {
+        running.instance.stop(rt.config.stop_grace).await;
+        rt.slots().remove(&running.revision);
+        if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision: running.revision }]).await {
+            tracing::error!(app = %app, revision = running.revision, error = %e, "cannot record a stopped instance");
+        }
+    }
+
     pub(crate) async fn finish_failed(
         &self,
         app: &AppName,
@@ -540,10 +589,15 @@ impl Engine {
         // Tracked from now on, so a concurrent shutdown stops it too.
         rt.slots()
             .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Starting, warm_until: None });
-        if let Err(e) = running.instance.wait_healthy(&rt.config.health, rt.config.health_timeout).await {
-            running.instance.stop(rt.config.stop_grace).await;
-            rt.slots().remove(&rev.revision);
-            let _ = self.store.apply(app, vec![Change::RemoveInstance { revision: rev.revision }]).await;
+        let healthy = tokio::select! {
+            healthy = running.instance.wait_healthy(&rt.config.health, rt.config.health_timeout) => healthy,
+            by = rt.aborted(op.id) => {
+                self.stop_started(app, rt, &running).await;
+                return Err(OpError::Aborted { revision: rev.revision, actor: by, traffic_on: None });
+            }
+        };
+        if let Err(e) = healthy {
+            self.stop_started(app, rt, &running).await;
             return Err(failed(format!("never became healthy on {}: {e}", rt.config.health)));
         }
         self.store.apply(app, vec![step(op, "healthy", None)]).await?;
@@ -599,6 +653,10 @@ impl Engine {
         if let Some((revision, status, reason)) = plan.previous.clone() {
             changes.push(Change::Status { revision, status, reason });
             changes.push(Change::SoakUntil { revision, until: None });
+            // An operator went back from it: a plain undo never returns to it.
+            if matches!(abandon, Some(Abandon::Undone { .. })) && rev.revision < revision {
+                changes.push(Change::Undone { revision });
+            }
         }
         // Keep exactly one warm instance (the plan's); the instances it stops stay on the books as
         // `stopping` until they are gone.

@@ -56,6 +56,9 @@ impl From<OpError> for ApiError {
             }
             OpError::Artifact { .. } => (StatusCode::BAD_REQUEST, "bad_artifact"),
             OpError::Failed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "failed"),
+            OpError::Aborted { .. } => (StatusCode::CONFLICT, "aborted"),
+            OpError::NothingToAbort { .. } => (StatusCode::CONFLICT, "nothing_to_abort"),
+            OpError::AbortPending { .. } => (StatusCode::CONFLICT, "abort_pending"),
             OpError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             OpError::UnknownGuardFlag { .. } => (StatusCode::BAD_REQUEST, "unknown_flag"),
             OpError::Store { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
@@ -168,6 +171,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/artifacts/{digest}", put(upload_artifact))
         .route("/v1/apps/{app}/releases", post(release))
         .route("/v1/apps/{app}/undo", post(undo))
+        .route("/v1/apps/{app}/abort", post(abort))
         .route("/v1/gc", post(gc))
         .route("/v1/apps/{app}/migrations/contract", post(migrate_contract))
         // Planning connects to the app's database and parses whatever SQL it is sent:
@@ -306,6 +310,20 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
         .into_iter()
         .find(|o| o.state == backstop_core::OperationState::Running)
         .map(crate::wire::operation);
+    let undo = match backstop_core::rollback::choose_target(&revisions, record.live_revision, None) {
+        Ok(t) => backstop_api::UndoPreview {
+            revision: Some(t.revision),
+            warm: warm.contains(&t.revision),
+            refused: None,
+            hint: None,
+        },
+        Err(refusal) => backstop_api::UndoPreview {
+            revision: None,
+            warm: false,
+            refused: Some(refusal.to_string()),
+            hint: Some(refusal.hint()),
+        },
+    };
     Ok(backstop_api::AppStatus {
         analysis: crate::wire::analysis(rt.last_analysis(), record.live_revision),
         app: app.to_string(),
@@ -322,6 +340,7 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
         warm_revisions: warm,
         instances,
         running_operation: running,
+        undo: Some(undo),
     })
 }
 
@@ -513,6 +532,14 @@ async fn undo(
 ) -> ApiResult<backstop_api::Outcome> {
     let req = crate::wire::undo_request(req);
     in_own_task(async move { ctx.undo(&app, req, &actor).await.map(crate::wire::outcome) }).await
+}
+
+async fn abort(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(app): Path<String>,
+) -> ApiResult<backstop_api::AbortOutcome> {
+    in_own_task(async move { ctx.abort(&app, &actor).await.map(crate::wire::aborted(&app)) }).await
 }
 
 async fn gc(

@@ -101,6 +101,17 @@ pub fn migration(m: backstop_api::ShippedMigration) -> ShippedMigration {
     ShippedMigration { version: m.version, name: m.name, sql: m.sql, down: m.down }
 }
 
+/// What an abort did, for `app`.
+pub fn aborted(app: &str) -> impl Fn(backstop_engine::abort::Aborted) -> backstop_api::AbortOutcome + '_ {
+    move |a| backstop_api::AbortOutcome {
+        operation: a.operation,
+        app: app.to_owned(),
+        revision: a.revision,
+        before_traffic: a.before_traffic,
+        traffic_on: a.traffic_on,
+    }
+}
+
 pub fn undo_request(r: backstop_api::UndoRequest) -> ops::UndoRequest {
     ops::UndoRequest { to_revision: r.to_revision, force: r.force }
 }

@@ -136,7 +136,8 @@ pub enum Change {
         status: RevisionStatus,
         reason: Option<String>,
     },
-    /// Point the app's traffic at a revision (or at nothing); stamps `live_since`.
+    /// Point the app's traffic at a revision (or at nothing); stamps `live_since` and clears
+    /// `undone_at`.
     Live {
         revision: Option<u64>,
     },
@@ -144,6 +145,10 @@ pub enum Change {
     SoakUntil {
         revision: u64,
         until: Option<DateTime<Utc>>,
+    },
+    /// Record that an undo took traffic away from a revision, back to an older one, now.
+    Undone {
+        revision: u64,
     },
     /// Mark a revision known-good now.
     KnownGood {

@@ -18,7 +18,7 @@ use crate::{
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     live_since    TEXT,
     soak_until    TEXT,
     known_good_at TEXT,
+    undone_at     TEXT,
     PRIMARY KEY (app, revision)
 );
 CREATE TRIGGER IF NOT EXISTS revision_identity_is_immutable
@@ -223,6 +224,10 @@ impl SqliteStore {
                  DROP TRIGGER IF EXISTS revision_identity_is_immutable;",
             )?;
         }
+        if has_column(&conn, "revisions", "revision")? && !has_column(&conn, "revisions", "undone_at")? {
+            // Schema 8: when an undo last took traffic away from a revision.
+            conn.execute_batch("ALTER TABLE revisions ADD COLUMN undone_at TEXT;")?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::flags::SCHEMA)?;
         // Schema 5: incidents and drills (new tables only).
@@ -239,7 +244,7 @@ impl SqliteStore {
 }
 
 const REVISION_COLUMNS: &str = "app, revision, version, digest, change_cause, git_commit, actor, created_at, \
-     status, status_reason, live_since, soak_until, known_good_at, guarded_by, git_tag, hotfix_of, image";
+     status, status_reason, live_since, soak_until, known_good_at, guarded_by, git_tag, hotfix_of, image, undone_at";
 
 fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
     Ok(RawRevision {
@@ -260,6 +265,7 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<RawRevision> {
         git_tag: row.get(14)?,
         hotfix_of: row.get(15)?,
         image: row.get(16)?,
+        undone_at: row.get(17)?,
     })
 }
 
@@ -281,6 +287,7 @@ struct RawRevision {
     git_tag: Option<String>,
     hotfix_of: Option<i64>,
     image: Option<String>,
+    undone_at: Option<String>,
 }
 
 impl RawRevision {
@@ -313,6 +320,7 @@ impl RawRevision {
             live_since: parse_opt_ts("revisions.live_since", self.live_since)?,
             soak_until: parse_opt_ts("revisions.soak_until", self.soak_until)?,
             known_good_at: parse_opt_ts("revisions.known_good_at", self.known_good_at)?,
+            undone_at: parse_opt_ts("revisions.undone_at", self.undone_at)?,
         })
     }
 }
@@ -440,7 +448,7 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
             if let Some(revision) = revision {
                 rev_exists(revision)?;
                 tx.execute(
-                    "UPDATE revisions SET live_since = ?3 WHERE app = ?1 AND revision = ?2",
+                    "UPDATE revisions SET live_since = ?3, undone_at = NULL WHERE app = ?1 AND revision = ?2",
                     params![a, revision as i64, now],
                 )?;
             }
@@ -451,6 +459,13 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
             tx.execute(
                 "UPDATE revisions SET soak_until = ?3 WHERE app = ?1 AND revision = ?2",
                 params![a, revision as i64, until.map(ts)],
+            )?;
+        }
+        Change::Undone { revision } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "UPDATE revisions SET undone_at = ?3 WHERE app = ?1 AND revision = ?2",
+                params![a, revision as i64, now],
             )?;
         }
         Change::KnownGood { revision } => {
@@ -668,6 +683,7 @@ impl Store for SqliteStore {
             live_since: None,
             soak_until: None,
             known_good_at: None,
+            undone_at: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use backstop_api::{
     AnalysisView, AppStatus, ErrorBody, Health, HistoryEntry, InstanceRole, InstanceView, OnFailure, Operation,
-    OperationKind, OperationState, RevisionDatabase, RevisionDetail, RevisionStatus, Step, Verdict,
+    OperationKind, OperationState, RevisionDatabase, RevisionDetail, RevisionStatus, Step, UndoPreview, Verdict,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -79,6 +79,7 @@ fn app_status() {
         live: Some(revision(2, RevisionStatus::Soaking)),
         live_revision: Some(2),
         running_operation: Some(operation(7, OperationState::Running)),
+        undo: Some(UndoPreview { revision: Some(1), warm: true, refused: None, hint: None }),
         warm_revisions: vec![1],
     };
     assert_snapshot!(round_trip(&status));
@@ -91,6 +92,10 @@ fn app_status_of_an_app_never_released() {
         "app": "shop", "listen": "127.0.0.1:8080", "driver": "local", "live_revision": null, "live": null,
         "known_good_revision": null, "known_good": null, "warm_revisions": [], "instances": [],
         "running_operation": null, "analysis": null,
+        "undo": {
+            "revision": null, "warm": false, "refused": "nothing has been released yet",
+            "hint": "release a version first with `backstop release APP --artifact PATH --version V`",
+        },
     }));
     assert_eq!((status.live.is_none(), status.instances.len()), (true, 0));
     assert_snapshot!(round_trip(&status));

@@ -59,5 +59,6 @@ pub fn revision(n: u64, status: RevisionStatus) -> Revision {
         live_since: Some(at(n as u32 + 1)),
         soak_until: None,
         known_good_at: (status == RevisionStatus::KnownGood).then(|| at(n as u32 + 5)),
+        undone_at: None,
     }
 }

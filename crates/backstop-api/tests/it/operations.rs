@@ -1,7 +1,8 @@
 //! Release, undo, promote and their outcome.
 
 use backstop_api::{
-    MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration, ShippedQuery, UndoRequest,
+    AbortOutcome, MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, RevisionStatus, ShippedMigration,
+    ShippedQuery, UndoRequest,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -114,4 +115,14 @@ fn outcome() {
         "from_revision": null, "warm": false, "status": "live",
     }));
     assert_eq!(first.status, RevisionStatus::Live);
+}
+
+#[test]
+fn abort_outcome() {
+    let before =
+        AbortOutcome { operation: 9, app: "shop".into(), revision: 3, before_traffic: true, traffic_on: Some(2) };
+    assert_snapshot!(round_trip(&before));
+    let soaking =
+        AbortOutcome { operation: 10, app: "shop".into(), revision: 3, before_traffic: false, traffic_on: Some(2) };
+    round_trip(&soaking);
 }

@@ -138,7 +138,7 @@ fn a_healthy_release_with_a_little_noise_becomes_known_good() {
     assert_eq!(status["analysis"]["verdict"], "pass", "{status}");
     assert!(status["analysis"]["requests"].as_u64().unwrap() >= 50, "{status}");
     let text = h.cli(&["status", "shop"]);
-    assert!(text.ok().stdout().contains("analysis:    pass: error ratio"), "{}", text.stdout());
+    assert!(text.ok().stdout().contains("analysis:          pass: error ratio"), "{}", text.stdout());
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn too_little_traffic_leaves_a_revision_unproven() {
     let text = h.cli(&["status", "shop"]);
     let text = text.ok().stdout();
     assert!(text.contains("analysis inconclusive: "), "{text}");
-    assert!(text.contains("analysis:    inconclusive: too little traffic"), "{text}");
+    assert!(text.contains("analysis:          inconclusive: too little traffic"), "{text}");
     // The soak is over: it stays unproven, whatever traffic comes later.
     for _ in 0..60 {
         h.public_get();

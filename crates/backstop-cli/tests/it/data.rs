@@ -195,25 +195,20 @@ fn full_name_becomes_name_by_expand_and_contract_on_postgres() {
     assert_eq!(check["down"][0]["version"], "0004", "the migration since revision 2: {check}");
     assert!(check["advice"].as_str().unwrap().contains("none shipped for 0004"), "{check}");
 
-    let out = h.cli(&["undo", "shop", "--to-revision", "2"]);
-    assert_eq!(out.code(), 1, "{}", out.stderr());
-    let err = out.stderr();
-    assert!(err.starts_with("error: rollback of `shop` to revision 2 refused"), "{err}");
-    assert!(err.contains("users.full_name"), "{err}");
-    assert!(err.contains("hint: roll forward: release a fix on top of revision 3"), "{err}");
-    assert!(err.contains("--force"), "{err}");
+    // Revision 3 is permanent: no undo goes back past it, --force or not (the schema check and its
+    // override are shown in `shipped_queries_make_the_checks_precise`).
+    for force in [&[][..], &["--force"][..]] {
+        let mut args = vec!["undo", "shop", "--to-revision", "2"];
+        args.extend_from_slice(force);
+        let out = h.cli(&args);
+        assert_eq!(out.code(), 1, "{}", out.stderr());
+        assert!(
+            out.stderr().starts_with("error: rollback to revision 2 refused: revision 3 is permanent"),
+            "{}",
+            out.stderr()
+        );
+    }
     assert_eq!(h.public_get(), (200, "shop v3\n".into()), "traffic stays");
-
-    // --force overrides, and the audit log says so.
-    let out = h.cli(&["undo", "shop", "--to-revision", "2", "--force"]);
-    out.ok();
-    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
-    let audit = audit_actions(&h);
-    let forced = audit.iter().rev().find(|(a, o, _)| a == "undo" && o == "succeeded").unwrap();
-    assert_eq!(forced.2["forced"], true, "{:?}", forced.2);
-    assert_eq!(forced.2["forced_over"], serde_json::json!(["users.full_name"]));
-    assert!(audit.iter().any(|(a, o, d)| a == "undo" && o == "failed" && d["revision"] == 2));
-    h.cli(&["undo", "shop", "--to-revision", "3"]).ok();
 
     // A NOT NULL column without default would break the previous code's inserts: refused.
     let v4 = folder(
@@ -286,6 +281,25 @@ fn shipped_queries_make_the_checks_precise() {
     let check: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert_eq!(check["safe"], false, "{check}");
     assert_eq!(check["problems"][0]["object"], "users.tier", "{check}");
+
+    // The undo makes the same check before traffic moves: refused, naming the column.
+    let out = h.cli(&["undo", "shop", "--to-revision", "2"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(err.starts_with("error: rollback of `shop` to revision 2 refused"), "{err}");
+    assert!(err.contains("users.tier"), "{err}");
+    assert!(err.contains("hint: roll forward"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()), "traffic stays");
+
+    // --force overrides, and the audit log says so.
+    h.cli(&["undo", "shop", "--to-revision", "2", "--force"]).ok();
+    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
+    let audit = audit_actions(&h);
+    let forced = audit.iter().rev().find(|(a, o, _)| a == "undo" && o == "succeeded").unwrap();
+    assert_eq!(forced.2["forced"], true, "{:?}", forced.2);
+    assert_eq!(forced.2["forced_over"], serde_json::json!(["users.tier"]));
+    assert!(audit.iter().any(|(a, o, d)| a == "undo" && o == "failed" && d["revision"] == 2));
 }
 
 /// The same pipeline on a SQLite app database: its own runner, ledger and catalog.
@@ -315,24 +329,30 @@ fn sqlite_app_databases_get_the_same_pipeline() {
     h.cli(&["promote", "shop", "2", "--permanent"]).ok();
     h.cli(&["migrate", "contract", "shop"]).ok();
     assert_eq!(columns(&db_path), ["id", "full_name"]);
+    let out = h.cli(&["check-rollback", "shop", "1"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(out.stdout().contains("users.nickname"), "{}", out.stdout());
     let out = h.cli(&["undo", "shop", "--to-revision", "1"]);
     assert_eq!(out.code(), 1, "{}", out.stderr());
-    assert!(out.stderr().contains("users.nickname"), "{}", out.stderr());
+    assert!(out.stderr().contains("revision 2 is permanent"), "{}", out.stderr());
 
-    // The database is gone: the check cannot be made, so the undo is refused unless forced.
+    // A third release, then the database is gone: the check cannot be made, so the undo to 2 is
+    // refused unless forced.
+    release_with(&h, "v3", &["--migrations", path(&v2)]).ok();
+    h.wait_status(3, "known-good");
     std::fs::rename(&db_path, h.dir.path().join("shop.db.moved")).unwrap();
-    let out = h.cli(&["undo", "shop", "--to-revision", "1"]);
+    let out = h.cli(&["undo", "shop", "--to-revision", "2"]);
     assert_eq!(out.code(), 1, "{}", out.stderr());
     let err = out.stderr();
     assert!(
         err.starts_with(
-            "error: cannot check whether revision 1 can run on the database as it is now: no sqlite database at"
+            "error: cannot check whether revision 2 can run on the database as it is now: no sqlite database at"
         ),
         "{err}"
     );
     assert!(err.contains("pass --force to roll back without the check"), "{err}");
-    h.cli(&["undo", "shop", "--to-revision", "1", "--force"]).ok();
-    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    h.cli(&["undo", "shop", "--to-revision", "2", "--force"]).ok();
+    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
     let audit = audit_actions(&h);
     let forced = audit.iter().rev().find(|(a, o, _)| a == "undo" && o == "succeeded").unwrap();
     assert!(forced.2["forced_over"][0].as_str().unwrap().starts_with("schema check failed"), "{:?}", forced.2);

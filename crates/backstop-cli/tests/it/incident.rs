@@ -212,15 +212,17 @@ fn a_target_that_cannot_run_on_todays_schema_is_passed_over_for_rolling_forward(
         dir
     };
     let base = ("0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, full_name TEXT, nickname TEXT);");
-    let drop = ("0002_drop_nickname.sql", "ALTER TABLE users DROP COLUMN nickname;");
     let v1 = folder("v1", &[base]);
     release(&h, "v1", &[], &["--migrations", path(&v1)]);
     h.wait_status(1, "known-good");
-    let v2 = folder("v2", &[base, drop]);
-    release(&h, "v2", &[], &["--migrations", path(&v2)]);
+    release(&h, "v2", &[], &["--migrations", path(&v1)]);
     h.wait_status(2, "known-good");
-    h.cli(&["promote", "shop", "2", "--permanent"]).ok();
-    h.cli(&["migrate", "contract", "shop"]).ok();
+    // The schema moves on under revision 1 outside backstop (a contract through backstop would need
+    // revision 2 permanent, and then no rollback goes to 1 at all).
+    rusqlite::Connection::open(h.dir.path().join("shop.db"))
+        .unwrap()
+        .execute_batch("ALTER TABLE users DROP COLUMN nickname;")
+        .unwrap();
     assert!(warm(&h).contains(&1), "revision 1 still runs warm");
 
     let ladder = h.json(&["incident", "shop"]);

@@ -241,6 +241,9 @@ fn every_route_answers_its_wire_type() {
     let undo = UndoRequest { to_revision: Some(2), force: false };
     let back: Outcome = typed(200, api.admin(Method::POST, "/v1/apps/shop/undo", &undo));
     assert_eq!((back.revision, back.from_revision, back.warm), (2, Some(3), true));
+    // Nothing starts or soaks: an abort is refused in the one error shape (its outcome is read by
+    // the CLI in the operator tests).
+    assert_eq!(error(409, api.admin(Method::POST, "/v1/apps/shop/abort", &json!({}))), "nothing_to_abort");
 
     // Operations.
     let ops: Vec<Operation> = typed(200, api.get("/v1/apps/shop/operations?limit=100"));

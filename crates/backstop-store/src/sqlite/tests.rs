@@ -163,6 +163,20 @@ async fn steps_instances_and_lifecycle_round_trip() {
 }
 
 #[tokio::test]
+async fn an_undone_revision_is_marked_until_it_serves_again() {
+    let s = store_with_app().await;
+    s.create_revision(new_rev("v1")).await.unwrap();
+    s.create_revision(new_rev("v2")).await.unwrap();
+    s.apply(&app(), vec![Change::Live { revision: Some(1) }, Change::Undone { revision: 2 }]).await.unwrap();
+    assert!(s.revision(&app(), 2).await.unwrap().undone_at.is_some());
+    assert_eq!(s.revision(&app(), 1).await.unwrap().undone_at, None);
+    s.apply(&app(), vec![Change::Live { revision: Some(2) }]).await.unwrap();
+    assert_eq!(s.revision(&app(), 2).await.unwrap().undone_at, None, "serving again clears the mark");
+    let unknown = s.apply(&app(), vec![Change::Undone { revision: 9 }]).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownRevision { revision: 9, .. })), "{unknown:?}");
+}
+
+#[tokio::test]
 async fn audit_chain_verifies_and_detects_tampering() {
     let s = store_with_app().await;
     for i in 0..4 {
@@ -244,7 +258,7 @@ async fn a_schema_1_database_is_upgraded_in_place() {
     }
     let s = SqliteStore::open(&path).unwrap();
     let r = s.revision(&app(), 1).await.unwrap();
-    assert_eq!((r.version.as_str(), r.guarded_by.len()), ("v1", 0));
+    assert_eq!((r.version.as_str(), r.guarded_by.len(), r.undone_at), ("v1", 0, None));
     s.create_revision(new_rev("v2")).await.unwrap();
     assert_eq!(s.revision(&app(), 2).await.unwrap().guarded_by, vec!["new-checkout".to_owned()]);
     let version: i64 = s.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
