@@ -2,10 +2,12 @@
 
 use backstop_core::{Digest, RevisionStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/apps/{app}/releases`: release an uploaded artifact as the app's next revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseRequest {
+    #[schema(value_type = String)]
     pub digest: Digest,
     pub version: String,
     #[serde(default)]
@@ -24,7 +26,7 @@ pub struct ReleaseRequest {
 }
 
 /// One migration file a release ships; `down` is the text of its `.down.sql` pair, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShippedMigration {
     pub version: String,
     pub name: String,
@@ -34,7 +36,7 @@ pub struct ShippedMigration {
 }
 
 /// One query a release's code runs, for the precise rollback check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShippedQuery {
     pub name: String,
     pub sql: String,
@@ -42,7 +44,7 @@ pub struct ShippedQuery {
 
 /// `POST /v1/apps/{app}/undo`: move traffic back to the last known-good
 /// revision, or to `to_revision`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UndoRequest {
     #[serde(default)]
     pub to_revision: Option<u64>,
@@ -53,21 +55,23 @@ pub struct UndoRequest {
 
 /// `POST /v1/apps/{app}/revisions/{n}/promote`: declare a known-good revision
 /// permanent (no rollback goes further back). `permanent` must be true.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PromoteRequest {
     pub permanent: bool,
 }
 
 /// What a release or an undo did: the revision that now takes the traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Outcome {
     pub operation: u64,
     pub app: String,
     pub revision: u64,
     pub version: String,
+    #[schema(value_type = String)]
     pub digest: Digest,
     pub from_revision: Option<u64>,
     /// The target was already running warm, so the switch was a pointer swap.
     pub warm: bool,
+    #[schema(value_type = String)]
     pub status: RevisionStatus,
 }
