@@ -10,12 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// Audit entries after this sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
     /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
     pub since: Option<String>,
     /// Only the entries about this app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,9 +32,11 @@ pub struct AuditQuery {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
     pub since: Option<String>,
 }
 
@@ -46,9 +50,11 @@ pub struct AppListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
     pub since: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 /// `POST /v1/apps/{app}/releases`: release an uploaded artifact as the app's next revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^sha256:[0-9a-f]{64}$")]
     pub digest: Digest,
     pub version: String,
     #[serde(default)]

@@ -66,82 +66,82 @@ fn health() {}
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "control plane", responses((status = 200, description = "This description", content_type = "application/json")))]
 fn openapi_json() {}
 
-#[utoipa::path(get, path = "/metrics", tag = "control plane", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "control plane", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 fn metrics() {}
 
 #[utoipa::path(get, path = "/v1/apps", tag = "apps", responses((status = 200, body = Vec<AppStatus>), (status = "default", body = ErrorBody)))]
 fn list_apps() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/status", tag = "apps", params(("app" = String, Path)), responses((status = 200, body = AppStatus), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/status", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = AppStatus), (status = "default", body = ErrorBody)))]
 fn status() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/revisions", tag = "apps", params(("app" = String, Path), ListQuery), responses((status = 200, description = "Revisions oldest first; `limit` keeps the newest", body = Vec<HistoryEntry>), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/revisions", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ListQuery), responses((status = 200, description = "Revisions oldest first; `limit` keeps the newest", body = Vec<HistoryEntry>), (status = "default", body = ErrorBody)))]
 fn history() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/revisions/{revision}", tag = "apps", params(("app" = String, Path), ("revision" = u64, Path)), responses((status = 200, body = RevisionDetail), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/revisions/{revision}", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ("revision" = u64, Path, minimum = 1, example = 1)), responses((status = 200, body = RevisionDetail), (status = "default", body = ErrorBody)))]
 fn one_revision() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/known-good", tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "The last known-good revision", body = Object), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/known-good", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, description = "The last known-good revision", body = Object), (status = "default", body = ErrorBody)))]
 fn known_good() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/revisions/{revision}/rollback-check", tag = "migrations", params(("app" = String, Path), ("revision" = u64, Path)), responses((status = 200, body = RollbackCheck), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/revisions/{revision}/rollback-check", tag = "migrations", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ("revision" = u64, Path, minimum = 1, example = 1)), responses((status = 200, body = RollbackCheck), (status = "default", body = ErrorBody)))]
 fn rollback_check() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/signals", tag = "apps", params(("app" = String, Path)), responses((status = 200, body = AppSignals), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/signals", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = AppSignals), (status = "default", body = ErrorBody)))]
 fn signals() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/incident", tag = "incidents", params(("app" = String, Path)), responses((status = 200, body = IncidentAssessment), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/incident", tag = "incidents", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = IncidentAssessment), (status = "default", body = ErrorBody)))]
 fn assess() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/incidents", tag = "incidents", security(("admin" = [])), params(("app" = String, Path)), responses((status = 200, body = IncidentAssessment), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/incidents", tag = "incidents", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = IncidentAssessment), (status = "default", body = ErrorBody)))]
 fn execute() {}
 
 #[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(AppListQuery), responses((status = 200, description = "Newest first", body = Vec<Incident>), (status = "default", body = ErrorBody)))]
 fn incidents() {}
 
-#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents", params(("id" = u64, Path)), responses((status = 200, body = Incident), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents", params(("id" = u64, Path, minimum = 1, example = 1)), responses((status = 200, body = Incident), (status = "default", body = ErrorBody)))]
 fn incident() {}
 
-#[utoipa::path(post, path = "/v1/incidents/{id}/close", tag = "incidents", security(("admin" = [])), params(("id" = u64, Path)), request_body = CloseRequest, responses((status = 200, body = Incident), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/incidents/{id}/close", tag = "incidents", security(("admin" = [])), params(("id" = u64, Path, minimum = 1, example = 1)), request_body = CloseRequest, responses((status = 200, body = Incident), (status = "default", body = ErrorBody)))]
 fn close() {}
 
 #[utoipa::path(get, path = "/v1/report", tag = "incidents", params(("app" = Option<String>, Query), ("since" = Option<String>, Query, description = "A duration back from now (`30d`, `12h`)")), responses((status = 200, body = DeliveryReport), (status = "default", body = ErrorBody)))]
 fn report() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/drills", tag = "incidents", security(("admin" = [])), params(("app" = String, Path)), request_body = DrillRequest, responses((status = 200, body = DrillOutcome), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/drills", tag = "incidents", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = DrillRequest, responses((status = 200, body = DrillOutcome), (status = "default", body = ErrorBody)))]
 fn run_drill() {}
 
 #[utoipa::path(get, path = "/v1/drills", tag = "incidents", params(AppListQuery), responses((status = 200, description = "Newest first", body = Vec<Drill>), (status = "default", body = ErrorBody)))]
 fn drills() {}
 
-#[utoipa::path(get, path = "/v1/apps/{app}/operations", tag = "apps", params(("app" = String, Path), ListQuery), responses((status = 200, description = "Newest first", body = Vec<Operation>), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/apps/{app}/operations", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ListQuery), responses((status = 200, description = "Newest first", body = Vec<Operation>), (status = "default", body = ErrorBody)))]
 fn operations() {}
 
-#[utoipa::path(get, path = "/v1/operations/{id}", tag = "apps", params(("id" = u64, Path)), responses((status = 200, body = Operation), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/operations/{id}", tag = "apps", params(("id" = u64, Path, minimum = 1, example = 1)), responses((status = 200, body = Operation), (status = "default", body = ErrorBody)))]
 fn operation() {}
 
-#[utoipa::path(get, path = "/v1/artifacts/{digest}", tag = "artifacts", params(("digest" = String, Path, description = "sha256:<64 hex digits>")), responses((status = 200, body = ArtifactInfo), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/artifacts/{digest}", tag = "artifacts", params(("digest" = String, Path, description = "sha256:<64 hex digits>", pattern = "^sha256:[0-9a-f]{64}$", example = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae")), responses((status = 200, body = ArtifactInfo), (status = "default", body = ErrorBody)))]
 fn artifact_info() {}
 
-#[utoipa::path(put, path = "/v1/artifacts/{digest}", tag = "artifacts", security(("admin" = [])), params(("digest" = String, Path, description = "sha256:<64 hex digits>")), request_body(content = ArtifactBytes, description = "A file's bytes, or a directory as a tar stream (`application/x-tar`)", content_type = "application/octet-stream"), responses((status = 200, body = Uploaded), (status = "default", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/artifacts/{digest}", tag = "artifacts", security(("admin" = [])), params(("digest" = String, Path, description = "sha256:<64 hex digits>", pattern = "^sha256:[0-9a-f]{64}$", example = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae")), request_body(content = ArtifactBytes, description = "A file's bytes, or a directory as a tar stream (`application/x-tar`)", content_type = "application/octet-stream"), responses((status = 200, body = Uploaded), (status = "default", body = ErrorBody)))]
 fn upload_artifact() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/releases", tag = "operations", security(("admin" = [])), params(("app" = String, Path)), request_body = ReleaseRequest, responses((status = 200, body = Outcome), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/releases", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = ReleaseRequest, responses((status = 200, body = Outcome), (status = "default", body = ErrorBody)))]
 fn release() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/undo", tag = "operations", security(("admin" = [])), params(("app" = String, Path)), request_body = UndoRequest, responses((status = 200, body = Outcome), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/undo", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = UndoRequest, responses((status = 200, body = Outcome), (status = "default", body = ErrorBody)))]
 fn undo() {}
 
 #[utoipa::path(post, path = "/v1/gc", tag = "artifacts", security(("admin" = [])), responses((status = 200, body = GcSummary), (status = "default", body = ErrorBody)))]
 fn gc() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/migrations/plan", tag = "migrations", security(("admin" = [])), params(("app" = String, Path)), request_body = PlanRequest, responses((status = 200, body = PlanView), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/migrations/plan", tag = "migrations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = PlanRequest, responses((status = 200, body = PlanView), (status = "default", body = ErrorBody)))]
 fn migrate_plan() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/migrations/contract", tag = "migrations", security(("admin" = [])), params(("app" = String, Path)), responses((status = 200, body = ContractOutcome), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/migrations/contract", tag = "migrations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = ContractOutcome), (status = "default", body = ErrorBody)))]
 fn migrate_contract() {}
 
-#[utoipa::path(post, path = "/v1/apps/{app}/revisions/{revision}/promote", tag = "operations", security(("admin" = [])), params(("app" = String, Path), ("revision" = u64, Path)), request_body = PromoteRequest, responses((status = 200, description = "The revision, now permanent", body = Object), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/apps/{app}/revisions/{revision}/promote", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ("revision" = u64, Path, minimum = 1, example = 1)), request_body = PromoteRequest, responses((status = 200, description = "The revision, now permanent", body = Object), (status = "default", body = ErrorBody)))]
 fn promote() {}
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, description = "Entries in chain order", body = Vec<Object>), (status = "default", body = ErrorBody)))]
@@ -153,25 +153,25 @@ fn audit_verify() {}
 #[utoipa::path(get, path = "/v1/flags", tag = "flags", security(("reader" = []), ("api_key" = [])), responses((status = 200, body = FlagList), (status = 304, description = "`If-None-Match` names the current ETag"), (status = "default", body = ErrorBody)))]
 fn flags() {}
 
-#[utoipa::path(get, path = "/v1/flags/{key}", tag = "flags", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path)), responses((status = 200, description = "The flag", body = Object), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/flags/{key}", tag = "flags", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), responses((status = 200, description = "The flag", body = Object), (status = "default", body = ErrorBody)))]
 fn flag() {}
 
-#[utoipa::path(get, path = "/v1/flags/{key}/history", tag = "flags", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path), ListQuery), responses((status = 200, description = "Versions oldest first; `limit` keeps the newest", body = Vec<FlagHistoryEntry>), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/flags/{key}/history", tag = "flags", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout"), ListQuery), responses((status = 200, description = "Versions oldest first; `limit` keeps the newest", body = Vec<FlagHistoryEntry>), (status = "default", body = ErrorBody)))]
 fn flag_history() {}
 
-#[utoipa::path(post, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path)), request_body = FlagRequest, responses((status = 201, body = Written), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = FlagRequest, responses((status = 201, body = Written), (status = "default", body = ErrorBody)))]
 fn flag_create() {}
 
-#[utoipa::path(put, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path)), request_body = FlagRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = FlagRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
 fn flag_set() {}
 
-#[utoipa::path(delete, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path)), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/flags/{key}", tag = "flags", security(("admin" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
 fn flag_delete() {}
 
-#[utoipa::path(post, path = "/v1/flags/{key}/on", tag = "flags", security(("admin" = [])), params(("key" = String, Path)), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/flags/{key}/on", tag = "flags", security(("admin" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
 fn flag_on() {}
 
-#[utoipa::path(post, path = "/v1/flags/{key}/off", tag = "flags", security(("admin" = [])), params(("key" = String, Path)), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/flags/{key}/off", tag = "flags", security(("admin" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = ReasonRequest, responses((status = 200, body = Written), (status = "default", body = ErrorBody)))]
 fn flag_off() {}
 
 #[utoipa::path(get, path = "/v1/flags/stream", tag = "flags", security(("reader" = []), ("api_key" = [])), responses((status = 200, description = "Server-sent events: `snapshot` (SnapshotEvent), then `change` (ChangeEvent)", content_type = "text/event-stream"), (status = "default", body = ErrorBody)))]
@@ -180,7 +180,7 @@ fn flag_stream() {}
 #[utoipa::path(post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep", security(("reader" = []), ("api_key" = [])), request_body = EvaluationRequest, responses((status = 200, body = BulkEvaluation), (status = "default", body = EvaluationFailure)))]
 fn ofrep_bulk() {}
 
-#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path)), request_body = EvaluationRequest, responses((status = 200, body = Evaluated), (status = "default", body = EvaluationFailure)))]
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep", security(("reader" = []), ("api_key" = [])), params(("key" = String, Path, description = "The flag's key", pattern = "^[A-Za-z0-9._-]{1,128}$", example = "checkout")), request_body = EvaluationRequest, responses((status = 200, body = Evaluated), (status = "default", body = EvaluationFailure)))]
 fn ofrep_single() {}
 
 #[utoipa::path(get, path = "/ofrep/v1/events", tag = "ofrep", security(("reader" = []), ("api_key" = [])), responses((status = 200, description = "Server-sent events: `refetchEvaluation` (RefetchEvent)", content_type = "text/event-stream"), (status = "default", body = EvaluationFailure)))]

@@ -191,6 +191,18 @@ fn audit_limit_is_honoured() {
 }
 
 #[test]
+fn audit_after_a_sequence_past_i64_is_empty() {
+    let h = Harness::start("");
+    let api = Api::new(&h);
+    write_flags(&api, 1);
+    assert_eq!(api.get("/v1/audit").body.as_array().unwrap().len(), 1);
+    // It was read as a negative number, "after -1": the whole log.
+    for after in [u64::MAX, 1 << 63] {
+        assert_eq!(api.get(&format!("/v1/audit?after={after}")).body, json!([]), "after={after}");
+    }
+}
+
+#[test]
 fn listings_take_limit_and_since() {
     let h = Harness::start("");
     let api = Api::new(&h);
