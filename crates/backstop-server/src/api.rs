@@ -144,15 +144,25 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 }
 
 fn path_rejection(r: PathRejection) -> ApiError {
-    let status = if r.status().is_server_error() { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+    use axum::extract::path::ErrorKind;
     let message = format!("bad path parameter: {}", r.body_text().trim_start_matches("Invalid URL: "));
-    let hint = "revision numbers and ids are whole numbers (`/v1/apps/web/revisions/3`); GET /v1/openapi.json lists every route";
-    ApiError {
-        status,
-        code: if status == StatusCode::BAD_REQUEST { "bad_request" } else { "internal" },
-        message,
-        hint: hint.into(),
-    }
+    let hint = match &r {
+        PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+            ErrorKind::InvalidUtf8InPathParam { .. } => "path parameters are UTF-8 text, percent-encoded",
+            _ => "revision numbers and ids are whole numbers from 1 (`/v1/apps/shop/revisions/3`)",
+        },
+        // A route whose handler names a parameter its path lacks: a fault of the server.
+        _ => {
+            tracing::error!(rejection = %r.body_text(), "path parameters do not match the route");
+            return ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: "the route cannot read its path parameters".into(),
+                hint: "see the server log".into(),
+            };
+        }
+    };
+    bad_request(message, format!("{hint}; GET /v1/openapi.json lists every route and its parameters"))
 }
 
 /// `Query` whose rejections use the API's error shape.
@@ -672,4 +682,41 @@ async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<backstop_api::Au
         Ok(()) => backstop_api::AuditVerify::Intact { entries: n, head: entries.last().map(|e| e.hash.clone()) },
         Err(b) => backstop_api::AuditVerify::Broken { entries: n, reason: b.to_string() },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A failure answered by something else than `ApiError` is framed in the error shape, with
+    /// its status, its text as the message and its other headers kept; others pass untouched.
+    #[tokio::test]
+    async fn the_last_net_frames_plain_failures_of_v1_only() {
+        let plain = || async { (StatusCode::CONFLICT, [(header::RETRY_AFTER, "3")], "taken") };
+        let router = axum::Router::new()
+            .route("/v1/plain", get(plain))
+            .route("/other", get(plain))
+            .route("/v1/fine", get(|| async { "fine" }))
+            .layer(axum::middleware::from_fn(super::error_shape));
+        let call = |uri: &'static str| {
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+                let (parts, body) = resp.into_parts();
+                (parts, String::from_utf8(axum::body::to_bytes(body, 4096).await.unwrap().to_vec()).unwrap())
+            }
+        };
+        let (parts, body) = call("/v1/plain").await;
+        assert_eq!(parts.status, StatusCode::CONFLICT);
+        assert_eq!(parts.headers[header::RETRY_AFTER], "3");
+        assert_eq!(parts.headers[header::CONTENT_TYPE], "application/json");
+        let body: backstop_api::ErrorBody = serde_json::from_str(&body).unwrap();
+        assert_eq!((body.error.code.as_str(), body.error.message.as_str()), ("bad_request", "taken"));
+        assert!(!body.error.hint.is_empty());
+        assert_eq!(call("/other").await.1, "taken");
+        assert_eq!(call("/v1/fine").await.1, "fine");
+    }
 }

@@ -70,11 +70,19 @@ fn error_code(r: &Reply) -> String {
 fn bad_path_parameter_answers_json_error() {
     let h = Harness::start("");
     let api = Api::new(&h);
-    for path in ["/v1/apps/shop/revisions/abc", "/v1/operations/-1", "/v1/incidents/99999999999999999999999"] {
+    let cases = [
+        ("/v1/apps/shop/revisions/abc", "whole numbers"),
+        ("/v1/operations/-1", "whole numbers"),
+        ("/v1/incidents/99999999999999999999999", "whole numbers"),
+        ("/v1/apps/%FF/status", "UTF-8"),
+        ("/v1/flags/%FF/history", "UTF-8"),
+    ];
+    for (path, hint) in cases {
         let r = api.get(path);
         assert_eq!(r.status, 400, "{path}: {}", r.body);
         assert_eq!(error_code(&r), "bad_request", "{path}");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("path parameter"), "{path}: {}", r.body);
+        assert!(r.body["error"]["hint"].as_str().unwrap().contains(hint), "{path}: {}", r.body);
     }
     let r = api.post("/v1/apps/shop/revisions/x/promote", &json!({"permanent": true}));
     assert_eq!((r.status, error_code(&r)), (400, "bad_request".to_owned()), "{}", r.body);
