@@ -5,15 +5,16 @@ use backstop_core::analysis::{OnFailure, Verdict};
 use backstop_core::{OperationKind, OperationState, Revision};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/health`: the control plane answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     pub ok: bool,
 }
 
 /// `GET /v1/apps/{app}/status`, and one element of `GET /v1/apps`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AppStatus {
     /// The live revision's last automated analysis (the app configures `[analysis]` and the
     /// control plane judged it since it started).
@@ -22,6 +23,7 @@ pub struct AppStatus {
     pub app: String,
     /// Every running instance of the app, whatever its role.
     pub instances: Vec<InstanceView>,
+    #[schema(value_type = Option<Object>)]
     pub known_good: Option<Revision>,
     pub known_good_revision: Option<u64>,
     /// The address of the app's public proxy (`127.0.0.1:8080`), or the Service that routes a
@@ -30,6 +32,7 @@ pub struct AppStatus {
     /// What runs the app's instances: `local` or `kubernetes`.
     #[serde(default)]
     pub driver: String,
+    #[schema(value_type = Option<Object>)]
     pub live: Option<Revision>,
     pub live_revision: Option<u64>,
     /// The newest operation of the app, while it runs.
@@ -43,7 +46,7 @@ pub struct AppStatus {
 
 /// What a plain undo would do now: the revision it would make live, or why it would refuse. The
 /// undo checks the schema (apps with a database) again when it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UndoPreview {
     /// The revision it would make live; `None` when it would refuse.
     pub revision: Option<u64>,
@@ -55,9 +58,10 @@ pub struct UndoPreview {
 }
 
 /// One judgement of a revision's own traffic during its soak.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AnalysisView {
     pub revision: u64,
+    #[schema(value_type = String)]
     pub verdict: Verdict,
     /// One line: the failed checks on a failure, every check otherwise.
     pub summary: String,
@@ -65,12 +69,13 @@ pub struct AnalysisView {
     pub requests: u64,
     pub failures: u64,
     /// What was done about a failure.
+    #[schema(value_type = Option<String>)]
     pub action: Option<OnFailure>,
     pub judged_at: DateTime<Utc>,
 }
 
 /// One running instance of a revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InstanceView {
     pub revision: u64,
     pub role: InstanceRole,
@@ -84,7 +89,7 @@ pub struct InstanceView {
 }
 
 /// What an instance is doing for its app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstanceRole {
     /// Started, not yet serving (health check in progress).
@@ -97,9 +102,10 @@ pub enum InstanceRole {
 
 /// One element of `GET /v1/apps/{app}/revisions`: the revision's fields and
 /// where it stands now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub revision: Revision,
     pub live: bool,
     pub last_known_good: bool,
@@ -108,15 +114,16 @@ pub struct HistoryEntry {
 
 /// `GET /v1/apps/{app}/revisions/{n}`: one revision, the operations that
 /// touched it, and what it shipped for the app's database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RevisionDetail {
     pub database: RevisionDatabase,
     pub operations: Vec<Operation>,
+    #[schema(value_type = Object)]
     pub revision: Revision,
 }
 
 /// What a revision shipped for its app's database.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct RevisionDatabase {
     /// The names of the migration files it shipped, in run order.
     pub migrations: Vec<String>,
@@ -128,11 +135,13 @@ pub struct RevisionDatabase {
 
 /// One journaled operation with its steps: `GET /v1/operations/{id}`, and the
 /// elements of `GET /v1/apps/{app}/operations`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Operation {
     pub id: u64,
     pub app: String,
+    #[schema(value_type = String)]
     pub kind: OperationKind,
+    #[schema(value_type = String)]
     pub state: OperationState,
     pub actor: String,
     pub target_revision: Option<u64>,
@@ -144,7 +153,7 @@ pub struct Operation {
 }
 
 /// One step of an operation's journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Step {
     pub seq: u64,
     pub at: DateTime<Utc>,

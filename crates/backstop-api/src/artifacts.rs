@@ -3,17 +3,20 @@
 
 use backstop_core::Digest;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/artifacts/{digest}`: the artifact is in the store (a 404 otherwise).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactInfo {
+    #[schema(value_type = String)]
     pub digest: Digest,
 }
 
 /// `PUT /v1/artifacts/{digest}`: the body is a file's bytes, or a directory
 /// as a tar stream (`Content-Type: application/x-tar`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Uploaded {
+    #[schema(value_type = String)]
     pub digest: Digest,
     /// What was stored; absent when the artifact already was in the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,7 +26,7 @@ pub struct Uploaded {
 }
 
 /// What an artifact is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArtifactKind {
     /// One executable file.
@@ -34,10 +37,11 @@ pub enum ArtifactKind {
 
 /// `POST /v1/gc`: what garbage collection of the artifact store did (also the
 /// detail of its audit entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GcSummary {
     pub freed_bytes: u64,
     /// How many artifacts protected revisions still refer to.
     pub kept: usize,
+    #[schema(value_type = Vec<String>)]
     pub removed: Vec<Digest>,
 }

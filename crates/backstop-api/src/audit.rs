@@ -1,16 +1,61 @@
 //! The audit log over HTTP: paging through it and verifying its hash chain.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-/// The query string of `GET /v1/audit` (`after`, `limit`) and
-/// `GET /v1/apps/{app}/operations` (`limit`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListQuery {
+/// The query string of `GET /v1/audit`: entries in chain order after `after`, at most `limit`
+/// (1 to 1000, 1000 when absent), written at or after `since`, about `app`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// Audit entries after this sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
+    /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
+    pub since: Option<String>,
+    /// Only the entries about this app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+}
+
+/// The query string of the listings of one app (`GET /v1/apps/{app}/operations`,
+/// `/revisions`) and of a flag's history: at most `limit` (1 to 1000) of the newest, from
+/// `since` on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
+    pub since: Option<String>,
+}
+
+/// The query string of `GET /v1/incidents` and `GET /v1/drills`: newest first, at most `limit`
+/// (1 to 1000, 50 when absent), from `since` on, of `app`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AppListQuery {
+    /// Only this app's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// An RFC 3339 time, or a duration back from now (`30m`, `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(example = "1h")]
+    pub since: Option<String>,
 }
 
 /// `GET /v1/audit/verify`: whether the chain of audit entries is intact.
@@ -42,8 +87,17 @@ impl AuditVerify {
     }
 }
 
+/// On the wire [`AuditVerify`] is [`RawVerify`].
+impl utoipa::PartialSchema for AuditVerify {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        RawVerify::schema()
+    }
+}
+
+impl ToSchema for AuditVerify {}
+
 /// The flat JSON form of [`AuditVerify`].
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, ToSchema)]
 struct RawVerify {
     #[serde(rename = "break", default, skip_serializing_if = "Option::is_none")]
     broken: Option<String>,

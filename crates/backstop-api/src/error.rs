@@ -1,16 +1,17 @@
 //! The one error body of every `/v1` route: `{"error": {"code", "message", "hint"}}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What a `/v1` route answers when it fails (any 4xx or 5xx), JSON
 /// rejections and unknown routes included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// Why a call failed and what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case identifier a program can match on: `unknown_app`,
     /// `busy`, `refused`, `unsafe_rollback`, `unauthorized`, `not_found`, ...

@@ -3,24 +3,29 @@
 use backstop_core::incident::{Facts, Rung, RungAssessment};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/apps/{app}/incident` (the ladder, nothing moved) and `POST /v1/apps/{app}/incidents`
 /// (`--execute`: an incident recorded and the first safe rung taken).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IncidentAssessment {
     pub app: String,
     pub live_revision: Option<u64>,
     pub target_revision: Option<u64>,
+    #[schema(value_type = String)]
     pub recommended: Rung,
     /// The exact command that takes the recommended rung.
     pub command: String,
     /// Every rung in ladder order.
+    #[schema(value_type = Vec<Object>)]
     pub rungs: Vec<RungAssessment>,
     /// The incident recorded by `--execute`.
     pub incident: Option<u64>,
     /// The rung `--execute` took; `None` when only rolling forward is left (nothing was moved).
+    #[schema(value_type = Option<String>)]
     pub taken: Option<Rung>,
     /// What the decision was made from.
+    #[schema(value_type = Object)]
     pub facts: Facts,
     /// The ladder as a terminal shows it.
     pub text: String,
@@ -29,7 +34,7 @@ pub struct IncidentAssessment {
 }
 
 /// One incident, `GET /v1/incidents/{id}`; `GET /v1/incidents` lists them newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Incident {
     pub id: u64,
     pub app: String,
@@ -51,14 +56,14 @@ pub struct Incident {
 }
 
 /// `POST /v1/incidents/{id}/close`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
     pub note: String,
 }
 
 /// `GET /v1/report?app=&since=`: delivery figures from the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryReport {
     /// One app, or every app when `None`.
     pub app: Option<String>,
@@ -73,11 +78,12 @@ pub struct DeliveryReport {
 }
 
 /// `POST /v1/apps/{app}/drills`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrillRequest {
     /// `traffic-swap` (the default) or `redeploy`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub rung: Option<Rung>,
     /// Only say whether a rollback is ready; move nothing.
     #[serde(default)]
@@ -85,7 +91,7 @@ pub struct DrillRequest {
 }
 
 /// The readiness of an app's rollback, checked by every drill and by `require_rollback_ready`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Readiness {
     pub app: String,
     pub ready: bool,
@@ -95,7 +101,7 @@ pub struct Readiness {
     pub checks: Vec<ReadinessCheck>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReadinessCheck {
     pub check: String,
     pub ok: bool,
@@ -103,7 +109,7 @@ pub struct ReadinessCheck {
 }
 
 /// A drill, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Drill {
     pub id: u64,
     pub app: String,
@@ -119,14 +125,14 @@ pub struct Drill {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DrillPhase {
     pub phase: String,
     pub ms: u64,
 }
 
 /// What `POST /v1/apps/{app}/drills` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DrillOutcome {
     pub readiness: Readiness,
     /// The drill, unless it was a dry run.

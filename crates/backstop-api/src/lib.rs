@@ -17,18 +17,18 @@
 //! | `GET /v1/health` | | [`Health`] |
 //! | `GET /v1/apps` | | `Vec<`[`AppStatus`]`>` |
 //! | `GET /v1/apps/{app}/status` | | [`AppStatus`] |
-//! | `GET /v1/apps/{app}/revisions` | | `Vec<`[`HistoryEntry`]`>` |
+//! | `GET /v1/apps/{app}/revisions` | [`ListQuery`] | `Vec<`[`HistoryEntry`]`>` |
 //! | `GET /v1/apps/{app}/revisions/{n}` | | [`RevisionDetail`] |
 //! | `GET /v1/apps/{app}/known-good` | | [`Revision`] |
 //! | `GET /v1/apps/{app}/signals` | | [`AppSignals`] |
 //! | `GET /v1/apps/{app}/incident` | | [`IncidentAssessment`] |
 //! | `POST /v1/apps/{app}/incidents` | | [`IncidentAssessment`] |
-//! | `GET /v1/incidents` | [`ListQuery`], `app` | `Vec<`[`Incident`]`>` |
+//! | `GET /v1/incidents` | [`AppListQuery`] | `Vec<`[`Incident`]`>` |
 //! | `GET /v1/incidents/{id}` | | [`Incident`] |
 //! | `POST /v1/incidents/{id}/close` | [`CloseRequest`] | [`Incident`] |
 //! | `GET /v1/report` | `app`, `since` | [`DeliveryReport`] |
 //! | `POST /v1/apps/{app}/drills` | [`DrillRequest`] | [`DrillOutcome`] |
-//! | `GET /v1/drills` | `app` | `Vec<`[`Drill`]`>` |
+//! | `GET /v1/drills` | [`AppListQuery`] | `Vec<`[`Drill`]`>` |
 //! | `GET /metrics` | | Prometheus text |
 //! | `GET /v1/apps/{app}/operations` | [`ListQuery`] | `Vec<`[`Operation`]`>` |
 //! | `GET /v1/operations/{id}` | | [`Operation`] |
@@ -42,11 +42,11 @@
 //! | `GET /v1/artifacts/{digest}` | | [`ArtifactInfo`] |
 //! | `PUT /v1/artifacts/{digest}` | the bytes | [`Uploaded`] |
 //! | `POST /v1/gc` | | [`GcSummary`] |
-//! | `GET /v1/audit` | [`ListQuery`] | `Vec<`[`AuditEntry`]`>` |
+//! | `GET /v1/audit` | [`AuditQuery`] | `Vec<`[`AuditEntry`]`>` |
 //! | `GET /v1/audit/verify` | | [`AuditVerify`] |
 //! | `GET /v1/flags` | | [`FlagList`] |
 //! | `GET /v1/flags/{key}` | | [`Flag`] |
-//! | `GET /v1/flags/{key}/history` | | `Vec<`[`FlagHistoryEntry`]`>` |
+//! | `GET /v1/flags/{key}/history` | [`ListQuery`] | `Vec<`[`FlagHistoryEntry`]`>` |
 //! | `POST`, `PUT /v1/flags/{key}` | [`FlagRequest`] | [`Written`] |
 //! | `POST /v1/flags/{key}/on`, `/off`; `DELETE /v1/flags/{key}` | [`ReasonRequest`] | [`Written`] |
 //! | `GET /v1/flags/stream` (SSE) | | [`SnapshotEvent`], [`ChangeEvent`] |
@@ -78,7 +78,7 @@ pub use apps::{
     RevisionDetail, Step, UndoPreview,
 };
 pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
-pub use audit::{AuditVerify, ListQuery};
+pub use audit::{AppListQuery, AuditQuery, AuditVerify, ListQuery};
 pub use backstop_core::analysis::{OnFailure, Verdict};
 pub use backstop_core::audit::AuditEntry;
 pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};

@@ -2,12 +2,13 @@
 //! folder, and what the contract stage did.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::operations::ShippedMigration;
 
 /// `GET /v1/apps/{app}/revisions/{n}/rollback-check`, and what an undo checks
 /// before it moves traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RollbackCheck {
     pub app: String,
     pub revision: u64,
@@ -31,7 +32,7 @@ impl RollbackCheck {
 }
 
 /// How the rollback check compared the schemas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckMode {
     /// The target shipped its queries: each is prepared against the schema now.
@@ -43,7 +44,7 @@ pub enum CheckMode {
 }
 
 /// One way today's schema fails the target revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// The table (`users`), column (`users.full_name`) or constraint (`users.users_age_check`) at fault.
     pub object: String,
@@ -59,7 +60,7 @@ pub struct Problem {
 }
 
 /// What is wrong with one object (`{"type": "column_dropped", ...}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A table or view the target knew is gone; `renamed_to` names a new one with the same columns.
@@ -101,7 +102,7 @@ pub enum ProblemKind {
 }
 
 /// What kind of rule a constraint is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConstraintKind {
     PrimaryKey,
@@ -114,7 +115,7 @@ pub enum ConstraintKind {
 }
 
 /// One migration applied since the target revision, and what running its down migration would cost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DownStep {
     pub version: String,
     /// The down migration's file, when the live revision shipped one.
@@ -125,14 +126,14 @@ pub struct DownStep {
 
 /// `POST /v1/apps/{app}/migrations/plan`: plan this folder as a pending
 /// release would ship it (`None`: the live revision's folder).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlanRequest {
     #[serde(default)]
     pub migrations: Option<Vec<ShippedMigration>>,
 }
 
 /// Where each migration of a folder runs, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlanView {
     pub app: String,
     /// `live revision N` or `pending release`.
@@ -144,7 +145,7 @@ pub struct PlanView {
 }
 
 /// One pending migration file and its stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlannedFile {
     pub version: String,
     pub file: String,
@@ -154,7 +155,7 @@ pub struct PlannedFile {
 }
 
 /// One statement of a planned file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PlannedStatement {
     pub line: u32,
     pub phase: Phase,
@@ -163,7 +164,7 @@ pub struct PlannedStatement {
 }
 
 /// Where a pending migration runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Before the new code starts: only expand and backfill statements.
@@ -173,7 +174,7 @@ pub enum Stage {
 }
 
 /// What a statement does to the code running before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Additive or harmless: the previous code still works.
@@ -185,7 +186,7 @@ pub enum Phase {
 }
 
 /// Why a release is refused: a place in a migration file and what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Refusal {
     pub file: String,
     pub line: u32,
@@ -196,7 +197,7 @@ pub struct Refusal {
 }
 
 /// `POST /v1/apps/{app}/migrations/contract`: what the contract stage did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ContractOutcome {
     pub app: String,
     /// The journaled operation; `None` when there was nothing to contract.

@@ -3,30 +3,35 @@
 
 use backstop_flags::Reason;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The body of both evaluation routes; an empty body or a missing `context`
 /// is the empty context.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EvaluationRequest {
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One flag evaluated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Evaluated {
     pub key: String,
     /// Always an empty object today.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    #[schema(value_type = String)]
     pub reason: Reason,
+    #[schema(value_type = Object)]
     pub value: backstop_flags::Value,
     pub variant: String,
 }
 
 /// OFREP's error shape: the whole answer of a failed request (no `key` for a
 /// bad bulk request or the rate limit), or one element of a bulk answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EvaluationFailure {
     /// `PARSE_ERROR`, `TARGETING_KEY_MISSING`, `INVALID_CONTEXT`,
     /// `FLAG_NOT_FOUND`, `TYPE_MISMATCH` or `GENERAL`.
@@ -39,7 +44,7 @@ pub struct EvaluationFailure {
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag evaluated for one context.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BulkEvaluation {
     #[serde(rename = "eventStreams")]
     pub event_streams: Vec<EventStream>,
@@ -48,7 +53,7 @@ pub struct BulkEvaluation {
 }
 
 /// One flag of a bulk evaluation: its value, or why it has none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum BulkEntry {
     Evaluated(Evaluated),
@@ -56,7 +61,7 @@ pub enum BulkEntry {
 }
 
 /// Where an OFREP provider follows changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventStream {
     /// How long a backgrounded client may stay silent before it closes the stream.
     #[serde(rename = "inactivityDelaySec")]
@@ -69,7 +74,7 @@ pub struct EventStream {
 }
 
 /// backstop's additions to a bulk answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BulkMetadata {
     /// The path of the flag-configuration stream (`/v1/flags/stream`).
     pub stream: String,
@@ -79,7 +84,7 @@ pub struct BulkMetadata {
 
 /// The data of OFREP's event stream: evaluations changed, fetch them again.
 /// The event id is the configuration version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RefetchEvent {
     pub etag: String,
     /// Always `refetchEvaluation`.

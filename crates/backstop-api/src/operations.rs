@@ -2,10 +2,12 @@
 
 use backstop_core::{Digest, RevisionStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/apps/{app}/releases`: release an uploaded artifact as the app's next revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseRequest {
+    #[schema(value_type = String, pattern = "^sha256:[0-9a-f]{64}$")]
     pub digest: Digest,
     pub version: String,
     #[serde(default)]
@@ -42,7 +44,7 @@ pub struct ReleaseRequest {
 }
 
 /// A hotfix production ran whose fix a release's commit lacks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MissingHotfix {
     pub revision: u64,
     /// The fix's commits not found in the release's commit.
@@ -50,7 +52,7 @@ pub struct MissingHotfix {
 }
 
 /// One migration file a release ships; `down` is the text of its `.down.sql` pair, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShippedMigration {
     pub version: String,
     pub name: String,
@@ -60,7 +62,7 @@ pub struct ShippedMigration {
 }
 
 /// One query a release's code runs, for the precise rollback check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShippedQuery {
     pub name: String,
     pub sql: String,
@@ -68,7 +70,7 @@ pub struct ShippedQuery {
 
 /// `POST /v1/apps/{app}/undo`: move traffic back to the last known-good
 /// revision, or to `to_revision`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UndoRequest {
     #[serde(default)]
     pub to_revision: Option<u64>,
@@ -80,7 +82,7 @@ pub struct UndoRequest {
 /// `POST /v1/apps/{app}/abort`: what stopping the app's release did. A release still starting is
 /// stopped before it takes traffic (its revision failed, its operation `reverted`); a soaking
 /// revision is reverted by an `abort` operation, as an automatic revert would.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AbortOutcome {
     /// The release's own operation (stopped while starting) or the `abort` operation (soaking).
     pub operation: u64,
@@ -95,21 +97,23 @@ pub struct AbortOutcome {
 
 /// `POST /v1/apps/{app}/revisions/{n}/promote`: declare a known-good revision
 /// permanent (no rollback goes further back). `permanent` must be true.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PromoteRequest {
     pub permanent: bool,
 }
 
 /// What a release or an undo did: the revision that now takes the traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Outcome {
     pub operation: u64,
     pub app: String,
     pub revision: u64,
     pub version: String,
+    #[schema(value_type = String)]
     pub digest: Digest,
     pub from_revision: Option<u64>,
     /// The target was already running warm, so the switch was a pointer swap.
     pub warm: bool,
+    #[schema(value_type = String)]
     pub status: RevisionStatus,
 }

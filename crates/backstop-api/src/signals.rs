@@ -1,9 +1,10 @@
 //! What the proxy saw of an app's traffic, per revision.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/apps/{app}/signals`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppSignals {
     pub app: String,
     pub live_revision: Option<u64>,
@@ -12,7 +13,7 @@ pub struct AppSignals {
 }
 
 /// One revision's signals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RevisionSignals {
     pub revision: u64,
     pub live: bool,
@@ -25,7 +26,7 @@ pub struct RevisionSignals {
 /// Requests, failures (what the client saw as a failure: a 5xx answer, or none) and latency until
 /// the response head, over one window. Quantiles are bucket upper bounds: never under the truth,
 /// at most 25 % over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Window {
     pub requests: u64,
     pub failures: u64,

@@ -69,6 +69,11 @@ impl Client {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// GET with a query string serialised from `query` (its `None` fields left out).
+    pub async fn get_query<Q: Serialize, T: DeserializeOwned>(&self, path: &str, query: &Q) -> CliResult<Answer<T>> {
+        self.send(self.request(Method::GET, path).query(query)).await
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<Answer<T>> {
         self.send(self.request(Method::POST, path).json(body)).await
     }

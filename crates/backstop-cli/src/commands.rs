@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use backstop_api::{
-    AbortOutcome, AppStatus, AuditEntry, AuditVerify, GcSummary, HistoryEntry, Operation, Outcome, ReleaseRequest,
-    Revision, RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
+    AbortOutcome, AppStatus, AuditEntry, AuditQuery, AuditVerify, GcSummary, HistoryEntry, ListQuery, Operation,
+    Outcome, ReleaseRequest, Revision, RevisionDetail, RevisionStatus, UndoRequest, Uploaded,
 };
 use backstop_artifacts::{self as artifacts, ArtifactError, ArtifactKind};
 use chrono::{DateTime, Utc};
@@ -119,9 +119,10 @@ pub async fn run(cli: Cli) -> CliResult {
             print_outcome(g.output, "rolled back", &outcome);
             Ok(())
         }
-        Command::Operations { app, limit } => {
+        Command::Operations { app, limit, since } => {
+            let query = ListQuery { limit: Some(limit), since };
             let ops: Answer<Vec<Operation>> =
-                client()?.get(&format!("/v1/apps/{app}/operations?limit={limit}")).await?;
+                client()?.get_query(&format!("/v1/apps/{app}/operations"), &query).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", ops.json()),
                 Output::Table => out!("{}", operations_table(&ops.value)),
@@ -136,8 +137,9 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::CheckRollback { app, revision } => crate::data::check_rollback(g, &app, revision).await,
         Command::Migrate { command } => crate::data::migrate(g, command).await,
         Command::Promote { app, revision, permanent } => crate::data::promote(g, &app, revision, permanent).await,
-        Command::Audit { command: AuditCommand::List } => {
-            let entries: Answer<Vec<AuditEntry>> = client()?.get("/v1/audit").await?;
+        Command::Audit { command: AuditCommand::List { limit, after, since, app } } => {
+            let query = AuditQuery { limit, after, since, app };
+            let entries: Answer<Vec<AuditEntry>> = client()?.get_query("/v1/audit", &query).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", entries.json()),
                 Output::Table => {

@@ -163,8 +163,12 @@ pub enum Command {
     /// Recent operations of an app, with their journals.
     Operations {
         app: String,
+        /// The newest N operations (1 to 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only operations started since: an RFC 3339 time or a duration back from now (`2h`).
+        #[arg(long)]
+        since: Option<String>,
     },
     /// What to do now: every rung of the recovery ladder (kill switch, traffic swap, redeploy,
     /// roll forward) from the facts, and with --execute the first safe one taken; also
@@ -220,8 +224,21 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Print the entries.
-    List,
+    /// Print the entries, oldest first.
+    List {
+        /// At most N entries (1 to 1000; 1000 by default).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Only entries after this sequence number (the next page).
+        #[arg(long)]
+        after: Option<u64>,
+        /// Only entries written since: an RFC 3339 time or a duration back from now (`2h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries about this app.
+        #[arg(long)]
+        app: Option<String>,
+    },
     /// Recompute the hash chain and report the first broken entry.
     Verify,
 }

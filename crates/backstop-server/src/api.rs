@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,10 +19,9 @@ use backstop_core::rollback::last_known_good;
 use backstop_core::{Digest, Revision};
 use backstop_store::InstanceRole;
 use futures_util::TryStreamExt;
-use serde::Deserialize;
 
-use crate::Ctx;
 use crate::error::OpError;
+use crate::{Ctx, listing};
 
 /// One error shape for every failure, including JSON rejections.
 #[derive(Debug)]
@@ -116,7 +116,131 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Json<T> 
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(r.body_text());
+    }
     bad_request(r.body_text(), "send a JSON body with Content-Type: application/json")
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        message,
+        hint: format!("a JSON body is at most {} bytes", JSON_BODY_LIMIT),
+    }
+}
+
+/// The largest JSON body a route reads (artifact uploads stream and are not bounded by it).
+pub const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// `Path` whose rejections use the API's error shape.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(r: PathRejection) -> ApiError {
+    use axum::extract::path::ErrorKind;
+    let message = format!("bad path parameter: {}", r.body_text().trim_start_matches("Invalid URL: "));
+    let hint = match &r {
+        PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+            ErrorKind::InvalidUtf8InPathParam { .. } => "path parameters are UTF-8 text, percent-encoded",
+            _ => "revision numbers and ids are whole numbers from 1 (`/v1/apps/shop/revisions/3`)",
+        },
+        // A route whose handler names a parameter its path lacks: a fault of the server.
+        _ => {
+            tracing::error!(rejection = %r.body_text(), "path parameters do not match the route");
+            return ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: "the route cannot read its path parameters".into(),
+                hint: "see the server log".into(),
+            };
+        }
+    };
+    bad_request(message, format!("{hint}; GET /v1/openapi.json lists every route and its parameters"))
+}
+
+/// `Query` whose rejections use the API's error shape.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(r: QueryRejection) -> ApiError {
+    bad_request(
+        format!("bad query string: {}", r.body_text().trim_start_matches("Failed to deserialize query string: ")),
+        "GET /v1/openapi.json lists the query parameters of every route (`limit` is a whole number)",
+    )
+}
+
+/// A route that exists, asked with a method it does not take; axum adds the `Allow` header.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{method} is not allowed on {}", uri.path()),
+        hint: "the Allow header lists the methods this route takes".into(),
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no such API route: {}", uri.path()),
+        hint: "GET /v1/openapi.json lists every route; see also `backstop help`".into(),
+    }
+}
+
+/// The last net under the error shape: a `/v1` failure answered by anything but [`ApiError`]
+/// (a rejection of an extractor this module does not wrap, a layer's own answer) is framed
+/// the same way, its text kept as the message and its headers (`Allow`) kept.
+async fn error_shape(req: Request, next: Next) -> Response {
+    let framed = req.uri().path().starts_with("/v1/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !framed || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("request failed").to_owned() } else { text };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let hint = "GET /v1/openapi.json describes every route";
+    let body = ApiError { status, code, message, hint: hint.into() }.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let (new_parts, body) = body.into_parts();
+    parts.headers.extend(new_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 pub(crate) type ApiResult<T> = Result<axum::Json<T>, ApiError>;
@@ -185,6 +309,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
     Router::new()
         .route("/metrics", get(crate::metrics::metrics))
         .route("/v1/health", get(|| async { axum::Json(backstop_api::Health { ok: true }) }))
+        .route("/v1/openapi.json", get(crate::openapi::serve))
         .route("/v1/apps", get(list_apps))
         .route("/v1/apps/{app}/status", get(status))
         .route("/v1/apps/{app}/revisions", get(history))
@@ -204,34 +329,37 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/audit/verify", get(audit_verify))
         .merge(mutating)
         .merge(crate::flags::router(ctx.clone()))
-        .fallback(|| async {
-            ApiError {
-                status: StatusCode::NOT_FOUND,
-                code: "not_found",
-                message: "no such API route".into(),
-                hint: "see `backstop help`".into(),
-            }
-        })
+        .fallback(not_found)
+        // After every route: it is set on the routes registered so far.
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(error_shape))
         .with_state(ctx)
 }
 
-async fn history(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiResult<Vec<backstop_api::HistoryEntry>> {
+async fn history(
+    State(ctx): State<Arc<Ctx>>,
+    Path(app): Path<String>,
+    Query(q): Query<backstop_api::ListQuery>,
+) -> ApiResult<Vec<backstop_api::HistoryEntry>> {
+    let limit = listing::limit(q.limit, listing::MAX_LIMIT)?;
+    let since = listing::since(q.since.as_deref(), chrono::Utc::now())?;
     let (app, rt) = ctx.app(&app)?;
     let record = ctx.store.app(&app).await.map_err(OpError::from)?;
     let revisions = ctx.store.revisions(&app).await.map_err(OpError::from)?;
     let kg = last_known_good(&revisions, None).map(|r| r.revision);
     let warm: Vec<u64> = rt.slots().iter().filter(|(_, s)| s.role == InstanceRole::Warm).map(|(r, _)| *r).collect();
-    Ok(axum::Json(
-        revisions
-            .into_iter()
-            .map(|r| backstop_api::HistoryEntry {
-                live: record.live_revision == Some(r.revision),
-                last_known_good: kg == Some(r.revision),
-                warm: warm.contains(&r.revision),
-                revision: r,
-            })
-            .collect(),
-    ))
+    let entries = revisions
+        .into_iter()
+        .filter(|r| since.is_none_or(|t| r.created_at >= t))
+        .map(|r| backstop_api::HistoryEntry {
+            live: record.live_revision == Some(r.revision),
+            last_known_good: kg == Some(r.revision),
+            warm: warm.contains(&r.revision),
+            revision: r,
+        })
+        .collect();
+    Ok(axum::Json(listing::newest(entries, limit)))
 }
 
 async fn one_revision(
@@ -363,20 +491,19 @@ async fn list_apps(State(ctx): State<Arc<Ctx>>) -> ApiResult<Vec<backstop_api::A
     Ok(axum::Json(out))
 }
 
-#[derive(Deserialize)]
-struct Limit {
-    limit: Option<usize>,
-    after: Option<u64>,
-}
-
 async fn operations(
     State(ctx): State<Arc<Ctx>>,
     Path(app): Path<String>,
-    Query(q): Query<Limit>,
+    Query(q): Query<backstop_api::ListQuery>,
 ) -> ApiResult<Vec<backstop_api::Operation>> {
+    let limit = listing::limit(q.limit, 50)?;
+    let since = listing::since(q.since.as_deref(), chrono::Utc::now())?;
     let (app, _) = ctx.app(&app)?;
-    let ops = ctx.store.operations(&app, q.limit.unwrap_or(50).min(1000)).await.map_err(OpError::from)?;
-    Ok(axum::Json(ops.into_iter().map(crate::wire::operation).collect()))
+    // Newest first: `since` cuts a tail of the newest `limit`.
+    let ops = ctx.store.operations(&app, limit).await.map_err(OpError::from)?;
+    Ok(axum::Json(
+        ops.into_iter().filter(|o| since.is_none_or(|t| o.started_at >= t)).map(crate::wire::operation).collect(),
+    ))
 }
 
 async fn operation(State(ctx): State<Arc<Ctx>>, Path(id): Path<u64>) -> ApiResult<backstop_api::Operation> {
@@ -550,16 +677,35 @@ async fn gc(
     Ok(axum::Json(backstop_api::GcSummary { freed_bytes: r.freed_bytes, kept: r.kept, removed: r.removed }))
 }
 
+/// `GET /v1/audit`: entries in chain order after `after`, the first `limit` that match `since`
+/// and `app`, read from the store a page at a time.
 async fn audit_list(
     State(ctx): State<Arc<Ctx>>,
-    Query(q): Query<Limit>,
+    Query(q): Query<backstop_api::AuditQuery>,
 ) -> ApiResult<Vec<backstop_core::audit::AuditEntry>> {
-    Ok(axum::Json(
-        ctx.store
-            .audit_entries(q.after.unwrap_or(0), q.limit.unwrap_or(1000).min(100_000))
-            .await
-            .map_err(OpError::from)?,
-    ))
+    let limit = listing::limit(q.limit, listing::MAX_LIMIT)?;
+    let since = listing::since(q.since.as_deref(), chrono::Utc::now())?;
+    let matches = |e: &backstop_core::audit::AuditEntry| {
+        q.app.as_ref().is_none_or(|app| e.app.as_ref() == Some(app))
+            && since.is_none_or(|t| {
+                // An entry whose time does not read is shown rather than hidden.
+                chrono::DateTime::parse_from_rfc3339(&e.at).map_or(true, |at| at >= t)
+            })
+    };
+    let mut after = q.after.unwrap_or(0);
+    let mut found = Vec::new();
+    while found.len() < limit {
+        let page = ctx.store.audit_entries(after, listing::MAX_LIMIT).await.map_err(OpError::from)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let full = page.len() == listing::MAX_LIMIT;
+        found.extend(page.into_iter().filter(matches));
+        if !full {
+            break;
+        }
+    }
+    found.truncate(limit);
+    Ok(axum::Json(found))
 }
 
 async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<backstop_api::AuditVerify> {
@@ -569,4 +715,41 @@ async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<backstop_api::Au
         Ok(()) => backstop_api::AuditVerify::Intact { entries: n, head: entries.last().map(|e| e.hash.clone()) },
         Err(b) => backstop_api::AuditVerify::Broken { entries: n, reason: b.to_string() },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A failure answered by something else than `ApiError` is framed in the error shape, with
+    /// its status, its text as the message and its other headers kept; others pass untouched.
+    #[tokio::test]
+    async fn the_last_net_frames_plain_failures_of_v1_only() {
+        let plain = || async { (StatusCode::CONFLICT, [(header::RETRY_AFTER, "3")], "taken") };
+        let router = axum::Router::new()
+            .route("/v1/plain", get(plain))
+            .route("/other", get(plain))
+            .route("/v1/fine", get(|| async { "fine" }))
+            .layer(axum::middleware::from_fn(super::error_shape));
+        let call = |uri: &'static str| {
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+                let (parts, body) = resp.into_parts();
+                (parts, String::from_utf8(axum::body::to_bytes(body, 4096).await.unwrap().to_vec()).unwrap())
+            }
+        };
+        let (parts, body) = call("/v1/plain").await;
+        assert_eq!(parts.status, StatusCode::CONFLICT);
+        assert_eq!(parts.headers[header::RETRY_AFTER], "3");
+        assert_eq!(parts.headers[header::CONTENT_TYPE], "application/json");
+        let body: backstop_api::ErrorBody = serde_json::from_str(&body).unwrap();
+        assert_eq!((body.error.code.as_str(), body.error.message.as_str()), ("bad_request", "taken"));
+        assert!(!body.error.hint.is_empty());
+        assert_eq!(call("/other").await.1, "taken");
+        assert_eq!(call("/v1/fine").await.1, "fine");
+    }
 }

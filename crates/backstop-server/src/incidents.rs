@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use backstop_core::incident::{Rung, render_human};
 use backstop_engine::OpError;
 use backstop_engine::drill::Readiness;
 use backstop_engine::incident::Assessment;
 use chrono::Utc;
-use serde::Deserialize;
 
-use crate::Ctx;
-use crate::api::{Actor, ApiError, ApiResult, in_own_task};
+use crate::api::{Actor, ApiError, ApiResult, Path, Query, in_own_task};
+use crate::{Ctx, listing};
 
 /// The longest window a report covers.
 const MAX_REPORT_DAYS: u64 = 3660;
@@ -105,22 +104,20 @@ pub async fn execute(
     in_own_task(async move { ctx.incident_execute(&app, &actor, detected_at).await.map(assessment) }).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    app: Option<String>,
-    limit: Option<usize>,
-}
-
-/// `GET /v1/incidents[?app=]`, newest first.
-pub async fn list(State(ctx): State<Arc<Ctx>>, Query(q): Query<ListQuery>) -> ApiResult<Vec<backstop_api::Incident>> {
+/// `GET /v1/incidents[?app=&limit=&since=]`, newest first.
+pub async fn list(
+    State(ctx): State<Arc<Ctx>>,
+    Query(q): Query<backstop_api::AppListQuery>,
+) -> ApiResult<Vec<backstop_api::Incident>> {
+    let limit = listing::limit(q.limit, 50)?;
+    let since = listing::since(q.since.as_deref(), Utc::now())?;
     let app = match &q.app {
         Some(name) => Some(ctx.app(name)?.0),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50).min(1000);
+    // Newest first: `since` cuts a tail of the newest `limit`.
     let all = ctx.store.incidents(app.as_ref(), limit).await.map_err(OpError::from)?;
-    Ok(Json(all.into_iter().map(incident).collect()))
+    Ok(Json(all.into_iter().filter(|i| since.is_none_or(|t| i.detected_at >= t)).map(incident).collect()))
 }
 
 /// `GET /v1/incidents/{id}`.
@@ -139,7 +136,7 @@ pub async fn close(
     Ok(Json(incident(ctx.close_incident(id, &actor, &req.note).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     app: Option<String>,
@@ -193,13 +190,18 @@ pub async fn run_drill(
     .await
 }
 
-/// `GET /v1/drills[?app=]`.
-pub async fn drills(State(ctx): State<Arc<Ctx>>, Query(q): Query<ListQuery>) -> ApiResult<Vec<backstop_api::Drill>> {
+/// `GET /v1/drills[?app=&limit=&since=]`, newest first.
+pub async fn drills(
+    State(ctx): State<Arc<Ctx>>,
+    Query(q): Query<backstop_api::AppListQuery>,
+) -> ApiResult<Vec<backstop_api::Drill>> {
+    let limit = listing::limit(q.limit, 50)?;
+    let since = listing::since(q.since.as_deref(), Utc::now())?;
     let app = match &q.app {
         Some(name) => Some(ctx.app(name)?.0),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50).min(1000);
+    // Newest first: `since` cuts a tail of the newest `limit`.
     let all = ctx.store.drills(app.as_ref(), limit).await.map_err(OpError::from)?;
-    Ok(Json(all.into_iter().map(drill).collect()))
+    Ok(Json(all.into_iter().filter(|d| since.is_none_or(|t| d.started_at >= t)).map(drill).collect()))
 }

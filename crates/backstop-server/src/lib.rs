@@ -7,7 +7,9 @@ pub mod api;
 pub mod auth;
 pub mod flags;
 mod incidents;
+mod listing;
 mod metrics;
+pub mod openapi;
 mod wire;
 
 pub use backstop_engine::{Engine, EngineParts, config, error, migrations, ops};

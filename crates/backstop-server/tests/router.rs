@@ -244,3 +244,57 @@ async fn hotfix_links_that_do_not_hold_and_a_missing_hotfix_without_a_reason_are
     assert_eq!(store.revisions(&app).await.unwrap().len(), 1, "nothing was recorded");
     assert!(store.operations(&app, 10).await.unwrap().is_empty(), "no operation began");
 }
+
+/// The paths the router serves, as axum's `Debug` of the router lists them (`path_router`, then
+/// `RouteId(n): "/path"`).
+/// Not a stable format: a change of it finds no path at all and fails loudly below.
+fn router_paths(router: &axum::Router) -> std::collections::BTreeSet<String> {
+    let debug = format!("{router:?}");
+    // The fallback router's own paths come after.
+    let (routes, _) = debug.split_once("fallback_router").unwrap_or((&debug, ""));
+    routes
+        .split("RouteId(")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("): \"").map(|(_, path)| path))
+        .filter_map(|path| path.split_once('"').map(|(path, _)| path.to_owned()))
+        .filter(|path| path.starts_with('/') && !path.contains("__private__axum"))
+        .collect()
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route_of_the_router() {
+    let api = start().await;
+    let router = api::app(Arc::clone(api.server.ctx()));
+    let served = router_paths(&router);
+    assert!(served.len() >= 30 && served.contains("/v1/health"), "cannot read the router's paths: {served:?}");
+    let (status, doc) = api.call("GET", "/v1/openapi.json", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let described: std::collections::BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let undescribed: Vec<&String> = served.difference(&described).collect();
+    let unserved: Vec<&String> = described.difference(&served).collect();
+    assert!(undescribed.is_empty(), "routes without a description in backstop_server::openapi: {undescribed:?}");
+    assert!(unserved.is_empty(), "descriptions of routes the router does not have: {unserved:?}");
+    let admin = api.admin();
+    for path in &served {
+        let mut documented: Vec<String> =
+            doc["paths"][path].as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+        documented.sort_unstable();
+        // A method no route takes: axum answers 405 and lists the route's methods in `Allow`.
+        let uri = path.replace(['{', '}'], "");
+        let req = Request::builder()
+            .method("PROBE")
+            .uri(&uri)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = api::app(Arc::clone(api.server.ctx())).oneshot(req).await.unwrap();
+        // `/v1/flags/stream` answers every other method as a flag key it refuses (400).
+        let refused = if path == "/v1/flags/stream" { StatusCode::BAD_REQUEST } else { StatusCode::METHOD_NOT_ALLOWED };
+        assert_eq!(resp.status(), refused, "{path}");
+        let allow = resp.headers().get("allow").unwrap_or_else(|| panic!("{path} answered without Allow"));
+        let mut allowed: Vec<String> =
+            allow.to_str().unwrap().split(',').map(|m| m.trim().to_owned()).filter(|m| m != "HEAD").collect();
+        allowed.sort_unstable();
+        assert_eq!(allowed, documented, "methods of {path}");
+    }
+}

@@ -870,7 +870,8 @@ impl Store for SqliteStore {
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![after_seq as i64, limit as i64], |r| {
+            // A sequence number past i64 is past every entry (`as` would wrap it to "from the start").
+            .query_map(params![i64::try_from(after_seq).unwrap_or(i64::MAX), limit as i64], |r| {
                 Ok(AuditEntry {
                     seq: r.get::<_, i64>(0)? as u64,
                     at: r.get(1)?,

@@ -1,9 +1,9 @@
 //! Rollback check, migration plan, contract, artifacts, gc and the audit log.
 
 use backstop_api::{
-    ArtifactInfo, ArtifactKind, AuditEntry, AuditVerify, CheckMode, ConstraintKind, ContractOutcome, DownStep,
-    GcSummary, ListQuery, Phase, PlanRequest, PlanView, PlannedFile, PlannedStatement, Problem, ProblemKind, Refusal,
-    RollbackCheck, ShippedMigration, Stage, Uploaded,
+    AppListQuery, ArtifactInfo, ArtifactKind, AuditEntry, AuditQuery, AuditVerify, CheckMode, ConstraintKind,
+    ContractOutcome, DownStep, GcSummary, ListQuery, Phase, PlanRequest, PlanView, PlannedFile, PlannedStatement,
+    Problem, ProblemKind, Refusal, RollbackCheck, ShippedMigration, Stage, Uploaded,
 };
 use insta::assert_snapshot;
 use serde_json::json;
@@ -235,6 +235,13 @@ fn audit_verify_intact_and_broken() {
 
 #[test]
 fn list_query() {
-    assert_snapshot!(round_trip(&ListQuery { limit: Some(50), after: Some(120) }));
-    assert_eq!(round_trip(&ListQuery::default()), "{}");
+    assert_snapshot!(round_trip(&AuditQuery { limit: Some(50), after: Some(120), ..AuditQuery::default() }));
+    assert_eq!(round_trip(&AuditQuery::default()), "{}");
+    let listing = ListQuery { limit: Some(5), since: Some("1h".into()) };
+    assert_eq!(
+        serde_json::to_value(round_trip(&listing).parse::<serde_json::Value>().unwrap()).unwrap(),
+        json!({"limit": 5, "since": "1h"})
+    );
+    // A misspelt filter is refused, not ignored.
+    assert!(serde_json::from_value::<AppListQuery>(json!({"limt": 5})).is_err());
 }

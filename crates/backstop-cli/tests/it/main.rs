@@ -2,6 +2,7 @@
 //! real child processes behind the real proxy, over loopback.
 
 mod analysis;
+mod api;
 mod crash;
 mod data;
 mod demo;
@@ -17,5 +18,6 @@ mod lint;
 mod lint_hostile;
 mod operator;
 mod recovery;
+mod schemathesis;
 mod signals;
 mod wire;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,8 @@ use backstop_engine::flags::Edit;
 
 use super::{edit_error, store_error, unknown_flag};
 use crate::Ctx;
-use crate::api::{Actor, ApiError, Json};
+use crate::api::{Actor, ApiError, Json, Path, Query};
+use crate::listing;
 
 type ApiResult<T> = Result<axum::Json<T>, ApiError>;
 
@@ -230,6 +231,15 @@ fn unreadable_flag(key: &str, error: &str) -> ApiError {
     }
 }
 
-async fn history(State(ctx): State<Arc<Ctx>>, Path(key): Path<String>) -> ApiResult<Vec<FlagHistoryEntry>> {
-    Ok(axum::Json(ctx.store.flag_history(&key).await.map_err(store_error)?))
+/// `GET /v1/flags/{key}/history[?limit=&since=]`: the newest `limit` versions, oldest first.
+async fn history(
+    State(ctx): State<Arc<Ctx>>,
+    Path(key): Path<String>,
+    Query(q): Query<backstop_api::ListQuery>,
+) -> ApiResult<Vec<FlagHistoryEntry>> {
+    let limit = listing::limit(q.limit, listing::MAX_LIMIT)?;
+    let since = listing::since(q.since.as_deref(), chrono::Utc::now())?;
+    let all = ctx.store.flag_history(&key).await.map_err(store_error)?;
+    let entries = all.into_iter().filter(|e| since.is_none_or(|t| e.at >= t)).collect();
+    Ok(axum::Json(listing::newest(entries, limit)))
 }
