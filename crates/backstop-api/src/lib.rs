@@ -100,6 +100,7 @@ pub use ofrep::{
     BulkEntry, BulkEvaluation, BulkMetadata, Evaluated, EvaluationFailure, EvaluationRequest, EventStream, RefetchEvent,
 };
 pub use operations::{
-    AbortOutcome, MissingHotfix, Outcome, PromoteRequest, ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest,
+    AbortOutcome, ImportOutcome, ImportRequest, ImportedRevision, MissingHotfix, Outcome, PromoteRequest,
+    ReleaseRequest, ShippedMigration, ShippedQuery, UndoRequest,
 };
 pub use signals::{AppSignals, RevisionSignals, Window};

@@ -43,6 +43,29 @@ pub struct ReleaseRequest {
     pub queries: Vec<ShippedQuery>,
 }
 
+/// `POST /v1/apps/{app}/import`: adopt a platform's history (`deployment/NAME`) into an app
+/// without revisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    pub source: String,
+}
+
+/// One imported revision and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportedRevision {
+    pub revision: u64,
+    pub origin: String,
+}
+
+/// What an import did: the newest past revision is live, the older ones known-good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportOutcome {
+    pub outcome: Outcome,
+    pub imported: Vec<ImportedRevision>,
+    pub skipped: Vec<String>,
+}
+
 /// A hotfix production ran whose fix a release's commit lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MissingHotfix {

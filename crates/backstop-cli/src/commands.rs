@@ -85,6 +85,24 @@ pub async fn run(cli: Cli) -> CliResult {
                 () = interrupted() => Err(release_interrupted(&c, &app, &phase).await),
             }
         }
+        Command::Import { app, deployment } => {
+            let req = backstop_api::ImportRequest { source: format!("deployment/{deployment}") };
+            let v: Answer<backstop_api::ImportOutcome> =
+                client()?.post(&format!("/v1/apps/{app}/import"), &req).await?;
+            match g.output {
+                Output::Json | Output::Sarif => out!("{}", v.json()),
+                Output::Table => {
+                    for r in &v.value.imported {
+                        out!("revision {}: {}", r.revision, r.origin);
+                    }
+                    for s in &v.value.skipped {
+                        out!("skipped: {s}");
+                    }
+                    out!("{app}: revision {} is live, run by backstop", v.value.outcome.revision);
+                }
+            }
+            Ok(())
+        }
         Command::Abort { app } => {
             let v: Answer<AbortOutcome> = client()?.post_empty(&format!("/v1/apps/{app}/abort")).await?;
             match g.output {

@@ -138,6 +138,15 @@ pub enum Command {
     /// Stop the app's release: one still starting never takes traffic (its revision fails); one
     /// soaking is reverted as an automatic revert would.
     Abort { app: String },
+    /// Adopt the history a Kubernetes Deployment kept (its ReplicaSets, their change-causes and
+    /// images) into an app without revisions: the newest becomes live, run by backstop, the older
+    /// ones known-good, so `undo` reaches what ran before backstop.
+    Import {
+        app: String,
+        /// The Deployment whose ReplicaSets are the history, in the app's namespace.
+        #[arg(long)]
+        deployment: String,
+    },
     /// Alias of `undo APP [--to-revision N]`.
     Rollback {
         app: String,

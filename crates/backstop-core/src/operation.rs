@@ -30,6 +30,8 @@ pub enum OperationKind {
     /// An operator stopped a soaking revision: traffic back as by an automatic revert. (An abort of a
     /// release still starting is recorded on the release's own operation.)
     Abort,
+    /// Adopt the history a platform kept before backstop (`backstop import`).
+    Import,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +86,7 @@ text_enum!(OperationKind, "operation kind", {
     KillSwitch => "kill-switch",
     Drill => "drill",
     Abort => "abort",
+    Import => "import",
 });
 
 text_enum!(OperationState, "operation state", {
@@ -110,6 +113,7 @@ mod tests {
             OperationKind::KillSwitch,
             OperationKind::Drill,
             OperationKind::Abort,
+            OperationKind::Import,
         ] {
             assert_eq!(k.as_str().parse::<OperationKind>(), Ok(k));
         }

@@ -66,6 +66,26 @@ pub struct StartSpec {
     pub log_path: PathBuf,
 }
 
+/// One revision a platform kept before backstop arrived (a ReplicaSet of a Deployment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastRevision {
+    /// The platform's own number for it.
+    pub number: u64,
+    pub change_cause: String,
+    /// The image pinned by `digest`.
+    pub image: String,
+    pub digest: backstop_core::Digest,
+    /// Where it was read from, for the ledger (`ReplicaSet web-5d8f (revision 3 of Deployment web)`).
+    pub origin: String,
+}
+
+/// A platform's history, oldest first, and what could not be read as a revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PastHistory {
+    pub revisions: Vec<PastRevision>,
+    pub skipped: Vec<String>,
+}
+
 /// A driver's failure, as one line that already holds its causes.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -123,6 +143,10 @@ pub trait Driver: Send + Sync + 'static {
     /// Whether it runs images ([`Artifact::Image`]) rather than uploaded files.
     fn runs_images(&self) -> bool {
         false
+    }
+    /// The history the platform kept of a workload (`deployment/NAME`), for `backstop import`.
+    async fn history(&self, source: &str) -> Result<PastHistory, DriverError> {
+        Err(DriverError::Adopt(format!("the {} driver has no history to import {source} from", self.name())))
     }
     /// Start an instance; it runs but is not known to be healthy yet.
     async fn start(&self, spec: &StartSpec) -> Result<Arc<dyn Instance>, DriverError>;

@@ -31,6 +31,7 @@ pub mod error;
 pub mod flags;
 pub mod gc;
 pub mod hotfix;
+pub mod import;
 pub mod incident;
 pub mod migrations;
 pub mod ops;

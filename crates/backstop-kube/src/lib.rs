@@ -12,6 +12,7 @@
 //!   the Service's endpoints (the endpoints controller's work) no longer hold the old pods.
 //! - [`manifest`] builds the Deployment from the app's template, with no I/O.
 
+pub mod import;
 pub mod manifest;
 #[cfg(feature = "testbed")]
 pub mod testbed;
@@ -159,6 +160,15 @@ impl Driver for KubeDriver {
 
     fn runs_images(&self) -> bool {
         true
+    }
+
+    async fn history(&self, source: &str) -> Result<backstop_driver::PastHistory, DriverError> {
+        let Some(name) = source.strip_prefix("deployment/") else {
+            return Err(DriverError::Adopt(format!("`{source}` is not a workload to import: give deployment/NAME")));
+        };
+        import::read(&self.client, &self.settings.namespace, name, self.settings.container.as_deref())
+            .await
+            .map_err(DriverError::Adopt)
     }
 
     async fn start(&self, spec: &StartSpec) -> Result<Arc<dyn Instance>, DriverError> {

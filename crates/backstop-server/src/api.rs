@@ -296,6 +296,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/releases", post(release))
         .route("/v1/apps/{app}/undo", post(undo))
         .route("/v1/apps/{app}/abort", post(abort))
+        .route("/v1/apps/{app}/import", post(import))
         .route("/v1/gc", post(gc))
         .route("/v1/apps/{app}/migrations/contract", post(migrate_contract))
         // Planning connects to the app's database and parses whatever SQL it is sent:
@@ -659,6 +660,26 @@ async fn undo(
 ) -> ApiResult<backstop_api::Outcome> {
     let req = crate::wire::undo_request(req);
     in_own_task(async move { ctx.undo(&app, req, &actor).await.map(crate::wire::outcome) }).await
+}
+
+async fn import(
+    State(ctx): State<Arc<Ctx>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(app): Path<String>,
+    Json(req): Json<backstop_api::ImportRequest>,
+) -> ApiResult<backstop_api::ImportOutcome> {
+    in_own_task(async move {
+        ctx.import(&app, &req.source, &actor).await.map(|o| backstop_api::ImportOutcome {
+            outcome: crate::wire::outcome(o.outcome),
+            imported: o
+                .imported
+                .into_iter()
+                .map(|(revision, origin)| backstop_api::ImportedRevision { revision, origin })
+                .collect(),
+            skipped: o.skipped,
+        })
+    })
+    .await
 }
 
 async fn abort(

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health, openapi_json, metrics, list_apps, status, history, one_revision, known_good, rollback_check,
         signals, assess, execute, incidents, incident, close, report, run_drill, drills, operations, operation,
-        artifact_info, upload_artifact, release, undo, abort, gc, migrate_plan, migrate_contract, promote, audit_list,
+        artifact_info, upload_artifact, release, undo, abort, import, gc, migrate_plan, migrate_contract, promote, audit_list,
         audit_verify, flags, flag, flag_history, flag_create, flag_set, flag_delete, flag_on, flag_off,
         flag_stream, ofrep_bulk, ofrep_single, ofrep_events,
     ),
@@ -134,6 +134,9 @@ fn undo() {}
 
 #[utoipa::path(post, path = "/v1/apps/{app}/abort", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = AbortOutcome), (status = "default", body = ErrorBody)))]
 fn abort() {}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/import", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = ImportRequest, responses((status = 200, body = ImportOutcome), (status = "default", body = ErrorBody)))]
+fn import() {}
 
 #[utoipa::path(post, path = "/v1/gc", tag = "artifacts", security(("admin" = [])), responses((status = 200, body = GcSummary), (status = "default", body = ErrorBody)))]
 fn gc() {}

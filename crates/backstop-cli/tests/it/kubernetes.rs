@@ -257,3 +257,77 @@ fn a_control_plane_sigkill_mid_release_is_recovered_from_the_cluster() {
     assert_eq!(cluster.replicas("web-r1"), Some(2));
     cluster.wait_endpoints(1);
 }
+
+fn replica_sets(cluster: &Cluster) -> usize {
+    cluster.rt.block_on(async {
+        let api: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+            Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        api.list(&Default::default()).await.unwrap().items.len()
+    })
+}
+
+fn kubectl(cluster: &Cluster, args: &[&str]) {
+    let out = Testbed::shared().cp.kubectl().args(["-n", &cluster.namespace]).args(args).output().unwrap();
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn import_reads_a_deployments_history_and_undo_reaches_an_imported_revision() {
+    let cluster = Cluster::new("e2e-import");
+    // A Deployment the team ran before backstop: three revisions, each with its change-cause.
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = TEMPLATE
+        .replace("name: web }", "name: legacy, annotations: { kubernetes.io/change-cause: first } }")
+        .replace("registry.example/web:latest", &image(11));
+    std::fs::write(dir.path().join("legacy.yaml"), legacy).unwrap();
+    kubectl(&cluster, &["apply", "-f", &dir.path().join("legacy.yaml").to_string_lossy()]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (n, cause) in [(12u8, "second"), (13, "third")] {
+        while replica_sets(&cluster) < usize::from(n - 11) {
+            assert!(Instant::now() < deadline, "the deployment controller made no ReplicaSet");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let patch = serde_json::json!({
+            "metadata": { "annotations": { "kubernetes.io/change-cause": cause } },
+            "spec": { "template": { "spec": { "containers": [{ "name": "web", "image": image(n) }] } } }
+        });
+        kubectl(&cluster, &["patch", "deployment", "legacy", "-p", &patch.to_string()]);
+    }
+    while replica_sets(&cluster) < 3 {
+        assert!(Instant::now() < deadline, "the deployment controller made no third ReplicaSet");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let h = Harness::start_with(|dir| apps_config(dir, &cluster.namespace, "60s"));
+    let out = h.cli(&["import", "web", "--deployment", "legacy"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let rows = history(&h);
+    let got: Vec<(u64, String)> = rows
+        .iter()
+        .map(|r| (r["revision"].as_u64().unwrap(), r["change_cause"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(got, vec![(1, "first".into()), (2, "second".into()), (3, "third".into())]);
+    assert_eq!(status_of(&h, 1), "known-good");
+    assert_eq!(cluster.selector().as_deref(), Some("3"), "backstop runs the newest");
+    cluster.wait_endpoints(3);
+
+    // Undo to an imported revision: a cold start of its image, then the patch.
+    let out = h.cli(&["undo", "web", "--output", "json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let undo: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!((undo["revision"].as_u64(), undo["warm"].as_bool()), (Some(2), Some(false)), "{undo}");
+    assert_eq!(cluster.selector().as_deref(), Some("2"));
+    cluster.wait_endpoints(2);
+    let images = cluster.rt.block_on(async {
+        let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        backstop_kube::manifest::image_of(&api.get("web-r2").await.unwrap(), None)
+    });
+    assert_eq!(images, Some(image(12)), "revision 2 runs the image its ReplicaSet ran");
+    // History kept every revision and its change-cause.
+    let causes: Vec<String> = history(&h).iter().map(|r| r["change_cause"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(causes, vec!["first", "second", "third"]);
+    // A second import is refused: the ledger is the truth now.
+    let again = h.cli(&["import", "web", "--deployment", "legacy"]);
+    assert_ne!(again.code(), 0);
+    assert!(again.stderr().contains("has revisions already"), "{}", again.stderr());
+}
