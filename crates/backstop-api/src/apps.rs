@@ -86,6 +86,11 @@ pub struct InstanceView {
     pub inflight: usize,
     /// When a warm instance will be stopped.
     pub warm_until: Option<DateTime<Utc>>,
+    /// Pods ready and wanted, for an instance that is a Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
 }
 
 /// What an instance is doing for its app.

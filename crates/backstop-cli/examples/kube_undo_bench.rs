@@ -51,6 +51,28 @@ fn run(cmd: &mut Command) {
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Wait until `revision` is known-good (its soak is short).
+async fn wait_known_good(bin: &PathBuf, url: &str, token: &str, revision: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new(bin)
+            .args(["history", "web", "--output", "json"])
+            .env("BACKSTOP_URL", url)
+            .env("BACKSTOP_TOKEN", token)
+            .output()
+            .expect("history");
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let ok = rows
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["revision"] == u64::from(revision) && r["status"] == "known-good"));
+        if ok {
+            return;
+        }
+        assert!(Instant::now() < deadline, "revision {revision} never became known-good");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -125,15 +147,23 @@ async fn main() {
     let (mut releases, mut undos) = (Vec::new(), Vec::new());
     let mut n = 1;
     run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", "v1"]));
+    wait_known_good(&bin, &url, &token, n).await;
     for _ in 0..rounds {
         n += 1;
         let t = Instant::now();
         run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", &format!("v{n}")]));
         releases.push(ms(t.elapsed()));
         only(n, "web-r").await;
+        // Undo goes to the newest known-good revision older than the live one (warm: the one
+        // the release left); wait until the release is proven so the next round's undo has it.
+        wait_known_good(&bin, &url, &token, n).await;
         let t = Instant::now();
-        run(&mut cli(&["undo", "web"]));
-        only(n - 1, "web-r").await;
+        let out = cli(&["undo", "web", "--output", "json"]).stdout(Stdio::piped()).output().expect("undo");
+        assert!(out.status.success(), "undo: {}", String::from_utf8_lossy(&out.stderr));
+        let undo: serde_json::Value = serde_json::from_slice(&out.stdout).expect("undo json");
+        let target = undo["revision"].as_u64().expect("revision") as u32;
+        assert!(undo["warm"].as_bool() == Some(true), "the undo was not a swap: {undo}");
+        only(target, "web-r").await;
         undos.push(ms(t.elapsed()));
         // The next round releases on top of the revision undone to.
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -780,7 +780,11 @@ fn status_text(v: &AppStatus) -> String {
                 wire_text(&i.role),
                 i.pid.to_string(),
                 i.port.to_string(),
-                if i.alive { "yes".into() } else { "no".into() },
+                match (i.ready_replicas, i.replicas) {
+                    (Some(ready), Some(wanted)) => format!("{ready}/{wanted} ready"),
+                    _ if i.alive => "yes".into(),
+                    _ => "no".into(),
+                },
                 i.inflight.to_string(),
             ]
         })

@@ -119,6 +119,11 @@ pub trait Instance: Send + Sync + 'static {
     async fn wait_healthy(&self, path: &str, timeout: Duration) -> Result<(), DriverError>;
     /// One health probe: the HTTP status its health path answered.
     async fn probe(&self, path: &str, timeout: Duration) -> Result<u16, DriverError>;
+    /// Replicas ready and wanted, for an instance made of several (a Deployment's pods); `None`
+    /// for a single process.
+    async fn replicas(&self) -> Option<(u32, u32)> {
+        None
+    }
     /// Ask it to stop, wait up to `grace`, then force it; returns once it is gone.
     async fn stop(&self, grace: Duration);
 }

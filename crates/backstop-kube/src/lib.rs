@@ -387,6 +387,11 @@ impl Instance for KubeInstance {
         Ok(if a.ready >= a.wanted && a.wanted > 0 { 200 } else { 503 })
     }
 
+    async fn replicas(&self) -> Option<(u32, u32)> {
+        let a = self.availability().await.ok()?;
+        Some((u32::try_from(a.ready).unwrap_or(0), u32::try_from(a.wanted).unwrap_or(0)))
+    }
+
     async fn stop(&self, grace: Duration) {
         // Scaled to zero and kept: its pod template stays for a later undo.
         let patch = json!({ "spec": { "replicas": 0 } });

@@ -410,7 +410,7 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
     let revisions = ctx.store.revisions(&app).await.map_err(OpError::from)?;
     let live = record.live_revision.and_then(|n| revisions.iter().find(|r| r.revision == n)).cloned();
     let kg = last_known_good(&revisions, None).cloned();
-    let instances: Vec<backstop_api::InstanceView> = rt
+    let mut instances: Vec<backstop_api::InstanceView> = rt
         .slots()
         .iter()
         .filter_map(|(r, s)| {
@@ -423,9 +423,22 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
                 alive: s.running.instance.is_alive(),
                 inflight: rt.traffic.inflight(&s.running.endpoint),
                 warm_until: s.warm_until,
+                ready_replicas: None,
+                replicas: None,
             })
         })
         .collect();
+    // Pods ready per revision, asked of the platform outside the slots' lock.
+    let running: Vec<(u64, Arc<dyn backstop_driver::Instance>)> =
+        rt.slots().iter().map(|(r, s)| (*r, s.running.instance.clone())).collect();
+    for (revision, instance) in running {
+        if let Some((ready, wanted)) = instance.replicas().await {
+            if let Some(view) = instances.iter_mut().find(|i| i.revision == revision) {
+                view.ready_replicas = Some(ready);
+                view.replicas = Some(wanted);
+            }
+        }
+    }
     let warm: Vec<u64> = instances
         .iter()
         .filter(|i| i.role == backstop_api::InstanceRole::Warm && i.alive)

@@ -62,6 +62,8 @@ fn app_status() {
                 alive: true,
                 inflight: 3,
                 warm_until: None,
+                ready_replicas: None,
+                replicas: None,
             },
             InstanceView {
                 revision: 1,
@@ -71,6 +73,8 @@ fn app_status() {
                 alive: true,
                 inflight: 0,
                 warm_until: Some(at(30)),
+                ready_replicas: None,
+                replicas: None,
             },
         ],
         known_good: Some(revision(1, RevisionStatus::KnownGood)),

@@ -184,6 +184,9 @@ fn releases_and_undos_move_the_service_selector_and_the_endpoints_follow() {
     assert_eq!(rows.len(), 2);
     let status = h.json(&["status", "web"]);
     assert_eq!(status["driver"], "kubernetes");
+    let live = status["instances"].as_array().unwrap().iter().find(|i| i["revision"] == 1).cloned().unwrap();
+    assert_eq!((live["ready_replicas"].as_u64(), live["replicas"].as_u64()), (Some(2), Some(2)), "{live}");
+    assert!(h.cli(&["status", "web"]).stdout().contains("2/2 ready"));
     assert_eq!(status["listen"], format!("Service {}/web", cluster.namespace));
 }
 
