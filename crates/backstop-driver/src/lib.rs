@@ -97,6 +97,20 @@ pub enum DriverError {
     Unhealthy(String),
 }
 
+/// An error and its causes on one line, each cause once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 /// A traffic layer's failure to move traffic; traffic stays where it was.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

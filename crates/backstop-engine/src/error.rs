@@ -176,16 +176,4 @@ fn missing_summary(missing: &[crate::hotfix::MissingHotfix]) -> String {
         .join("; ")
 }
 
-/// An error and its causes on one line, each cause once.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
+pub use backstop_driver::chain;

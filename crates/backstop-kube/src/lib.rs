@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use backstop_core::image::{ImageRef, reports_digest};
-use backstop_driver::{Artifact, Driver, DriverError, Endpoint, Instance, StartSpec, Traffic, TrafficError};
+use backstop_driver::{Artifact, Driver, DriverError, Endpoint, Instance, StartSpec, Traffic, TrafficError, chain};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::api::{ListParams, Patch, PatchParams};
@@ -86,19 +86,6 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client, KubeError> {
 /// The Deployment name of an app's revision.
 pub fn deployment_name(app: &str, revision: u64) -> String {
     format!("{app}-r{revision}")
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 /// Runs an app's revisions as Deployments.

@@ -24,19 +24,7 @@ struct Handle {
     port: u16,
 }
 
-/// An error and its causes on one line, each cause once.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
+use backstop_driver::chain;
 
 #[async_trait]
 impl Driver for LocalDriver {
