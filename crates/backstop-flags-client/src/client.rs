@@ -28,6 +28,7 @@ use backstop_flags::{
     CompiledFlag, Context, EvalError, Flag, Reason, Resolution, Snapshot, compile, evaluate_bool, evaluate_float,
     evaluate_int, evaluate_object, evaluate_string,
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
@@ -388,11 +389,14 @@ async fn poll(
 }
 
 /// `backoff` minus up to a quarter, so that many clients do not reconnect in step.
+///
+/// Not a retry crate's policy (`backon`'s jitter adds up to a whole delay on top): a reconnect
+/// never waits longer than `max_backoff`, and the delay starts over whenever a connection got
+/// its snapshot, which the loop in `run` says in three lines.
 fn jittered(backoff: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let quarter = backoff.as_nanos() / 4;
-    let cut = if quarter == 0 { 0 } else { u128::from(nanos) % quarter };
-    backoff.saturating_sub(Duration::from_nanos(u64::try_from(cut).unwrap_or(0)))
+    let quarter = u64::try_from(backoff.as_nanos() / 4).unwrap_or(u64::MAX);
+    let cut = if quarter == 0 { 0 } else { rand::Rng::gen_range(&mut rand::thread_rng(), 0..quarter) };
+    backoff.saturating_sub(Duration::from_nanos(cut))
 }
 
 /// One connection: returns when it ends, never with success.
@@ -430,21 +434,20 @@ async fn follow(
             content_type.unwrap_or("no content type")
         ));
     }
-    let mut response = response;
-    let mut decoder = sse::Decoder::default();
+    let mut events = sse::events(response.bytes_stream(), sse::MAX_PENDING);
     // The configuration version this connection is at; none before its snapshot.
     let mut at: Option<u64> = None;
     loop {
         let wait = if at.is_some() { config.idle_timeout } else { FIRST_EVENT_TIMEOUT.min(config.idle_timeout) };
         // Before its snapshot, a connection that fails is an unavailable stream, not a lost one.
         let ended = |m: String| if at.is_some() { Ended::Lost(m) } else { Ended::Unavailable(m) };
-        let chunk = match tokio::time::timeout(wait, response.chunk()).await {
-            Err(_) => return ended(format!("no data from {url} for {wait:?}")),
-            Ok(Err(e)) => return ended(format!("reading the flag stream: {e}")),
-            Ok(Ok(None)) => return ended("the server closed the flag stream".into()),
-            Ok(Ok(Some(chunk))) => chunk,
+        let event = match tokio::time::timeout(wait, events.next()).await {
+            Err(_) => return ended(format!("no event from {url} for {wait:?}")),
+            Ok(Some(Err(e))) => return ended(format!("reading the flag stream: {e}")),
+            Ok(None) => return ended("the server closed the flag stream".into()),
+            Ok(Some(Ok(event))) => event,
         };
-        for event in decoder.push(&chunk) {
+        {
             match apply(shared, &mut at, &event) {
                 Ok(Some(version)) => {
                     *got_snapshot = true;

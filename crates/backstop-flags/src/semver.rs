@@ -9,6 +9,12 @@
 //! alphanumeric, numeric by value, alphanumeric in ASCII order, fewer identifiers
 //! first), and build metadata is ignored.
 
+//!
+//! Why not the `semver` crate: evaluation must not allocate (`CompiledCondition::matches`), and
+//! `semver::Version::parse` puts pre-release identifiers longer than 8 bytes on the heap; it is
+//! also strict where apps are not (`v2.4`). The crate is the oracle instead: a test checks that
+//! both order every strict version of a generated set alike.
+
 use std::cmp::Ordering;
 
 /// A version borrowing its pre-release from the parsed text.
@@ -205,6 +211,40 @@ mod tests {
         let cases = [("1.2.0", "v1.2"), ("1.0.0+a", "1.0.0+b"), ("1.0.0-rc.01", "1.0.0-rc.1"), ("2", "2.0.0")];
         for (a, b) in cases {
             assert_eq!(parse(a).unwrap(), parse(b).unwrap(), "{a} == {b}");
+        }
+    }
+
+    /// Every pair of a generated set of strict versions orders as the `semver` crate orders it.
+    #[test]
+    fn precedence_agrees_with_the_semver_crate() {
+        let pres = [
+            "",
+            "alpha",
+            "alpha.1",
+            "alpha.beta",
+            "beta.2",
+            "beta.11",
+            "rc.1",
+            "rc.1.x-y",
+            "1",
+            "2a",
+            "a-very-long-identifier.7",
+        ];
+        let mut texts = Vec::new();
+        for (major, minor, patch) in [(0, 0, 1), (0, 9, 9), (1, 0, 0), (1, 2, 0), (1, 10, 0), (10, 0, 3)] {
+            for pre in pres {
+                let pre = if pre.is_empty() { String::new() } else { format!("-{pre}") };
+                texts.push(format!("{major}.{minor}.{patch}{pre}+build.{major}"));
+            }
+        }
+        for a in &texts {
+            for b in &texts {
+                let ours = parse(a).unwrap().cmp(&parse(b).unwrap());
+                let (x, y) = (::semver::Version::parse(a).unwrap(), ::semver::Version::parse(b).unwrap());
+                // The crate breaks ties on build metadata; precedence ignores it.
+                let theirs = x.cmp_precedence(&y);
+                assert_eq!(ours, theirs, "{a} vs {b}");
+            }
         }
     }
 

@@ -1,6 +1,6 @@
-//! Reading `/proc/<pid>/stat`: a process's state, process group and kernel start time.
-
-use std::fs;
+//! A process's state, process group and kernel start time, from `/proc/<pid>/stat` as the
+//! `procfs` crate reads it (the command name in parentheses may hold spaces and parentheses of
+//! its own; the crate counts the fields from the last one).
 
 /// The fields of `/proc/<pid>/stat` this crate uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +22,12 @@ impl Stat {
 }
 
 pub(crate) fn stat(pid: u32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    let pid = i32::try_from(pid).ok()?;
+    procfs::process::Process::new(pid).ok()?.stat().ok().map(|s| from_procfs(&s))
+}
+
+fn from_procfs(s: &procfs::process::Stat) -> Stat {
+    Stat { state: s.state, pgrp: s.pgrp, start_time: s.starttime }
 }
 
 /// The kernel start time of process `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), or
@@ -40,41 +44,32 @@ pub(crate) fn is_running(pid: u32, start_time: u64) -> bool {
 /// Whether any live (not zombie) process is in process group `pgid`. Zombies are left out because their
 /// reaping is up to their parent (often init), not to us.
 pub(crate) fn group_has_live_members(pgid: i32) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else {
+    let Ok(all) = procfs::process::all_processes() else {
         return false;
     };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(stat)
+    all.filter_map(Result::ok)
+        .filter_map(|p| p.stat().ok())
+        .map(|s| from_procfs(&s))
         .any(|stat| stat.pgrp == pgid && !stat.is_dead())
-}
-
-/// The command name (field 2) is in parentheses and may itself contain spaces and parentheses, so the
-/// fields are counted from the last `)`.
-fn parse_stat(text: &str) -> Option<Stat> {
-    let (_, rest) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |number: usize| fields.get(number - 3).copied();
-    Some(Stat { state: field(3)?.chars().next()?, pgrp: field(5)?.parse().ok()?, start_time: field(22)?.parse().ok()? })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A command name with spaces and parentheses of its own, read from a real process.
     #[test]
-    fn parses_fields_after_an_awkward_command_name() {
-        let text = "4242 (my (odd) app) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 987654 1000 50 \
-                    18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-        assert_eq!(parse_stat(text), Some(Stat { state: 'S', pgrp: 4242, start_time: 987654 }));
-    }
-
-    #[test]
-    fn rejects_truncated_or_garbled_text() {
-        for text in ["", "12 (x) S 1 2", "12 (x) S 1 two 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 5", "12 x S"] {
-            assert_eq!(parse_stat(text), None, "{text:?}");
-        }
+    fn reads_a_process_with_an_awkward_command_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("my (odd) app");
+        std::os::unix::fs::symlink("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
+        let stat = stat(child.id()).expect("the child's stat");
+        assert!(matches!(stat.state, 'R' | 'S'), "{stat:?}");
+        assert!(is_running(child.id(), stat.start_time));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!is_running(child.id(), stat.start_time), "a reaped child is gone");
     }
 
     #[test]

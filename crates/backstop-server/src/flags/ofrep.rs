@@ -6,7 +6,6 @@
 //! event carrying the new ETag.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -41,7 +40,7 @@ pub(super) fn routes(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
 /// `Retry-After` in whole seconds and OFREP's error shape.
 async fn rate_limit(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
     let token = presented(req.headers()).unwrap_or_default();
-    match ctx.ofrep_limiter.check(token, Instant::now()) {
+    match ctx.ofrep_limiter.check(token) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
