@@ -395,6 +395,7 @@ async fn release_app(
         guarded_by,
         migrations,
         queries: None,
+        contracts: &Default::default(),
     };
     commands::release(c, &args).await
 }

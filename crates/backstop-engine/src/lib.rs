@@ -24,6 +24,7 @@
 
 pub mod abort;
 pub mod analysis;
+pub mod compat;
 pub mod config;
 pub mod drill;
 mod engine;
