@@ -65,6 +65,7 @@
 mod apps;
 mod artifacts;
 mod audit;
+mod compat;
 mod error;
 mod flags;
 mod incidents;
@@ -84,6 +85,10 @@ pub use backstop_core::audit::AuditEntry;
 pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};
 pub use backstop_flags::{Flag, Reason, Value as FlagValue};
+pub use compat::{
+    AllowBreaking, CompatFinding, CompatReport, CompatRequest, ContractDocument, MessageContract, MessageRole,
+    ReleaseContracts,
+};
 pub use error::{ErrorBody, ErrorDetail};
 pub use flags::{
     ChangeEvent, FlagHistoryEntry, FlagList, FlagRequest, ReasonRequest, SnapshotEvent, UnreadableFlag, Written,

@@ -41,6 +41,9 @@ pub struct ReleaseRequest {
     /// The queries the release's code runs, for the precise rollback check.
     #[serde(default)]
     pub queries: Vec<ShippedQuery>,
+    /// The release's contracts, checked against the rollback window by the compatibility gate.
+    #[serde(flatten)]
+    pub contracts: crate::ReleaseContracts,
 }
 
 /// `POST /v1/apps/{app}/import`: adopt a platform's history (`deployment/NAME`) into an app

@@ -48,8 +48,13 @@ pub async fn run(cli: Cli) -> CliResult {
             guarded_by,
             migrations,
             queries,
+            api,
+            messages,
+            allow_breaking,
             wait,
         } => {
+            // Read the contracts before anything else touches the server or the repository.
+            let contracts = crate::compat::read(api.as_deref(), messages.as_deref(), &allow_breaking)?;
             let c = client()?;
             let git = crate::hotfix::prepare_release(
                 &c,
@@ -70,6 +75,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 guarded_by: &guarded_by,
                 migrations: migrations.as_deref(),
                 queries: queries.as_deref(),
+                contracts: &contracts,
             };
             let phase = ReleasePhase::default();
             let work = async {
@@ -130,6 +136,9 @@ pub async fn run(cli: Cli) -> CliResult {
                 ),
             }
             Ok(())
+        }
+        Command::Compat { app, against, api, messages } => {
+            crate::compat::run(&client()?, &app, against, api.as_deref(), messages.as_deref(), g.output).await
         }
         Command::Undo { app, to_revision, force } | Command::Rollback { app, revision: to_revision, force } => {
             let outcome: Answer<Outcome> =
@@ -335,6 +344,8 @@ pub struct ReleaseArgs<'a> {
     pub guarded_by: &'a [String],
     pub migrations: Option<&'a Path>,
     pub queries: Option<&'a Path>,
+    /// The contracts (`--api`, `--messages`) and `--allow-breaking`, read by `compat::read`.
+    pub contracts: &'a backstop_api::ReleaseContracts,
 }
 
 /// How far `release` got, for what an interrupt says: the release operation's id once known, and
@@ -408,8 +419,18 @@ pub async fn release(c: &Client, args: &ReleaseArgs<'_>) -> CliResult<Answer<Out
 
 /// `release`, telling `phase` how far it got.
 pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase) -> CliResult<Answer<Outcome>> {
-    let ReleaseArgs { app, artifact, version, change_cause, digest: expected, git, guarded_by, migrations, queries } =
-        *args;
+    let ReleaseArgs {
+        app,
+        artifact,
+        version,
+        change_cause,
+        digest: expected,
+        git,
+        guarded_by,
+        migrations,
+        queries,
+        contracts,
+    } = *args;
     if version.trim().is_empty() {
         return Err(CliError::bad_input(
             "--version is empty",
@@ -456,6 +477,7 @@ pub async fn release_in(c: &Client, args: &ReleaseArgs<'_>, phase: &ReleasePhase
         guarded_by: guarded_by.to_vec(),
         migrations,
         queries,
+        contracts: contracts.clone(),
     };
     phase.requested.store(true, std::sync::atomic::Ordering::SeqCst);
     let outcome: Answer<Outcome> = c.post(&format!("/v1/apps/{app}/releases"), &req).await?;

@@ -567,6 +567,7 @@ async fn release_app_git(
         guarded_by,
         migrations,
         queries: None,
+        contracts: &Default::default(),
     };
     commands::release(c, &args).await
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod compat;
 mod data;
 mod demo;
 pub mod demo_app;
@@ -51,11 +52,12 @@ pub struct Global {
 pub enum Output {
     Table,
     Json,
-    /// SARIF 2.1.0 (`lint` only; other commands print JSON).
+    /// SARIF 2.1.0 (`lint` and `compat`; other commands print JSON).
     Sarif,
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing the release's arguments buys nothing")]
 pub enum Command {
     /// Run the control plane (API, proxies, instance supervision).
     Server {
@@ -101,6 +103,17 @@ pub enum Command {
         /// rollback checks.
         #[arg(long, value_name = "DIR")]
         queries: Option<PathBuf>,
+        /// The release's OpenAPI 3.x description (YAML or JSON): checked against every revision of
+        /// the rollback window, both directions, and kept with the revision.
+        #[arg(long, value_name = "FILE")]
+        api: Option<PathBuf>,
+        /// The release's message schemas: produces/NAME.json and consumes/NAME.json (JSON Schema).
+        #[arg(long, value_name = "DIR")]
+        messages: Option<PathBuf>,
+        /// Release even though the contracts break rule RULE for a revision in the rollback window
+        /// (repeatable; recorded in the audit log with the reason).
+        #[arg(long, num_args = 2, value_names = ["RULE", "REASON"], action = clap::ArgAction::Append)]
+        allow_breaking: Vec<String>,
         /// Wait until the revision is proven: exit 0 once it is known-good, 1 when it failed its
         /// soak, was reverted or ended unproven (for CI pipelines).
         #[arg(long)]
@@ -154,6 +167,20 @@ pub enum Command {
         revision: Option<u64>,
         #[arg(long)]
         force: bool,
+    },
+    /// Would these contracts (or the live revision's) break a revision of the rollback window?
+    /// Answers only; exit 1 on a breaking finding.
+    Compat {
+        app: String,
+        /// Compare with revision N only (default: every revision of the rollback window).
+        #[arg(long, value_name = "N")]
+        against: Option<u64>,
+        /// An OpenAPI 3.x description to check (default: the live revision's).
+        #[arg(long, value_name = "FILE")]
+        api: Option<PathBuf>,
+        /// A messages folder to check: produces/NAME.json and consumes/NAME.json.
+        #[arg(long, value_name = "DIR")]
+        messages: Option<PathBuf>,
     },
     /// Can revision R run on the app's database as it is now? Answers only; moves nothing.
     CheckRollback { app: String, revision: u64 },

@@ -122,6 +122,22 @@ pub fn choose_target(
     }
 }
 
+/// The revisions a new release must stay compatible with: the live one, and every proven
+/// revision an undo may still land on (none older than [`permanent_floor`]), oldest first.
+/// During a switch the live revision and the new one serve side by side; after an undo any of
+/// the others serves beside the new one's clients and messages.
+pub fn compat_window(revisions: &[Revision], live: Option<u64>) -> Vec<u64> {
+    let floor = permanent_floor(revisions);
+    let mut window: Vec<u64> = revisions
+        .iter()
+        .filter(|r| live == Some(r.revision) || (r.status.is_proven() && floor.is_none_or(|f| r.revision >= f)))
+        .map(|r| r.revision)
+        .collect();
+    window.sort_unstable();
+    window.dedup();
+    window
+}
+
 /// The artifact digests garbage collection must keep for one app: those of
 /// the last `keep_known_good` proven revisions, of every revision in
 /// `pinned` (live, warm, in an operation), and of every revision that is
@@ -170,6 +186,43 @@ mod tests {
 
     fn undone(n: u64, status: RevisionStatus) -> Revision {
         Revision { undone_at: Some(chrono::DateTime::UNIX_EPOCH), ..rev(n, status) }
+    }
+
+    #[test]
+    fn compat_window_table() {
+        type Case<'a> = (&'a str, Vec<Revision>, Option<u64>, Vec<u64>);
+        let cases: Vec<Case> = vec![
+            ("nothing released", vec![], None, vec![]),
+            ("the live one alone", vec![rev(1, Soaking)], Some(1), vec![1]),
+            (
+                "every proven one back to the first",
+                vec![rev(1, KnownGood), rev(2, KnownGood), rev(3, Live)],
+                Some(3),
+                vec![1, 2, 3],
+            ),
+            (
+                "failed, rolled back and superseded ones are not landed on",
+                vec![rev(1, KnownGood), rev(2, Failed), rev(3, RolledBack), rev(4, Superseded), rev(5, Soaking)],
+                Some(5),
+                vec![1, 5],
+            ),
+            (
+                "nothing older than the permanent floor",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, KnownGood), rev(4, Soaking)],
+                Some(4),
+                vec![2, 3, 4],
+            ),
+            (
+                "a live revision older than the floor still serves",
+                vec![rev(1, KnownGood), rev(2, Permanent), rev(3, Failed)],
+                Some(1),
+                vec![1, 2],
+            ),
+            ("nothing live: the proven ones", vec![rev(1, KnownGood), rev(2, RolledBack)], None, vec![1]),
+        ];
+        for (label, revisions, live, want) in cases {
+            assert_eq!(compat_window(&revisions, live), want, "{label}");
+        }
     }
 
     #[test]

@@ -60,6 +60,12 @@ pub enum OpError {
     NotRollbackReady { app: String, failing: Vec<String> },
     #[error("release of `{app}` refused, its commit lacks the fix of hotfix {}", crate::error::missing_summary(.missing))]
     MissingHotfix { app: String, missing: Vec<crate::hotfix::MissingHotfix>, revisions: Vec<u64> },
+    #[error("{source}")]
+    BadContracts { source: backstop_compat::CompatError },
+    #[error("release of `{app}` refused, it breaks revisions in the rollback window: {}", crate::compat::summary(.findings, 10))]
+    BreakingChange { app: String, findings: Vec<backstop_compat::Finding> },
+    #[error("rollback of `{app}` from revision {live} to revision {target} refused, the live revision's clients would break: {}", crate::compat::summary(.findings, 10))]
+    IncompatibleRollback { app: String, live: u64, target: u64, findings: Vec<backstop_compat::Finding> },
     #[error("drill refused: {reason}")]
     DrillRefused { reason: String },
     /// Stored data this control plane cannot read: a server fault, not bad input.
@@ -128,6 +134,16 @@ impl OpError {
             ),
             OpError::MissingHotfix { app, .. } => format!(
                 "bring the fix to the release's branch (`backstop hotfix check` prints the cherry-pick), or pass --allow-missing-hotfix REASON (recorded in the audit log); `backstop history {app}` lists the hotfixes"
+            ),
+            OpError::BadContracts { source } => source.hint(),
+            OpError::BreakingChange { app, findings } => {
+                let rule = findings.first().map_or("RULE", |f| f.rule.as_str());
+                format!(
+                    "ship the change in two releases (add first, remove once no revision in the window needs it), or pass --allow-breaking {rule} REASON (recorded in the audit log); `backstop compat {app} --api FILE --messages DIR` lists every finding"
+                )
+            }
+            OpError::IncompatibleRollback { app, .. } => format!(
+                "undo to a revision whose contracts the live revision's clients can use (`backstop compat {app} --against N`), or pass --force to roll back anyway (recorded in the audit log)"
             ),
             OpError::DrillRefused { .. } => "wait until the operation finishes or the incident is closed, then drill again".into(),
             OpError::UnknownGuardFlag { key } => {

@@ -19,11 +19,14 @@
 //! - `drill`: rollback readiness, and drills that perform a rung and record its figures.
 //! - `hotfix`: a release's hotfix links (the revision it fixes, the hotfixes its commit carries, the
 //!   audited override when it lacks one), checked and recorded with the revision.
+//! - `compat`: the compatibility gate (a release's contracts checked against the rollback window
+//!   and kept with the revision, the undo's check, `compat` without releasing).
 //! - `gc`: garbage collection of the artifact store.
 //! - `config`: the server's configuration file.
 
 pub mod abort;
 pub mod analysis;
+pub mod compat;
 pub mod config;
 pub mod drill;
 mod engine;

@@ -40,6 +40,9 @@ pub struct ReleaseRequest {
     /// The revision it is a hotfix of, its git tag, the hotfixes its commit carries or lacks.
     #[serde(flatten)]
     pub hotfix: crate::hotfix::HotfixLinks,
+    /// The release's contracts and the breaking rules it may break.
+    #[serde(flatten)]
+    pub contracts: crate::compat::ShippedContracts,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,6 +128,7 @@ impl Engine {
             }
         }
         self.check_hotfix_links(&app, req.git_commit.as_deref(), &req.hotfix).await?;
+        let contracts = self.check_contracts(&app, &req.contracts).await?;
         if rt.config.require_rollback_ready {
             let readiness = self.release_readiness(&app, &rt).await?;
             if !readiness.ready() {
@@ -194,6 +198,9 @@ impl Engine {
         };
         let mut recorded = vec![step(&op, "revision-recorded", Some(format!("revision {}", rev.revision)))];
         recorded.extend(crate::hotfix::recorded(&op, &rev, &req.hotfix, actor));
+        if let Some(checked) = &contracts {
+            recorded.extend(crate::compat::recorded(&op, rev.revision, checked, actor));
+        }
         if database.is_some() || !req.queries.is_empty() {
             let migrations =
                 database.as_ref().map_or(json!([]), |(_, shipped)| serde_json::to_value(shipped).unwrap_or_default());
@@ -361,6 +368,32 @@ impl Engine {
         };
         self.store.apply(app, vec![step(op, "target-chosen", Some(format!("revision {target}")))]).await?;
 
+        // An operator's undo puts the target's server before the live revision's clients, and its
+        // consumers before what the live revision produced: check they still understand each other.
+        if let Abandon::Undone { forced_over, .. } = &mut abandon {
+            let findings = match self.rollback_compat(app, live, target).await {
+                Ok(f) => f,
+                Err(e) => {
+                    self.finish_failed(app, op, actor, action, Some(target), &e.to_string()).await;
+                    return Err(e);
+                }
+            };
+            if !findings.is_empty() {
+                if !force {
+                    let e = OpError::IncompatibleRollback {
+                        app: app.to_string(),
+                        live: live.unwrap_or(0),
+                        target,
+                        findings,
+                    };
+                    self.finish_failed(app, op, actor, action, Some(target), &e.to_string()).await;
+                    return Err(e);
+                }
+                forced_over.extend(findings.iter().map(|f| format!("{} at {}{}", f.rule, f.document, f.path)));
+                let detail = crate::compat::summary(&findings, 10);
+                self.store.apply(app, vec![step(op, "compat-check-overridden", Some(detail))]).await?;
+            }
+        }
         // An operator's undo lands old code on today's schema: check it can run there.
         if let Abandon::Undone { forced_over, .. } = &mut abandon {
             if rt.config.database.is_some() {

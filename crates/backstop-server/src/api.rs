@@ -89,6 +89,9 @@ impl From<OpError> for ApiError {
             OpError::NotRollbackReady { .. } => (StatusCode::CONFLICT, "not_rollback_ready"),
             OpError::DrillRefused { .. } => (StatusCode::CONFLICT, "drill_refused"),
             OpError::MissingHotfix { .. } => (StatusCode::CONFLICT, "missing_hotfix"),
+            OpError::BadContracts { .. } => (StatusCode::BAD_REQUEST, "bad_contracts"),
+            OpError::BreakingChange { .. } => (StatusCode::CONFLICT, "breaking_change"),
+            OpError::IncompatibleRollback { .. } => (StatusCode::CONFLICT, "incompatible_rollback"),
         };
         let message = match &e {
             // Don't leak internals; the log has the chain.
@@ -299,6 +302,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/artifacts/{digest}", put(upload_artifact))
         .route("/v1/apps/{app}/releases", post(release))
         .route("/v1/apps/{app}/undo", post(undo))
+        .route("/v1/apps/{app}/compat", post(compat))
         .route("/v1/apps/{app}/abort", post(abort))
         .route("/v1/apps/{app}/import", post(import))
         .route("/v1/gc", post(gc))
@@ -678,6 +682,15 @@ async fn undo(
 ) -> ApiResult<backstop_api::Outcome> {
     let req = crate::wire::undo_request(req);
     in_own_task(async move { ctx.undo(&app, req, &actor).await.map(crate::wire::outcome) }).await
+}
+
+async fn compat(
+    State(ctx): State<Arc<Ctx>>,
+    Path(app): Path<String>,
+    Json(req): Json<backstop_api::CompatRequest>,
+) -> ApiResult<backstop_api::CompatReport> {
+    let req = crate::wire::compat_request(req);
+    Ok(axum::Json(crate::wire::compat_report(ctx.compat(&app, req).await?)))
 }
 
 async fn import(

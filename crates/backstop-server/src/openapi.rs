@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health, openapi_json, metrics, list_apps, status, history, one_revision, known_good, rollback_check,
         signals, assess, execute, incidents, incident, close, report, run_drill, drills, operations, operation,
-        artifact_info, upload_artifact, release, undo, abort, import, gc, migrate_plan, migrate_contract, promote, audit_list,
+        artifact_info, upload_artifact, release, undo, compat, abort, import, gc, migrate_plan, migrate_contract, promote, audit_list,
         audit_verify, flags, flag, flag_history, flag_create, flag_set, flag_delete, flag_on, flag_off,
         flag_stream, ofrep_bulk, ofrep_single, ofrep_events,
     ),
@@ -131,6 +131,9 @@ fn release() {}
 
 #[utoipa::path(post, path = "/v1/apps/{app}/undo", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = UndoRequest, responses((status = 200, body = Outcome), (status = "default", body = ErrorBody)))]
 fn undo() {}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/compat", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = CompatRequest, responses((status = 200, body = CompatReport), (status = "default", body = ErrorBody)))]
+fn compat() {}
 
 #[utoipa::path(post, path = "/v1/apps/{app}/abort", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), responses((status = 200, body = AbortOutcome), (status = "default", body = ErrorBody)))]
 fn abort() {}

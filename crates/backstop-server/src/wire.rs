@@ -2,7 +2,7 @@
 //! decides how an internal value looks on the wire.
 
 use backstop_engine::migrations::{self, ShippedMigration, ShippedQuery};
-use backstop_engine::ops;
+use backstop_engine::{compat, ops};
 use backstop_store::InstanceRole;
 
 pub fn operation(o: backstop_store::Operation) -> backstop_api::Operation {
@@ -94,6 +94,58 @@ pub fn release_request(r: backstop_api::ReleaseRequest) -> ops::ReleaseRequest {
                 .collect(),
             allow_missing: r.allow_missing_hotfix,
         },
+        contracts: shipped_contracts(r.contracts.api, r.contracts.messages, r.contracts.allow_breaking),
+    }
+}
+
+fn shipped_contracts(
+    api: Option<backstop_api::ContractDocument>,
+    messages: Vec<backstop_api::MessageContract>,
+    allow: Vec<backstop_api::AllowBreaking>,
+) -> compat::ShippedContracts {
+    compat::ShippedContracts {
+        api: api.map(|d| compat::ShippedDocument { name: d.name, text: d.text }),
+        messages: messages
+            .into_iter()
+            .map(|m| compat::ShippedMessage {
+                role: match m.role {
+                    backstop_api::MessageRole::Produces => compat::Role::Produces,
+                    backstop_api::MessageRole::Consumes => compat::Role::Consumes,
+                },
+                name: m.name,
+                text: m.text,
+            })
+            .collect(),
+        allow_breaking: allow.into_iter().map(|a| compat::Allowance { rule: a.rule, reason: a.reason }).collect(),
+    }
+}
+
+pub fn compat_request(r: backstop_api::CompatRequest) -> compat::CompatRequest {
+    compat::CompatRequest { against: r.against, contracts: shipped_contracts(r.api, r.messages, Vec::new()) }
+}
+
+pub fn compat_finding(f: compat::Finding) -> backstop_api::CompatFinding {
+    backstop_api::CompatFinding {
+        rule: f.rule,
+        severity: f.severity.as_str().to_owned(),
+        direction: f.direction.as_str().to_owned(),
+        document: f.document,
+        path: f.path,
+        message: f.message,
+        old_revision: f.old_revision,
+        new_revision: f.new_revision,
+    }
+}
+
+pub fn compat_report(r: compat::CompatReport) -> backstop_api::CompatReport {
+    let breaking = r.findings.iter().filter(|f| f.is_breaking()).count() as u64;
+    backstop_api::CompatReport {
+        app: r.app,
+        revision: r.revision,
+        against: r.against,
+        warnings: r.findings.len() as u64 - breaking,
+        breaking,
+        findings: r.findings.into_iter().map(compat_finding).collect(),
     }
 }
 

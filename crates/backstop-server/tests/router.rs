@@ -298,3 +298,99 @@ async fn openapi_describes_every_route_of_the_router() {
         assert_eq!(allowed, documented, "methods of {path}");
     }
 }
+
+#[tokio::test]
+async fn contracts_that_do_not_read_or_break_the_window_are_refused_with_their_code_before_anything_is_recorded() {
+    let api = start().await;
+    let admin = api.admin();
+    let bytes = "#!/bin/sh\nexit 0\n";
+    let digest = backstop_core::Digest::of_bytes(bytes.as_bytes());
+    let (status, json) = api.call("PUT", &format!("/v1/artifacts/{digest}"), Some(&admin), bytes).await;
+    assert!(status.is_success(), "{json}");
+    let store = api.server.ctx().store.clone();
+    let app: backstop_core::AppName = "shop".parse().unwrap();
+    store
+        .create_revision(backstop_store::NewRevision {
+            app: app.clone(),
+            version: "v1".into(),
+            digest: digest.clone(),
+            change_cause: String::new(),
+            git_commit: None,
+            git_tag: None,
+            hotfix_of: None,
+            image: None,
+            guarded_by: Vec::new(),
+            actor: "admin".into(),
+        })
+        .await
+        .unwrap();
+    let users = serde_json::json!({"openapi": "3.0.3", "paths": {"/users": {"get": {"responses": {"200": {"description": "ok"}}}}}});
+    store
+        .apply(
+            &app,
+            vec![
+                backstop_store::Change::Contracts { revision: 1, contracts: serde_json::json!({ "api": users }) },
+                backstop_store::Change::Live { revision: Some(1) },
+            ],
+        )
+        .await
+        .unwrap();
+    let empty = r#""api":{"name":"openapi.yaml","text":"openapi: 3.0.3\npaths: {}\n"}"#;
+    let cases = [
+        (
+            "swagger 2",
+            r#""api":{"name":"openapi.yaml","text":"swagger: '2.0'\n"}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "bad_contracts",
+        ),
+        (
+            "a message schema that does not parse",
+            r#""messages":[{"role":"produces","name":"order","text":"{\"type\": "}]"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "bad_contracts",
+        ),
+        ("a path the live revision's clients call, removed", empty.to_owned(), StatusCode::CONFLICT, "breaking_change"),
+        (
+            "allowed under another rule",
+            format!(r#"{empty},"allow_breaking":[{{"rule":"api.type-narrowed","reason":"why"}}]"#),
+            StatusCode::CONFLICT,
+            "breaking_change",
+        ),
+        (
+            "an unknown rule",
+            format!(r#"{empty},"allow_breaking":[{{"rule":"api.nope","reason":"why"}}]"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "a blank reason",
+            format!(r#"{empty},"allow_breaking":[{{"rule":"api.path-removed","reason":" "}}]"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "an allowance without contracts",
+            r#""allow_breaking":[{"rule":"api.path-removed","reason":"why"}]"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ];
+    for (name, extra, want, code) in cases {
+        let body = format!(r#"{{"digest":"{digest}","version":"v2",{extra}}}"#);
+        let (status, json) = api.call("POST", "/v1/apps/shop/releases", Some(&admin), &body).await;
+        assert_eq!(status, want, "{name}: {json}");
+        assert_eq!(error_code(&json), code, "{name}");
+        assert!(!json["error"]["hint"].as_str().unwrap_or("").is_empty(), "{name}: {json}");
+    }
+    assert_eq!(store.revisions(&app).await.unwrap().len(), 1, "nothing was recorded");
+
+    // The same question without releasing.
+    let (status, json) = api.call("POST", "/v1/apps/shop/compat", Some(&admin), &format!("{{{empty}}}")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!((json["revision"].as_u64(), json["breaking"].as_u64()), (Some(2), Some(1)), "{json}");
+    assert_eq!(json["findings"][0]["rule"], "api.path-removed");
+    let (status, json) = api.call("POST", "/v1/apps/shop/compat", Some(&admin), r#"{"against":7}"#).await;
+    assert_eq!((status, error_code(&json)), (StatusCode::NOT_FOUND, "unknown_revision"), "{json}");
+    let (status, json) = api.call("POST", "/v1/apps/shop/compat", None, "{}").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{json}");
+}

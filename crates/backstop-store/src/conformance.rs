@@ -33,6 +33,7 @@ pub async fn run_all(fresh: &dyn Fn() -> Pair) {
     an_incident_timeline_is_written_once(fresh()).await;
     operations_are_counted_by_kind_and_state(fresh()).await;
     drills_are_listed_newest_first(fresh()).await;
+    contracts_are_kept_per_revision(fresh()).await;
 }
 
 fn app() -> AppName {
@@ -319,4 +320,24 @@ pub async fn drills_are_listed_newest_first((a, b): Pair) {
     );
     assert_eq!(drills[1].figures, vec![("swap".to_owned(), 3), ("swap-back".to_owned(), 2)]);
     assert!(b.drills(None, 1).await.unwrap().len() == 1);
+}
+
+/// A revision's contracts read back as written, from either handle; a revision without any has
+/// none; an unknown revision is refused and writes nothing.
+pub async fn contracts_are_kept_per_revision((a, b): Pair) {
+    a.ensure_app(&app()).await.expect("app");
+    let r1 = a.create_revision(new_rev("v1")).await.expect("revision 1");
+    let r2 = a.create_revision(new_rev("v2")).await.expect("revision 2");
+    let contracts = serde_json::json!({"api": {"openapi": "3.0.3", "paths": {}}, "produces": {}, "consumes": {}});
+    a.apply(&app(), vec![Change::Contracts { revision: r2.revision, contracts: contracts.clone() }])
+        .await
+        .expect("record contracts");
+    assert_eq!(b.revision_contracts(&app(), r2.revision).await.expect("read"), Some(contracts));
+    assert_eq!(b.revision_contracts(&app(), r1.revision).await.expect("read"), None);
+    let err = a
+        .apply(&app(), vec![Change::Contracts { revision: 99, contracts: serde_json::json!({}) }])
+        .await
+        .expect_err("an unknown revision is refused");
+    assert!(matches!(err, StoreError::UnknownRevision { revision: 99, .. }), "{err:?}");
+    assert_eq!(b.revision_contracts(&app(), 99).await.expect("read"), None);
 }

@@ -108,6 +108,10 @@ pub trait Store: FlagStore + IncidentStore + Send + Sync + 'static {
     /// was recorded.
     async fn revision_database(&self, app: &AppName, revision: u64) -> Result<RevisionDatabase>;
 
+    /// The contracts a revision shipped (API description, message schemas), as recorded by
+    /// [`Change::Contracts`]; `None` when it shipped none.
+    async fn revision_contracts(&self, app: &AppName, revision: u64) -> Result<Option<serde_json::Value>>;
+
     /// Append an audit entry that belongs to no app (store-wide actions such as `gc`).
     async fn audit(&self, new: NewAudit) -> Result<()>;
 

@@ -182,6 +182,12 @@ pub enum Change {
         revision: u64,
         snapshot: serde_json::Value,
     },
+    /// Record the contracts a revision shipped (its API description and message schemas; JSON,
+    /// opaque to the store). Written once, with the revision: a revision's contracts never change.
+    Contracts {
+        revision: u64,
+        contracts: serde_json::Value,
+    },
     /// Append an entry to the audit chain (for this app).
     Audit(NewAudit),
 }

@@ -18,7 +18,7 @@ use crate::{
     Step, Store, StoreError,
 };
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS apps (
@@ -105,6 +105,15 @@ CREATE TABLE IF NOT EXISTS revision_database (
     PRIMARY KEY (app, revision),
     FOREIGN KEY (app, revision) REFERENCES revisions(app, revision)
 );
+CREATE TABLE IF NOT EXISTS revision_contracts (
+    app       TEXT NOT NULL,
+    revision  INTEGER NOT NULL,
+    contracts TEXT NOT NULL,
+    PRIMARY KEY (app, revision),
+    FOREIGN KEY (app, revision) REFERENCES revisions(app, revision)
+);
+CREATE TRIGGER IF NOT EXISTS revision_contracts_are_immutable BEFORE UPDATE ON revision_contracts
+BEGIN SELECT RAISE(ABORT, 'revision contracts are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -228,6 +237,7 @@ impl SqliteStore {
             // Schema 8: when an undo last took traffic away from a revision.
             conn.execute_batch("ALTER TABLE revisions ADD COLUMN undone_at TEXT;")?;
         }
+        // Schema 9: revision_contracts (a new table in SCHEMA, nothing to change in old rows).
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::flags::SCHEMA)?;
         // Schema 5: incidents and drills (new tables only).
@@ -522,6 +532,13 @@ fn apply_change(tx: &Transaction<'_>, app: &AppName, change: Change, now: &str) 
                 "INSERT INTO revision_database (app, revision, snapshot, snapshot_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (app, revision) DO UPDATE SET snapshot = excluded.snapshot, snapshot_at = excluded.snapshot_at",
                 params![a, revision as i64, snapshot.to_string(), now],
+            )?;
+        }
+        Change::Contracts { revision, contracts } => {
+            rev_exists(revision)?;
+            tx.execute(
+                "INSERT INTO revision_contracts (app, revision, contracts) VALUES (?1, ?2, ?3)",
+                params![a, revision as i64, contracts.to_string()],
             )?;
         }
         Change::Audit(new) => append_audit(tx, Some(a), new, now)?,
@@ -822,6 +839,22 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    async fn revision_contracts(&self, app: &AppName, revision: u64) -> Result<Option<serde_json::Value>> {
+        let conn = self.lock();
+        app_record(&conn, app)?;
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT contracts FROM revision_contracts WHERE app = ?1 AND revision = ?2",
+                params![app.as_str(), revision as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|_| StoreError::Corrupt { what: "revision_contracts.contracts", value: t })
+        })
+        .transpose()
     }
 
     async fn revision_database(&self, app: &AppName, revision: u64) -> Result<RevisionDatabase> {

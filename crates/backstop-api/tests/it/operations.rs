@@ -38,6 +38,7 @@ fn release_request() {
             },
         ]),
         queries: vec![ShippedQuery { name: "users.sql:1".into(), sql: "SELECT id, name FROM users".into() }],
+        contracts: Default::default(),
     };
     assert_snapshot!(round_trip(&req));
 }
@@ -58,6 +59,7 @@ fn release_request_of_a_hotfix_and_a_release_missing_one() {
         guarded_by: Vec::new(),
         migrations: None,
         queries: Vec::new(),
+        contracts: Default::default(),
     };
     assert_snapshot!(round_trip(&hotfix));
     let from_main = ReleaseRequest {
@@ -125,4 +127,23 @@ fn abort_outcome() {
     let soaking =
         AbortOutcome { operation: 10, app: "shop".into(), revision: 3, before_traffic: false, traffic_on: Some(2) };
     round_trip(&soaking);
+}
+
+#[test]
+fn release_request_with_contracts_and_an_allowed_break() {
+    let d = digest(2);
+    let req: ReleaseRequest = serde_json::from_value(json!({
+        "digest": d, "version": "v2",
+        "api": {"name": "openapi.yaml", "text": "openapi: 3.0.3\n"},
+        "messages": [{"role": "produces", "name": "order-created", "text": "{}"}],
+        "allow_breaking": [{"rule": "api.path-removed", "reason": "no client calls /v1/legacy any more"}],
+    }))
+    .unwrap();
+    assert_eq!(req.contracts.api.as_ref().map(|a| a.name.as_str()), Some("openapi.yaml"));
+    assert_eq!(req.contracts.messages[0].role, backstop_api::MessageRole::Produces);
+    assert_eq!(req.contracts.allow_breaking[0].rule, "api.path-removed");
+    let back: ReleaseRequest = serde_json::from_str(&round_trip(&req)).unwrap();
+    assert_eq!(back, req);
+    let bad = json!({"digest": d, "version": "v2", "messages": [{"role": "writes", "name": "a", "text": "{}"}]});
+    assert!(serde_json::from_value::<ReleaseRequest>(bad).is_err(), "a role is produces or consumes");
 }

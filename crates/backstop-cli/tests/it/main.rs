@@ -3,6 +3,7 @@
 
 mod analysis;
 mod api;
+mod compat;
 mod crash;
 mod data;
 mod demo;

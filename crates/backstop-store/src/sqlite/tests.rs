@@ -387,3 +387,32 @@ async fn schema_5_revisions_gain_git_tag_and_hotfix_of_and_stay_immutable() {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, SCHEMA_VERSION);
 }
+
+#[tokio::test]
+async fn schema_8_gains_revision_contracts_and_they_stay_immutable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backstop.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_app(&app()).await.unwrap();
+        s.create_revision(new_rev("v1")).await.unwrap();
+        // Back to schema 8: no contracts table.
+        s.lock()
+            .execute_batch(
+                "DROP TRIGGER revision_contracts_are_immutable;
+                 DROP TABLE revision_contracts;
+                 PRAGMA user_version = 8;",
+            )
+            .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.revision_contracts(&app(), 1).await.unwrap(), None);
+    let contracts = serde_json::json!({"produces": {"order": {"type": "object"}}});
+    s.apply(&app(), vec![Change::Contracts { revision: 1, contracts: contracts.clone() }]).await.unwrap();
+    assert_eq!(s.revision_contracts(&app(), 1).await.unwrap(), Some(contracts));
+    let conn = s.lock();
+    let err = conn.execute("UPDATE revision_contracts SET contracts = '{}'", []).unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
