@@ -36,7 +36,13 @@ pub struct ServerConfig {
     pub keep_known_good: usize,
     /// OFREP evaluations per second per token (one second of burst); 0 is no limit.
     pub ofrep_rate_limit: u32,
+    /// How long a control plane that hands its listeners to a successor (or stops) gives the
+    /// requests it accepted to finish.
+    pub handover_window: Duration,
 }
+
+/// The default `server.handover_window`.
+pub const DEFAULT_HANDOVER_WINDOW: Duration = Duration::from_secs(30);
 
 /// The default OFREP rate limit per token: far above what one service asks.
 pub const DEFAULT_OFREP_RATE_LIMIT: u32 = 10_000;
@@ -110,6 +116,7 @@ struct RawServer {
     state: String,
     keep_known_good: Option<usize>,
     ofrep_rate_limit: Option<u32>,
+    handover_window: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +219,11 @@ impl Config {
             state,
             keep_known_good: raw.server.keep_known_good.unwrap_or(5),
             ofrep_rate_limit: raw.server.ofrep_rate_limit.unwrap_or(DEFAULT_OFREP_RATE_LIMIT),
+            handover_window: dur(
+                "server.handover_window".into(),
+                raw.server.handover_window.as_deref(),
+                DEFAULT_HANDOVER_WINDOW,
+            )?,
         };
 
         let mut apps = BTreeMap::new();
@@ -408,11 +420,13 @@ fn split_key(message: &str) -> (String, String) {
     }
 }
 
-/// The longest value a duration key accepts: a soak or keep-warm time of a month, a timeout,
-/// grace or interval of a day.
+/// The longest value a duration key accepts: a soak or keep-warm time of a month, the hand-over
+/// window ten minutes, a timeout, grace or interval of a day.
 pub fn max_duration(key: &str) -> Duration {
     const DAY: u64 = 24 * 60 * 60;
-    if key.ends_with(".soak") || key.ends_with(".keep_warm") {
+    if key == "server.handover_window" {
+        Duration::from_secs(10 * 60)
+    } else if key.ends_with(".soak") || key.ends_with(".keep_warm") {
         Duration::from_secs(30 * DAY)
     } else {
         Duration::from_secs(DAY)
@@ -536,6 +550,30 @@ keep_warm = "10m"
             let err = parse(&section(body)).unwrap_err();
             assert!(matches!(err, ConfigError::Parse { .. }), "{body}: {err}");
             assert!(err.to_string().contains(part), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn handover_window_defaults_and_is_bounded() {
+        assert_eq!(parse(MINIMAL).unwrap().server.handover_window, DEFAULT_HANDOVER_WINDOW);
+        let with = |v: &str| MINIMAL.replacen("[apps.shop]", &format!("handover_window = \"{v}\"\n[apps.shop]"), 1);
+        // (value, the window, or part of the message)
+        let cases = [
+            ("0s", Ok(Duration::ZERO)),
+            ("5s", Ok(Duration::from_secs(5))),
+            ("10m", Ok(Duration::from_secs(600))),
+            ("11m", Err("longer than the limit of 10m")),
+            ("soon", Err("expected a duration")),
+        ];
+        for (value, want) in cases {
+            match (parse(&with(value)), want) {
+                (Ok(c), Ok(d)) => assert_eq!(c.server.handover_window, d, "{value}"),
+                (Err(ConfigError::Invalid { key, message, .. }), Err(part)) => {
+                    assert_eq!(key, "server.handover_window", "{value}");
+                    assert!(message.contains(part), "{value}: {message}");
+                }
+                (got, _) => panic!("{value}: unexpected {got:?}"),
+            }
         }
     }
 

@@ -216,6 +216,14 @@ impl Engine {
         }
     }
 
+    /// Stop supervising and leave every instance running, on the books as it is: the next
+    /// control plane re-adopts them (warm ones stay warm), as after a crash.
+    pub fn leave_running(&self) {
+        for rt in self.apps.values() {
+            rt.next_soak_generation();
+        }
+    }
+
     /// The driver that runs an app's instances.
     pub fn driver_for(&self, rt: &AppRuntime) -> Arc<dyn Driver> {
         rt.driver.clone().unwrap_or_else(|| self.driver.clone())

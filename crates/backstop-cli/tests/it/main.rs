@@ -18,6 +18,7 @@ mod lint;
 mod lint_hostile;
 mod operator;
 mod recovery;
+mod restart;
 mod schemathesis;
 mod signals;
 mod wire;
