@@ -433,6 +433,27 @@ pub fn max_duration(key: &str) -> Duration {
     }
 }
 
+/// What a reload of `next` over the `running` config does: the apps it adds, or the first change
+/// it refuses as (key, why). A reload adds apps; it does not move the API, the state directory or
+/// an app's settings, nor stop an app (a restart does, and hands over without downtime).
+pub fn reload_plan(running: &Config, next: &Config) -> Result<Vec<AppName>, (String, String)> {
+    const RESTART: &str = "a reload only adds apps: restart to apply it (a `backstop server` started on the same \
+                           state takes over without downtime)";
+    if format!("{:?}", running.server) != format!("{:?}", next.server) {
+        return Err(("server".into(), format!("changed; {RESTART}")));
+    }
+    for (name, app) in &running.apps {
+        match next.apps.get(name) {
+            None => return Err((format!("apps.{name}"), format!("was removed; {RESTART}"))),
+            Some(now) if format!("{now:?}") != format!("{app:?}") => {
+                return Err((format!("apps.{name}"), format!("changed; {RESTART}")));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(next.apps.keys().filter(|name| !running.apps.contains_key(*name)).cloned().collect())
+}
+
 /// The config file's directory as an absolute path: relative paths in the file are resolved against
 /// it, and a config named without a directory (`backstop.toml`) has the current one, not `""`.
 fn config_dir(config: &Path) -> PathBuf {
@@ -573,6 +594,34 @@ keep_warm = "10m"
                     assert!(message.contains(part), "{value}: {message}");
                 }
                 (got, _) => panic!("{value}: unexpected {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_reload_adds_apps_and_refuses_every_other_change() {
+        let other = "[apps.cart]\nlisten = \"127.0.0.1:8081\"\n";
+        let running = parse(MINIMAL).unwrap();
+        // (next config, apps added, or the key refused)
+        let cases: [(String, Result<Vec<&str>, &str>); 6] = [
+            (MINIMAL.into(), Ok(vec![])),
+            (format!("{MINIMAL}{other}"), Ok(vec!["cart"])),
+            (MINIMAL.replace("soak      = \"30s\"", "soak = \"1m\""), Err("apps.shop")),
+            (MINIMAL.replace("127.0.0.1:7878", "127.0.0.1:7879"), Err("server")),
+            (MINIMAL.replace("[apps.shop]", "[apps.cart]"), Err("apps.shop")),
+            (MINIMAL.replace("[server]", "[server]\nhandover_window = \"5s\""), Err("server")),
+        ];
+        for (text, want) in cases {
+            let next = parse(&text).unwrap();
+            match (reload_plan(&running, &next), want) {
+                (Ok(added), Ok(names)) => {
+                    assert_eq!(added.iter().map(|a| a.as_str()).collect::<Vec<_>>(), names, "{text}")
+                }
+                (Err((key, message)), Err(k)) => {
+                    assert_eq!(key, k, "{text}");
+                    assert!(message.contains("restart"), "{message}");
+                }
+                (got, _) => panic!("{text}: unexpected {got:?}"),
             }
         }
     }

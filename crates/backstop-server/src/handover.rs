@@ -79,6 +79,12 @@ impl Listeners {
         Ok(())
     }
 
+    /// Take over `other`'s handles.
+    pub fn absorb(&self, other: Listeners) {
+        let taken = std::mem::take(&mut *other.0.lock().unwrap_or_else(|e| e.into_inner()));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend(taken);
+    }
+
     /// Close this process's handles (a successor's stay open).
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -103,9 +109,6 @@ pub struct ReloadAnswer {
     /// Apps started by this reload.
     #[serde(default)]
     pub added: Vec<String>,
-    /// Apps whose settings changed.
-    #[serde(default)]
-    pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ReloadError>,
 }

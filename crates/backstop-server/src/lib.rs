@@ -265,12 +265,15 @@ impl Server {
     /// let accepted requests finish within `server.handover_window`, and stop every instance
     /// or leave them running (see [`Server::stop_apps_on_exit`]).
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { ctx, listener, proxies, listeners, stop_apps_on_exit, lock, mut control } = self;
+        let Server { ctx, listener, mut proxies, listeners, stop_apps_on_exit, lock, mut control } = self;
+        let mut running = ctx.config.clone();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let state = ctx.config.server.state.clone();
         // Once this control plane is done: a successor that took over has its own socket at the
         // path already; otherwise the socket goes, then the lock.
+        let kept = listeners.clone();
         let release = move |handed_over: bool| {
-            listeners.clear();
+            kept.clear();
             if !handed_over {
                 let _ = std::fs::remove_file(handover::socket_path(&state));
             }
@@ -309,9 +312,15 @@ impl Server {
                 request = control.recv() => match request {
                     Some(handover::Request::Stop(done)) => break Exit::Handover(done),
                     Some(handover::Request::Reload(answer)) => {
-                        let _ = answer.send(reload_refused());
+                        let _ = answer.send(reload(&ctx, &mut running, &mut proxies, &listeners).await);
                     }
                     None => std::future::pending::<()>().await,
+                },
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                    let answer = reload(&ctx, &mut running, &mut proxies, &listeners).await;
+                    if let Some(e) = answer.error {
+                        tracing::error!(error = %e.message, hint = %e.hint, "SIGHUP: reload refused, the running config stays");
+                    }
                 },
             }
         };
@@ -352,16 +361,61 @@ async fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await?.into_std()
 }
 
-fn reload_refused() -> handover::ReloadAnswer {
-    handover::ReloadAnswer {
+/// Re-read the config file: add the new apps (their listeners bound, then served) or change
+/// nothing and say why.
+async fn reload(
+    ctx: &Arc<Ctx>,
+    running: &mut Config,
+    proxies: &mut Vec<Arc<ProxyTraffic>>,
+    listeners: &handover::Listeners,
+) -> handover::ReloadAnswer {
+    let refuse = |code: &str, message: String, hint: &str| handover::ReloadAnswer {
         added: Vec::new(),
-        changed: Vec::new(),
-        error: Some(handover::ReloadError {
-            code: "refused".into(),
-            message: "this server cannot reload its config".into(),
-            hint: "restart it: `backstop server` started on the same state takes over without downtime".into(),
-        }),
+        error: Some(handover::ReloadError { code: code.into(), message, hint: hint.into() }),
+    };
+    let next = match Config::load(&running.path) {
+        Ok(next) => next,
+        Err(e) => {
+            return refuse("bad_config", error::chain(&e), "fix the named key in the config file and reload again");
+        }
+    };
+    let added = match backstop_engine::config::reload_plan(running, &next) {
+        Ok(added) => added,
+        Err((key, why)) => {
+            return refuse(
+                "refused",
+                format!("{}: `{key}` {why}", running.path.display()),
+                "undo that change in the file, or restart instead of reloading",
+            );
+        }
+    };
+    // Everything is bound before anything is served: all or nothing.
+    let bound = handover::Listeners::default();
+    let mut built = Vec::new();
+    for name in &added {
+        let app = &next.apps[name];
+        let made = match ctx.store.ensure_app(name).await {
+            Ok(()) => app_runtime(&next, name, app, None, &bound).await,
+            Err(e) => Err(e.into()),
+        };
+        match made {
+            Ok((rt, proxy)) => built.push((name.clone(), Arc::new(rt), proxy)),
+            Err(e) => return refuse("refused", error::chain(&e), &e.hint()),
+        }
     }
+    listeners.absorb(bound);
+    let mut names = Vec::new();
+    ctx.add_apps(built.iter().map(|(name, rt, _)| (name.clone(), rt.clone())));
+    for (name, _, proxy) in built {
+        if let Some(proxy) = proxy {
+            proxy.proxy().start_accepting();
+            proxies.push(proxy);
+        }
+        tracing::info!(app = %name, "reload: app added");
+        names.push(name.to_string());
+    }
+    *running = next;
+    handover::ReloadAnswer { added: names, error: None }
 }
 
 /// An app's runtime: its proxy on the app's public address (taken over from `predecessor` when it

@@ -181,3 +181,79 @@ fn sigterm_stopped_every_app() {
     assert_eq!(undo["warm"], true, "the warm revision stayed warm: {undo}");
     println!("SIGTERM to exit: {took:?}");
 }
+
+/// `backstop server --reload`, through this harness's config.
+fn reload(h: &Harness) -> crate::harness::Out {
+    h.cli(&["server", "--config", h.config_path().to_str().unwrap(), "--reload"])
+}
+
+/// A new app in the config is started by a reload, with its public listener; the server and the
+/// apps already running are left as they are.
+#[test]
+fn a_reload_adds_an_app_without_a_restart() {
+    let mut h = Harness::start("");
+    h.release("v1", &[]).ok();
+    let before = instances(&h);
+    let server_pid = h.server.as_ref().unwrap().id();
+    let cart_port = crate::harness::free_port();
+    let text = format!(
+        "{}\n[apps.cart]\nlisten = \"127.0.0.1:{cart_port}\"\nhealth = \"/healthz\"\nsoak = \"300ms\"\n",
+        h.config_text()
+    );
+    std::fs::write(h.config_path(), text).unwrap();
+    let out = reload(&h);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stderr(), h.server_log());
+    assert!(out.stdout().contains("apps added: cart"), "{}", out.stdout());
+
+    let art = h.artifact("c1", &[]);
+    h.cli(&["release", "cart", "--artifact", art.to_str().unwrap(), "--version", "c1"]).ok();
+    assert_eq!(http_get(cart_port, "/").unwrap(), (200, "shop c1\n".into()));
+    assert_eq!(h.server.as_mut().unwrap().id(), server_pid);
+    assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "the server restarted");
+    assert_eq!(instances(&h), before, "shop's instance was left alone");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    // Reloading the same file again adds nothing.
+    let again = reload(&h);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(again.stdout().contains("apps added: none"), "{}", again.stdout());
+}
+
+/// A config that does not read, or a change a reload cannot make, keeps the running config, says
+/// why (`error:`/`hint:`), and exits 2 or 1; SIGHUP with a bad file does not stop the server.
+#[test]
+fn a_bad_config_on_reload_keeps_the_running_one() {
+    let mut h = Harness::start("");
+    h.release("v1", &[]).ok();
+    let good = h.config_text();
+
+    std::fs::write(h.config_path(), format!("{good}\n[apps.cart\n")).unwrap();
+    let bad = reload(&h);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    assert!(bad.stderr().contains("error:") && bad.stderr().contains("hint:"), "{}", bad.stderr());
+
+    // A file that reads but is invalid (an app on the API's port) is bad input too.
+    let clash = format!("{good}\n[apps.cart]\nlisten = \"127.0.0.1:{}\"\n", h.api_port);
+    std::fs::write(h.config_path(), clash).unwrap();
+    let invalid = reload(&h);
+    assert_eq!(invalid.code(), 2, "{}", invalid.stderr());
+
+    std::fs::write(h.config_path(), good.replace("soak = \"300ms\"", "soak = \"1s\"")).unwrap();
+    let refused = reload(&h);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("`apps.shop` changed"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("running config stays"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("hint:"), "{}", refused.stderr());
+
+    std::fs::write(h.config_path(), format!("{good}\n[apps.cart\n")).unwrap();
+    let pid = h.server.as_ref().unwrap().id();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGHUP).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !h.server_log().contains("reload refused") {
+        assert!(Instant::now() < deadline, "SIGHUP was not answered: {}", h.server_log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "SIGHUP stopped the server");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    std::fs::write(h.config_path(), &good).unwrap();
+    assert_eq!(reload(&h).code(), 0);
+}
