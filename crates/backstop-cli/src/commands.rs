@@ -247,7 +247,8 @@ async fn server_reload(path: &Path) -> CliResult {
     let answer = match asked {
         Ok(Some(answer)) => answer,
         Ok(None) => {
-            return Err(CliError::failed(
+            return Err(CliError::new(
+                Exit::Unreachable,
                 format!("no backstop server answers on {}", socket.display()),
                 "start it with `backstop server --config FILE`; --reload talks to a running one",
             ));

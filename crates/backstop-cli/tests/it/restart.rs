@@ -257,3 +257,14 @@ fn a_bad_config_on_reload_keeps_the_running_one() {
     std::fs::write(h.config_path(), &good).unwrap();
     assert_eq!(reload(&h).code(), 0);
 }
+
+/// `--reload` with no server running on the config's state says so and exits 3.
+#[test]
+fn reload_without_a_running_server_is_unreachable() {
+    let mut h = Harness::start("");
+    h.stop();
+    let out = reload(&h);
+    assert_eq!(out.code(), 3, "{}", out.stderr());
+    assert!(out.stderr().contains("no backstop server answers"), "{}", out.stderr());
+    assert!(out.stderr().contains("hint:"), "{}", out.stderr());
+}
