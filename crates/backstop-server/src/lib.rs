@@ -211,6 +211,7 @@ impl Server {
         let ctx = Arc::new(Ctx { engine, token, eval_token, flags, ofrep_limiter });
         // Everything is ready to serve: the predecessor stops accepting and watching, so from here
         // on this one alone supervises the apps.
+        let mut took_over = None;
         let lock = match (held, predecessor) {
             (Some(lock), _) => Some(lock),
             (None, Some(p)) => {
@@ -221,6 +222,7 @@ impl Server {
                     .and_then(|r| r)
                     .map_err(|source| ServerError::Handover { path: state.clone(), source })?;
                 tracing::info!(after = ?started.elapsed(), "took over the listening sockets");
+                took_over = Some(std::time::Instant::now());
                 None
             }
             (None, None) => None,
@@ -242,6 +244,10 @@ impl Server {
         ctx.recover().await?;
         for proxy in &proxies {
             proxy.proxy().start_accepting();
+        }
+        if let Some(at) = took_over {
+            // Between these two instants neither process accepted: connections waited in the queue.
+            tracing::info!(gap_ms = at.elapsed().as_millis() as u64, "accepting on the handed-over sockets");
         }
         Ok(Server { ctx, listener, proxies, listeners, stop_apps_on_exit: true, lock: held, control })
     }

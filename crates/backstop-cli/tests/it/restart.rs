@@ -133,6 +133,14 @@ fn a_restart_under_load_loses_no_request() {
     let log = h.server_log();
     assert!(log.contains("handing over to a successor"), "no hand-over: {log}");
     assert!(log.contains("took over the listening sockets"), "no hand-over: {log}");
+    // How long no process accepted (connections waited in the sockets' queues), as the successor saw it.
+    let gap_ms: u64 = log
+        .lines()
+        .find(|l| l.contains("accepting on the handed-over sockets"))
+        .and_then(|l| l.split("gap_ms=").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no hand-over gap in the log: {log}"));
     let after = instances(&h);
     assert_eq!(after, before, "the instances were re-adopted: {}", h.server_log());
     let status = h.json(&["status", "shop"]);
@@ -150,8 +158,9 @@ fn a_restart_under_load_loses_no_request() {
 
     println!(
         "restart under load: {served_during} requests served while the control plane changed \
-         ({restarted:?} from starting the successor to its API answering), 0 failed; \
-         hand-over to the old process's exit {old_exit:?}; slowest request {slowest:?}; undo afterwards {undo_took:?} (warm swap)"
+         ({restarted:?} from starting the successor to its API answering), 0 failed; listeners changed \
+         hands in {gap_ms} ms (neither process accepting); hand-over to the old process's exit \
+         {old_exit:?}; slowest request {slowest:?}; undo afterwards {undo_took:?} (warm swap)"
     );
 }
 
