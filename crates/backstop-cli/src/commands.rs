@@ -19,7 +19,13 @@ pub async fn run(cli: Cli) -> CliResult {
     let g = &cli.global;
     let client = || Client::new(&g.server, g.token.clone());
     match cli.command {
-        Command::Server { config } => server(&config).await,
+        Command::Server { config, stop_apps_on_exit, reload } => {
+            if reload {
+                server_reload(&config).await
+            } else {
+                server(&config, stop_apps_on_exit).await
+            }
+        }
         Command::Demo { keep } => crate::demo::run(keep).await,
         Command::DemoApp(args) => crate::demo_app::run(args).await,
         Command::Lint { paths, dialect } => {
@@ -224,16 +230,8 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
-async fn server(config: &Path) -> CliResult {
-    let config = backstop_server::Config::load(config).map_err(|e| {
-        let hint = match &e {
-            backstop_server::ConfigError::Read { .. } => {
-                "pass --config PATH to an existing file (see README for a minimal one)"
-            }
-            _ => "fix the named key in the config file",
-        };
-        CliError::bad_input(error_chain(&e), hint)
-    })?;
+async fn server(config: &Path, stop_apps_on_exit: bool) -> CliResult {
+    let config = load_server_config(config)?;
     init_logging()?;
     let server = backstop_server::Server::start(config).await.map_err(|e| {
         let exit = if e.is_bad_input() { Exit::BadInput } else { Exit::Failed };
@@ -241,9 +239,55 @@ async fn server(config: &Path) -> CliResult {
     })?;
     tracing::info!(addr = %server.local_addr(), "backstop control plane ready");
     server
+        .stop_apps_on_exit(stop_apps_on_exit)
         .serve(backstop_server::shutdown_signal())
         .await
         .map_err(|e| CliError::failed(format!("the API server stopped: {e}"), "see the log above"))
+}
+
+/// `backstop server --reload`: the running server re-reads its config, all or nothing.
+async fn server_reload(path: &Path) -> CliResult {
+    let config = load_server_config(path)?;
+    let state = config.server.state.clone();
+    let asked = tokio::task::spawn_blocking(move || backstop_server::handover::reload(&state))
+        .await
+        .map_err(|e| CliError::failed(format!("cannot ask the server to reload: {e}"), "try again"))?;
+    let socket = backstop_server::handover::socket_path(&config.server.state);
+    let answer = match asked {
+        Ok(Some(answer)) => answer,
+        Ok(None) => {
+            return Err(CliError::new(
+                Exit::Unreachable,
+                format!("no backstop server answers on {}", socket.display()),
+                "start it with `backstop server --config FILE`; --reload talks to a running one",
+            ));
+        }
+        Err(e) => {
+            return Err(CliError::failed(
+                format!("cannot ask the server on {} to reload: {e}", socket.display()),
+                "check that the server runs as this user, and its log",
+            ));
+        }
+    };
+    if let Some(e) = answer.error {
+        let exit = if e.code == "bad_config" { Exit::BadInput } else { Exit::Failed };
+        return Err(CliError::new(exit, format!("reload refused, the running config stays: {}", e.message), e.hint));
+    }
+    let list = |names: &[String]| if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+    out!("reloaded {}: apps added: {}", path.display(), list(&answer.added));
+    Ok(())
+}
+
+fn load_server_config(config: &Path) -> CliResult<backstop_server::Config> {
+    backstop_server::Config::load(config).map_err(|e| {
+        let hint = match &e {
+            backstop_server::ConfigError::Read { .. } => {
+                "pass --config PATH to an existing file (see README for a minimal one)"
+            }
+            _ => "fix the named key in the config file",
+        };
+        CliError::bad_input(error_chain(&e), hint)
+    })
 }
 
 /// The server's log on stderr: `BACKSTOP_LOG` filters it (`info` by default, `RUST_LOG` syntax),

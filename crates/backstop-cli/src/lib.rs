@@ -60,9 +60,23 @@ pub enum Output {
 #[expect(clippy::large_enum_variant, reason = "parsed once per run; boxing the release's arguments buys nothing")]
 pub enum Command {
     /// Run the control plane (API, proxies, instance supervision).
+    ///
+    /// A server started on the state directory of a running one takes over its listening
+    /// sockets and instances without dropping a connection; the old one finishes its requests
+    /// within `server.handover_window` and exits. SIGTERM or Ctrl-C leaves the apps running for
+    /// the next start to re-adopt; SIGHUP re-reads the config, as `--reload` does (new apps).
     Server {
         #[arg(long, short, env = "BACKSTOP_CONFIG", default_value = "backstop.toml")]
         config: PathBuf,
+        /// Stop every app's instances when the server stops (SIGTERM, Ctrl-C), rather than leave
+        /// them running for the next start.
+        #[arg(long, conflicts_with = "reload")]
+        stop_apps_on_exit: bool,
+        /// Ask the server running with this config to re-read it and start the apps added to it,
+        /// then exit: 0 when applied, 2 when the file is bad, 1 when a change was refused (any
+        /// other change needs a restart; the running config stays).
+        #[arg(long)]
+        reload: bool,
     },
     /// Release a new version: upload the artifact, start it, health-check it, move traffic.
     Release {

@@ -36,7 +36,13 @@ pub struct ServerConfig {
     pub keep_known_good: usize,
     /// OFREP evaluations per second per token (one second of burst); 0 is no limit.
     pub ofrep_rate_limit: u32,
+    /// How long a control plane that hands its listeners to a successor (or stops) gives the
+    /// requests it accepted to finish.
+    pub handover_window: Duration,
 }
+
+/// The default `server.handover_window`.
+pub const DEFAULT_HANDOVER_WINDOW: Duration = Duration::from_secs(30);
 
 /// The default OFREP rate limit per token: far above what one service asks.
 pub const DEFAULT_OFREP_RATE_LIMIT: u32 = 10_000;
@@ -110,6 +116,7 @@ struct RawServer {
     state: String,
     keep_known_good: Option<usize>,
     ofrep_rate_limit: Option<u32>,
+    handover_window: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +219,11 @@ impl Config {
             state,
             keep_known_good: raw.server.keep_known_good.unwrap_or(5),
             ofrep_rate_limit: raw.server.ofrep_rate_limit.unwrap_or(DEFAULT_OFREP_RATE_LIMIT),
+            handover_window: dur(
+                "server.handover_window".into(),
+                raw.server.handover_window.as_deref(),
+                DEFAULT_HANDOVER_WINDOW,
+            )?,
         };
 
         let mut apps = BTreeMap::new();
@@ -408,15 +420,38 @@ fn split_key(message: &str) -> (String, String) {
     }
 }
 
-/// The longest value a duration key accepts: a soak or keep-warm time of a month, a timeout,
-/// grace or interval of a day.
+/// The longest value a duration key accepts: a soak or keep-warm time of a month, the hand-over
+/// window ten minutes, a timeout, grace or interval of a day.
 pub fn max_duration(key: &str) -> Duration {
     const DAY: u64 = 24 * 60 * 60;
-    if key.ends_with(".soak") || key.ends_with(".keep_warm") {
+    if key == "server.handover_window" {
+        Duration::from_secs(10 * 60)
+    } else if key.ends_with(".soak") || key.ends_with(".keep_warm") {
         Duration::from_secs(30 * DAY)
     } else {
         Duration::from_secs(DAY)
     }
+}
+
+/// What a reload of `next` over the `running` config does: the apps it adds, or the first change
+/// it refuses as (key, why). A reload adds apps; it does not move the API, the state directory or
+/// an app's settings, nor stop an app (a restart does, and hands over without downtime).
+pub fn reload_plan(running: &Config, next: &Config) -> Result<Vec<AppName>, (String, String)> {
+    const RESTART: &str = "a reload only adds apps: restart to apply it (a `backstop server` started on the same \
+                           state takes over without downtime)";
+    if format!("{:?}", running.server) != format!("{:?}", next.server) {
+        return Err(("server".into(), format!("changed; {RESTART}")));
+    }
+    for (name, app) in &running.apps {
+        match next.apps.get(name) {
+            None => return Err((format!("apps.{name}"), format!("was removed; {RESTART}"))),
+            Some(now) if format!("{now:?}") != format!("{app:?}") => {
+                return Err((format!("apps.{name}"), format!("changed; {RESTART}")));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(next.apps.keys().filter(|name| !running.apps.contains_key(*name)).cloned().collect())
 }
 
 /// The config file's directory as an absolute path: relative paths in the file are resolved against
@@ -536,6 +571,58 @@ keep_warm = "10m"
             let err = parse(&section(body)).unwrap_err();
             assert!(matches!(err, ConfigError::Parse { .. }), "{body}: {err}");
             assert!(err.to_string().contains(part), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn handover_window_defaults_and_is_bounded() {
+        assert_eq!(parse(MINIMAL).unwrap().server.handover_window, DEFAULT_HANDOVER_WINDOW);
+        let with = |v: &str| MINIMAL.replacen("[apps.shop]", &format!("handover_window = \"{v}\"\n[apps.shop]"), 1);
+        // (value, the window, or part of the message)
+        let cases = [
+            ("0s", Ok(Duration::ZERO)),
+            ("5s", Ok(Duration::from_secs(5))),
+            ("10m", Ok(Duration::from_secs(600))),
+            ("11m", Err("longer than the limit of 10m")),
+            ("soon", Err("expected a duration")),
+        ];
+        for (value, want) in cases {
+            match (parse(&with(value)), want) {
+                (Ok(c), Ok(d)) => assert_eq!(c.server.handover_window, d, "{value}"),
+                (Err(ConfigError::Invalid { key, message, .. }), Err(part)) => {
+                    assert_eq!(key, "server.handover_window", "{value}");
+                    assert!(message.contains(part), "{value}: {message}");
+                }
+                (got, _) => panic!("{value}: unexpected {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_reload_adds_apps_and_refuses_every_other_change() {
+        let other = "[apps.cart]\nlisten = \"127.0.0.1:8081\"\n";
+        let running = parse(MINIMAL).unwrap();
+        // (next config, apps added, or the key refused)
+        let cases: [(String, Result<Vec<&str>, &str>); 6] = [
+            (MINIMAL.into(), Ok(vec![])),
+            (format!("{MINIMAL}{other}"), Ok(vec!["cart"])),
+            (MINIMAL.replace("soak      = \"30s\"", "soak = \"1m\""), Err("apps.shop")),
+            (MINIMAL.replace("127.0.0.1:7878", "127.0.0.1:7879"), Err("server")),
+            (MINIMAL.replace("[apps.shop]", "[apps.cart]"), Err("apps.shop")),
+            (MINIMAL.replace("[server]", "[server]\nhandover_window = \"5s\""), Err("server")),
+        ];
+        for (text, want) in cases {
+            let next = parse(&text).unwrap();
+            match (reload_plan(&running, &next), want) {
+                (Ok(added), Ok(names)) => {
+                    assert_eq!(added.iter().map(|a| a.as_str()).collect::<Vec<_>>(), names, "{text}")
+                }
+                (Err((key, message)), Err(k)) => {
+                    assert_eq!(key, k, "{text}");
+                    assert!(message.contains("restart"), "{message}");
+                }
+                (got, _) => panic!("{text}: unexpected {got:?}"),
+            }
         }
     }
 

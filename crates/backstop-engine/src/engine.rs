@@ -179,7 +179,8 @@ pub struct Engine {
     pub driver: Arc<dyn Driver>,
     /// This control plane's node id (persisted in the state directory): the owner of its leases.
     pub node: String,
-    pub apps: BTreeMap<AppName, Arc<AppRuntime>>,
+    /// The apps by name; a config reload adds to them (see [`Engine::add_apps`]).
+    apps: std::sync::RwLock<Arc<BTreeMap<AppName, Arc<AppRuntime>>>>,
     /// Reads and flips flags for the engine's own operations (the kill switch).
     pub flag_switch: Arc<dyn crate::flags::FlagSwitch>,
     me: Weak<Engine>,
@@ -188,13 +189,29 @@ pub struct Engine {
 impl Engine {
     pub fn new(parts: EngineParts) -> Arc<Engine> {
         let EngineParts { config, store, artifacts, driver, node, apps, flag_switch } = parts;
+        let apps = std::sync::RwLock::new(Arc::new(apps));
         Arc::new_cyclic(|me| Engine { config, store, artifacts, driver, node, apps, flag_switch, me: me.clone() })
+    }
+
+    /// The apps as they are now.
+    pub fn apps(&self) -> Arc<BTreeMap<AppName, Arc<AppRuntime>>> {
+        self.apps.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Add apps (a config reload): each new name with its runtime; an app already known is kept.
+    pub fn add_apps(&self, added: impl IntoIterator<Item = (AppName, Arc<AppRuntime>)>) {
+        let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = BTreeMap::clone(&apps);
+        for (name, rt) in added {
+            next.entry(name).or_insert(rt);
+        }
+        *apps = Arc::new(next);
     }
 
     /// Stop serving and stop every instance; the ledger keeps what was live,
     /// so the next start brings it back.
     pub async fn stop_all(&self) {
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             if self.driver_for(rt).outlives_control_plane() {
                 // The platform runs the app and routes its traffic: leave both as they are.
                 rt.next_soak_generation();
@@ -216,6 +233,14 @@ impl Engine {
         }
     }
 
+    /// Stop supervising and leave every instance running, on the books as it is: the next
+    /// control plane re-adopts them (warm ones stay warm), as after a crash.
+    pub fn leave_running(&self) {
+        for rt in self.apps().values() {
+            rt.next_soak_generation();
+        }
+    }
+
     /// The driver that runs an app's instances.
     pub fn driver_for(&self, rt: &AppRuntime) -> Arc<dyn Driver> {
         rt.driver.clone().unwrap_or_else(|| self.driver.clone())
@@ -229,7 +254,7 @@ impl Engine {
     pub fn app(&self, name: &str) -> Result<(AppName, Arc<AppRuntime>), OpError> {
         let unknown = || OpError::UnknownApp { app: name.to_owned() };
         let app: AppName = name.parse().map_err(|_| unknown())?;
-        let rt = self.apps.get(&app).cloned().ok_or_else(unknown)?;
+        let rt = self.apps().get(&app).cloned().ok_or_else(unknown)?;
         Ok((app, rt))
     }
 

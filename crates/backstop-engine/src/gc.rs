@@ -24,7 +24,7 @@ impl Engine {
     /// soaking or deploying are kept.
     pub async fn gc(&self, actor: &str) -> Result<GcReport, OpError> {
         let mut keep = BTreeSet::new();
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             let _guard = rt.ops.lock().await;
             let revisions = self.store.revisions(app).await?;
             let mut pinned: Vec<u64> = rt.slots().keys().copied().collect();

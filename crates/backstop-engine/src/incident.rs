@@ -351,7 +351,7 @@ impl Engine {
     pub async fn delivery_report(&self, app: Option<&str>, since: DateTime<Utc>) -> Result<Report, OpError> {
         let apps: Vec<AppName> = match app {
             Some(name) => vec![self.app(name)?.0],
-            None => self.apps.keys().cloned().collect(),
+            None => self.apps().keys().cloned().collect(),
         };
         let mut releases = Vec::new();
         let mut incidents = Vec::new();

@@ -604,7 +604,7 @@ impl Engine {
     /// `contract = "auto"`: once `revision` is known-good, run its contract stage if it has one.
     /// A refusal is journaled and audited like any failed operation, and logged.
     pub(crate) async fn auto_contract(&self, app: &AppName, revision: u64) {
-        let Some(rt) = self.apps.get(app) else { return };
+        let Some(rt) = self.apps().get(app).cloned() else { return };
         let Some(db) = &rt.config.database else { return };
         let pending = async {
             let shipped: Vec<ShippedMigration> =

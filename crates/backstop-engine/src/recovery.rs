@@ -16,7 +16,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<(), StoreError> {
         self.adopt_instances().await?;
         self.revert_interrupted().await?;
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             let record = self.store.app(app).await?;
             let Some(live) = record.live_revision else { continue };
             let serving = rt.slot(live).filter(|s| s.running.instance.is_alive());
@@ -48,7 +48,7 @@ impl Engine {
         }
         // Instances that serve nothing and are not warm have no owner (those found `stopping` were
         // being drained when the previous control plane stopped): stop them.
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             let live = self.store.app(app).await?.live_revision;
             let orphans: Vec<u64> = rt
                 .slots()
@@ -133,7 +133,7 @@ impl Engine {
                 Ok(a) => a,
                 Err(_) => continue,
             };
-            let Some(rt) = self.apps.get(&app) else {
+            let Some(rt) = self.apps().get(&app).cloned() else {
                 // The app left the config while its instance ran: stop it.
                 if rec.driver == self.driver.name() {
                     if let Ok(instance) = self.driver.adopt(&rec.handle).await {
@@ -143,7 +143,7 @@ impl Engine {
                 self.store.apply(&app, vec![Change::RemoveInstance { revision: rec.revision }]).await.ok();
                 continue;
             };
-            let driver = self.driver_for(rt);
+            let driver = self.driver_for(&rt);
             let adopted = if rec.driver == driver.name() {
                 driver.adopt(&rec.handle).await
             } else {
@@ -174,7 +174,7 @@ impl Engine {
             let Ok(app) = op.app.parse::<backstop_core::AppName>() else { continue };
             let live = self.store.app(&app).await?.live_revision;
             let mut changes = Vec::new();
-            if let Some(rt) = self.apps.get(&app) {
+            if let Some(rt) = self.apps().get(&app).cloned() {
                 let starting: Vec<u64> =
                     rt.slots().iter().filter(|(_, s)| s.role == InstanceRole::Starting).map(|(r, _)| *r).collect();
                 for revision in starting {

@@ -62,7 +62,7 @@ impl Engine {
     /// Takes one sample of every app's signals (the server calls it every tick).
     pub fn sample_signals(&self) {
         let now = Instant::now();
-        for rt in self.apps.values() {
+        for rt in self.apps().values() {
             rt.signals.push(now, rt.traffic.signals().into_iter().collect());
         }
     }

@@ -341,7 +341,7 @@ impl Engine {
     /// Restart the live revision of any app whose serving instance exited
     /// outside an operation (a soaking revision is the soak watcher's job).
     pub async fn watch_serving(&self) {
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             // Memory first: the store is read only when a serving instance has died.
             let dead_serving: Vec<(u64, String)> = rt
                 .slots()
@@ -377,7 +377,7 @@ impl Engine {
     /// Stop warm instances whose keep-warm time is over, after their in-flight requests drain.
     pub async fn reap_expired(&self) {
         let now = Utc::now();
-        for (app, rt) in &self.apps {
+        for (app, rt) in self.apps().iter() {
             let Ok(_guard) = rt.ops.try_lock() else { continue };
             let expired: Vec<u64> = rt
                 .slots()

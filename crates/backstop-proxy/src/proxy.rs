@@ -48,8 +48,10 @@ pub struct Proxy {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     stop: watch::Sender<Option<Duration>>,
-    /// One per worker thread, closed when the thread has finished.
-    finished: Vec<oneshot::Receiver<()>>,
+    /// One per worker thread, closed when the thread has finished; taken by the first close.
+    finished: std::sync::Mutex<Vec<oneshot::Receiver<()>>>,
+    /// False until [`Proxy::start_accepting`] for a proxy started held.
+    accepting: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -68,13 +70,28 @@ impl Proxy {
     pub async fn bind_with_workers(addr: SocketAddr, workers: usize) -> Result<Proxy, ProxyError> {
         let bind_error = |source| ProxyError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
         // Moves to the first worker's runtime.
         let listener = listener.into_std().map_err(bind_error)?;
+        Proxy::serve_listener(listener, workers, true)
+    }
+
+    /// Starts serving on a socket that already listens (one handed over by a previous control
+    /// plane), on `workers` threads (at least one). Unless `accepting`, connections wait in the
+    /// socket's queue until [`Proxy::start_accepting`] (once traffic has somewhere to go).
+    pub fn serve_listener(
+        listener: std::net::TcpListener,
+        workers: usize,
+        accepting: bool,
+    ) -> Result<Proxy, ProxyError> {
+        let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let bind_error = |source| ProxyError::Bind { addr, source };
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
         let start_error = |source| ProxyError::Start { addr: local_addr, source };
 
         let shared = Arc::new(Shared::new(workers));
         let (stop, stopped) = watch::channel(None);
+        let (accepting, accept_gate) = watch::channel(accepting);
         let mut intakes = Vec::new();
         let mut runtimes = Vec::new();
         for _ in 0..workers.max(1) {
@@ -89,6 +106,7 @@ impl Proxy {
         let mut finished = Vec::new();
         for (index, (runtime, intake, open)) in runtimes.into_iter().enumerate() {
             let (shared, stopped, acceptor) = (shared.clone(), stopped.clone(), acceptor.take());
+            let mut gate = accept_gate.clone();
             let (done, finished_rx) = oneshot::channel::<()>();
             let thread = std::thread::Builder::new().name(format!("proxy:{}", local_addr.port()));
             thread
@@ -97,7 +115,17 @@ impl Proxy {
                     runtime.block_on(async move {
                         if let Some((listener, intakes)) = acceptor {
                             match TcpListener::from_std(listener) {
-                                Ok(listener) => drop(tokio::spawn(accept_loop(listener, intakes, stopped.clone()))),
+                                Ok(listener) => {
+                                    let mut stop = stopped.clone();
+                                    drop(tokio::spawn(async move {
+                                        tokio::select! {
+                                            biased;
+                                            _ = stop.changed() => return,
+                                            open = gate.wait_for(|open| *open) => if open.is_err() { return },
+                                        }
+                                        accept_loop(listener, intakes, stop).await;
+                                    }));
+                                }
                                 Err(e) => tracing::error!(addr = %local_addr, error = %e, "proxy cannot listen"),
                             }
                         }
@@ -111,7 +139,12 @@ impl Proxy {
             finished.push(finished_rx);
         }
         tracing::debug!(addr = %local_addr, workers = finished.len(), "proxy listening");
-        Ok(Proxy { shared, local_addr, stop, finished })
+        Ok(Proxy { shared, local_addr, stop, finished: std::sync::Mutex::new(finished), accepting })
+    }
+
+    /// Starts accepting connections, for a proxy started held.
+    pub fn start_accepting(&self) {
+        self.accepting.send_replace(true);
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -143,10 +176,22 @@ impl Proxy {
     /// Stops accepting, lets in-flight requests finish (for at most
     /// `timeout`, after which remaining connections are closed), then returns.
     pub async fn shutdown(self, timeout: Duration) {
+        self.close(timeout).await;
+    }
+
+    /// As [`Proxy::shutdown`], through a shared reference: stops accepting, lets in-flight requests
+    /// finish within `timeout`, and returns once the workers have ended. Another handle on the
+    /// listening socket (one handed to a successor) keeps it open, and connections wait in its
+    /// queue rather than being refused.
+    /// Accepting stops at once, before the returned future is polled.
+    pub fn close(&self, timeout: Duration) -> impl Future<Output = ()> + Send + 'static {
         self.stop.send_replace(Some(timeout));
-        for finished in self.finished {
-            // Never sent, only closed: the worker thread has ended.
-            let _ = finished.await;
+        let finished = std::mem::take(&mut *self.finished.lock().unwrap_or_else(|e| e.into_inner()));
+        async move {
+            for finished in finished {
+                // Never sent, only closed: the worker thread has ended.
+                let _ = finished.await;
+            }
         }
     }
 }
@@ -155,7 +200,7 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
             .field("local_addr", &self.local_addr)
-            .field("workers", &self.finished.len())
+            .field("workers", &self.finished.lock().map_or(0, |f| f.len()))
             .field("current", &self.current())
             .finish_non_exhaustive()
     }

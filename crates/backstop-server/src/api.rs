@@ -508,7 +508,7 @@ async fn signals(State(ctx): State<Arc<Ctx>>, Path(app): Path<String>) -> ApiRes
 
 async fn list_apps(State(ctx): State<Arc<Ctx>>) -> ApiResult<Vec<backstop_api::AppStatus>> {
     let mut out = Vec::new();
-    for name in ctx.apps.keys() {
+    for name in ctx.apps().keys() {
         out.push(app_status(&ctx, name.as_str()).await?);
     }
     Ok(axum::Json(out))

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 mod changelog;
 pub mod flags;
+pub mod handover;
 mod incidents;
 mod listing;
 mod metrics;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backstop_artifacts::{ArtifactError, ArtifactStore};
-use backstop_driver::Traffic;
 use backstop_local::LocalDriver;
 use backstop_proxy::{Proxy, ProxyError, ProxyTraffic};
 use backstop_store::{SqliteStore, Store, StoreError};
@@ -64,6 +64,8 @@ pub enum ServerError {
     Bind { key: String, addr: SocketAddr, source: std::io::Error },
     #[error("`{key}`: {message}")]
     Kubernetes { key: String, message: String },
+    #[error("another backstop server runs on {path} and did not hand over: {source}")]
+    Handover { path: PathBuf, source: std::io::Error },
 }
 
 impl ServerError {
@@ -83,6 +85,10 @@ impl ServerError {
                 format!("another process holds that port: stop it or change `{key}` in the config")
             }
             ServerError::Bind { key, .. } => format!("change `{key}` to an address this machine can listen on"),
+            ServerError::Handover { path, .. } => format!(
+                "stop the running server (SIGTERM) or wait for it, then start again; its lock is {}",
+                path.join(handover::LOCK_FILE).display()
+            ),
             ServerError::Kubernetes { key, .. } => format!(
                 "check `{key}` and that the cluster answers with the Role of deploy/kubernetes/rbac.yaml (README: Kubernetes)"
             ),
@@ -124,55 +130,78 @@ async fn kubernetes_app(
 pub struct Server {
     ctx: Arc<Ctx>,
     listener: tokio::net::TcpListener,
+    /// Each local app's proxy, to close on exit.
+    proxies: Vec<Arc<ProxyTraffic>>,
+    /// The listening sockets a successor gets.
+    listeners: handover::Listeners,
+    /// Stop every instance on exit, rather than leave them for the next control plane.
+    stop_apps_on_exit: bool,
+    /// The state directory's lock, released when serving ends (a successor waits for it).
+    lock: Arc<std::sync::Mutex<Option<handover::Lock>>>,
+    control: tokio::sync::mpsc::Receiver<handover::Request>,
+}
+
+/// How the control plane came to stop serving.
+enum Exit {
+    /// SIGTERM or SIGINT (or the caller's shutdown future).
+    Signal,
+    /// A successor took the listeners: answer once accepting stopped.
+    Handover(std::sync::mpsc::SyncSender<()>),
+}
+
+fn bind_error(key: String, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServerError {
+    move |source| ServerError::Bind { key, addr, source }
 }
 
 impl Server {
-    /// Open state, bind every listener, recover from whatever a previous run left.
+    /// Open state, bind every listener (or take them over from the control plane running on the
+    /// same state directory), recover from whatever a previous run left.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let state = config.server.state.clone();
-        std::fs::create_dir_all(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
-        let token =
-            auth::load_or_create_token(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
-        let eval_token = flags::load_or_create_eval_token(&state)
-            .map_err(|source| ServerError::State { path: state.clone(), source })?;
-        let node =
-            load_or_create_node_id(&state).map_err(|source| ServerError::State { path: state.clone(), source })?;
+        let state_error = |source| ServerError::State { path: state.clone(), source };
+        std::fs::create_dir_all(&state).map_err(state_error)?;
+        // A running control plane on this state holds the lock: take its listening sockets.
+        let held = handover::try_lock(&state).map_err(state_error)?;
+        let mut predecessor = match held {
+            Some(_) => None,
+            None => {
+                let handover_error = |source| ServerError::Handover { path: state.clone(), source };
+                let asked = tokio::task::spawn_blocking({
+                    let state = state.clone();
+                    move || handover::Predecessor::ask(&state)
+                })
+                .await
+                .map_err(|e| handover_error(std::io::Error::other(e)))?;
+                match asked.map_err(handover_error)? {
+                    Some(p) => Some(p),
+                    None => return Err(handover_error(std::io::Error::other("its control socket does not answer"))),
+                }
+            }
+        };
+        let token = auth::load_or_create_token(&state).map_err(state_error)?;
+        let eval_token = flags::load_or_create_eval_token(&state).map_err(state_error)?;
+        let node = load_or_create_node_id(&state).map_err(state_error)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&state.join("backstop.db"))?);
         let flags = Arc::new(flags::FlagService::load(store.as_ref()).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
 
-        let listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .map_err(|source| ServerError::Bind { key: "server.listen".into(), addr: config.server.listen, source })?;
+        let listeners = handover::Listeners::default();
+        let listen = config.server.listen;
+        let api_listener = match predecessor.as_mut().and_then(|p| p.take(listen)) {
+            Some(l) => l,
+            None => bind(listen).await.map_err(bind_error("server.listen".into(), listen))?,
+        };
+        listeners.add(&api_listener).map_err(bind_error("server.listen".into(), listen))?;
+        api_listener.set_nonblocking(true).map_err(bind_error("server.listen".into(), listen))?;
+        let listener =
+            tokio::net::TcpListener::from_std(api_listener).map_err(bind_error("server.listen".into(), listen))?;
         let mut apps = BTreeMap::new();
+        let mut proxies = Vec::new();
         for (name, app) in &config.apps {
             store.ensure_app(name).await?;
-            if let Some(k) = &app.kubernetes {
-                let rt = kubernetes_app(name, app, k).await?;
-                apps.insert(name.clone(), Arc::new(rt));
-                continue;
-            }
-            let Some(listen) = app.listen else {
-                return Err(ConfigError::Invalid {
-                    path: config.path.clone(),
-                    key: format!("apps.{name}.listen"),
-                    message: "is missing".into(),
-                }
-                .into());
-            };
-            let proxy = Proxy::bind(listen).await.map_err(|e| match e {
-                ProxyError::Bind { addr, source } => {
-                    ServerError::Bind { key: format!("apps.{name}.listen"), addr, source }
-                }
-                other => ServerError::Bind {
-                    key: format!("apps.{name}.listen"),
-                    addr: listen,
-                    source: std::io::Error::other(other.to_string()),
-                },
-            })?;
-            proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
-            let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
-            apps.insert(name.clone(), Arc::new(backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic)));
+            let (rt, proxy) = app_runtime(&config, name, app, predecessor.as_mut(), &listeners).await?;
+            apps.insert(name.clone(), Arc::new(rt));
+            proxies.extend(proxy);
         }
         // The wiring picks the driver; nothing else names it.
         let driver = Arc::new(LocalDriver);
@@ -181,8 +210,54 @@ impl Server {
         let engine = Engine::new(EngineParts { config, store, artifacts, driver, node, apps, flag_switch });
         let ofrep_limiter = flags::RateLimiter::new(engine.config.server.ofrep_rate_limit);
         let ctx = Arc::new(Ctx { engine, token, eval_token, flags, ofrep_limiter });
+        // Everything is ready to serve: the predecessor stops accepting and watching, so from here
+        // on this one alone supervises the apps.
+        let mut took_over = None;
+        let lock = match (held, predecessor) {
+            (Some(lock), _) => Some(lock),
+            (None, Some(p)) => {
+                let started = std::time::Instant::now();
+                tokio::task::spawn_blocking(move || p.stop())
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r)
+                    .map_err(|source| ServerError::Handover { path: state.clone(), source })?;
+                tracing::info!(after = ?started.elapsed(), "took over the listening sockets");
+                took_over = Some(std::time::Instant::now());
+                None
+            }
+            (None, None) => None,
+        };
+        let held = Arc::new(std::sync::Mutex::new(lock));
+        if held.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            // The predecessor releases the lock when it exits, once its requests are finished.
+            let (state, held) = (state.clone(), held.clone());
+            std::thread::spawn(move || match handover::lock(&state) {
+                Ok(lock) => *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock),
+                Err(e) => tracing::error!(error = %e, "cannot take the state directory's lock"),
+            });
+        }
+        let (to_server, control) = tokio::sync::mpsc::channel(8);
+        if let Err(e) = handover::serve(&state, listeners.clone(), to_server) {
+            tracing::warn!(error = %e, path = %handover::socket_path(&state).display(),
+                "no control socket: a restart cannot take over the listeners, and --reload cannot reach this server");
+        }
         ctx.recover().await?;
-        Ok(Server { ctx, listener })
+        for proxy in &proxies {
+            proxy.proxy().start_accepting();
+        }
+        if let Some(at) = took_over {
+            // Between these two instants neither process accepted: connections waited in the queue.
+            tracing::info!(gap_ms = at.elapsed().as_millis() as u64, "accepting on the handed-over sockets");
+        }
+        Ok(Server { ctx, listener, proxies, listeners, stop_apps_on_exit: true, lock: held, control })
+    }
+
+    /// Whether to stop every instance on exit (the default for a control plane run in-process),
+    /// or leave them running for the next control plane to re-adopt (`backstop server`).
+    pub fn stop_apps_on_exit(mut self, stop: bool) -> Server {
+        self.stop_apps_on_exit = stop;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -193,9 +268,24 @@ impl Server {
         &self.ctx
     }
 
-    /// Serve the API until `shutdown` resolves, then stop every instance.
+    /// Serve the API until `shutdown` resolves or a successor takes over. Then stop accepting,
+    /// let accepted requests finish within `server.handover_window`, and stop every instance
+    /// or leave them running (see [`Server::stop_apps_on_exit`]).
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let ctx = self.ctx.clone();
+        let Server { ctx, listener, mut proxies, listeners, stop_apps_on_exit, lock, mut control } = self;
+        let mut running = ctx.config.clone();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let state = ctx.config.server.state.clone();
+        // Once this control plane is done: a successor that took over has its own socket at the
+        // path already; otherwise the socket goes, then the lock.
+        let kept = listeners.clone();
+        let release = move |handed_over: bool| {
+            kept.clear();
+            if !handed_over {
+                let _ = std::fs::remove_file(handover::socket_path(&state));
+            }
+            drop(lock.lock().unwrap_or_else(|e| e.into_inner()).take());
+        };
         let reaper_ctx = ctx.clone();
         let reaper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -213,15 +303,158 @@ impl Server {
         let router = api::app(ctx.clone());
         // Open flag streams never end by themselves; end them so the graceful shutdown can finish.
         let flags = ctx.flags.clone();
-        let shutdown = async move {
-            shutdown.await;
-            flags.close();
+        let (stop_api, api_stopping) = tokio::sync::oneshot::channel::<()>();
+        let api = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = api_stopping.await;
+                    flags.close();
+                })
+                .await
+        });
+        tokio::pin!(shutdown);
+        let exit = loop {
+            tokio::select! {
+                _ = &mut shutdown => break Exit::Signal,
+                request = control.recv() => match request {
+                    Some(handover::Request::Stop(done)) => break Exit::Handover(done),
+                    Some(handover::Request::Reload(answer)) => {
+                        let _ = answer.send(reload(&ctx, &mut running, &mut proxies, &listeners).await);
+                    }
+                    None => std::future::pending::<()>().await,
+                },
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                    let answer = reload(&ctx, &mut running, &mut proxies, &listeners).await;
+                    if let Some(e) = answer.error {
+                        tracing::error!(error = %e.message, hint = %e.hint, "SIGHUP: reload refused, the running config stays");
+                    }
+                },
+            }
         };
-        let result = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        let window = ctx.config.server.handover_window;
+        let _ = stop_api.send(());
         reaper.abort();
-        ctx.stop_all().await;
-        result
+        let handed_over = matches!(exit, Exit::Handover(_));
+        if stop_apps_on_exit && !handed_over {
+            let api = tokio::time::timeout(window, api).await;
+            ctx.stop_all().await;
+            release(false);
+            return match api {
+                Ok(Ok(result)) => result,
+                _ => Ok(()),
+            };
+        }
+        // Leave the instances running: the next control plane re-adopts them. This one stops
+        // accepting at once (the sockets stay open while the process lives, and a successor holds
+        // them too) and lets what it accepted finish.
+        ctx.leave_running();
+        let closing: Vec<_> = proxies.iter().map(|p| p.proxy().close(window)).collect();
+        if let Exit::Handover(done) = exit {
+            let _ = done.send(());
+        }
+        let started = std::time::Instant::now();
+        let api = tokio::time::timeout(window, api).await;
+        futures_util::future::join_all(closing).await;
+        tracing::info!(after = ?started.elapsed(), handed_over, "stopped; the apps' instances keep running");
+        release(handed_over);
+        match api {
+            Ok(Ok(result)) => result,
+            _ => Ok(()),
+        }
     }
+}
+
+async fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await?.into_std()
+}
+
+/// Re-read the config file: add the new apps (their listeners bound, then served) or change
+/// nothing and say why.
+async fn reload(
+    ctx: &Arc<Ctx>,
+    running: &mut Config,
+    proxies: &mut Vec<Arc<ProxyTraffic>>,
+    listeners: &handover::Listeners,
+) -> handover::ReloadAnswer {
+    let refuse = |code: &str, message: String, hint: &str| handover::ReloadAnswer {
+        added: Vec::new(),
+        error: Some(handover::ReloadError { code: code.into(), message, hint: hint.into() }),
+    };
+    let next = match Config::load(&running.path) {
+        Ok(next) => next,
+        Err(e) => {
+            return refuse("bad_config", error::chain(&e), "fix the named key in the config file and reload again");
+        }
+    };
+    let added = match backstop_engine::config::reload_plan(running, &next) {
+        Ok(added) => added,
+        Err((key, why)) => {
+            return refuse(
+                "refused",
+                format!("{}: `{key}` {why}", running.path.display()),
+                "undo that change in the file, or restart instead of reloading",
+            );
+        }
+    };
+    // Everything is bound before anything is served: all or nothing.
+    let bound = handover::Listeners::default();
+    let mut built = Vec::new();
+    for name in &added {
+        let app = &next.apps[name];
+        let made = match ctx.store.ensure_app(name).await {
+            Ok(()) => app_runtime(&next, name, app, None, &bound).await,
+            Err(e) => Err(e.into()),
+        };
+        match made {
+            Ok((rt, proxy)) => built.push((name.clone(), Arc::new(rt), proxy)),
+            Err(e) => return refuse("refused", error::chain(&e), &e.hint()),
+        }
+    }
+    listeners.absorb(bound);
+    let mut names = Vec::new();
+    ctx.add_apps(built.iter().map(|(name, rt, _)| (name.clone(), rt.clone())));
+    for (name, _, proxy) in built {
+        if let Some(proxy) = proxy {
+            proxy.proxy().start_accepting();
+            proxies.push(proxy);
+        }
+        tracing::info!(app = %name, "reload: app added");
+        names.push(name.to_string());
+    }
+    *running = next;
+    handover::ReloadAnswer { added: names, error: None }
+}
+
+/// An app's runtime: its proxy on the app's public address (taken over from `predecessor` when it
+/// listens there; held until recovery has pointed it) or its Kubernetes driver and Service.
+async fn app_runtime(
+    config: &Config,
+    name: &backstop_core::AppName,
+    app: &backstop_engine::config::AppConfig,
+    predecessor: Option<&mut handover::Predecessor>,
+    listeners: &handover::Listeners,
+) -> Result<(backstop_engine::AppRuntime, Option<Arc<ProxyTraffic>>), ServerError> {
+    if let Some(k) = &app.kubernetes {
+        return Ok((kubernetes_app(name, app, k).await?, None));
+    }
+    let key = format!("apps.{name}.listen");
+    let Some(listen) = app.listen else {
+        return Err(ConfigError::Invalid { path: config.path.clone(), key, message: "is missing".into() }.into());
+    };
+    let listener = match predecessor.and_then(|p| p.take(listen)) {
+        Some(l) => l,
+        None => bind(listen).await.map_err(bind_error(key.clone(), listen))?,
+    };
+    listeners.add(&listener).map_err(bind_error(key.clone(), listen))?;
+    // Held until recovery has pointed it at the live instance: until then connections wait.
+    let proxy = Proxy::serve_listener(listener, Proxy::default_workers(), false).map_err(|e| match e {
+        ProxyError::Bind { addr, source } => ServerError::Bind { key: key.clone(), addr, source },
+        other => ServerError::Bind { key: key.clone(), addr: listen, source: std::io::Error::other(other.to_string()) },
+    })?;
+    proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
+    let traffic = Arc::new(ProxyTraffic::new(proxy));
+    let rt = backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic.clone());
+    Ok((rt, Some(traffic)))
 }
 
 /// This control plane's node id, the owner of its operation leases: created once in the state

@@ -136,7 +136,7 @@ impl std::fmt::Debug for LatencyHistogram<'_> {
 
 async fn scrape(ctx: &Ctx) -> Result<Scrape, ApiError> {
     let mut scrape = Scrape { flag_version: ctx.flags.current().snapshot.version, ..Scrape::default() };
-    for (app, rt) in &ctx.apps {
+    for (app, rt) in ctx.apps().iter() {
         for (revision, counts) in rt.traffic.signals() {
             scrape.revisions.push((app.to_string(), revision, counts));
         }

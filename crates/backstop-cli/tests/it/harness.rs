@@ -59,7 +59,7 @@ impl Harness {
 
     pub fn config_text(&self) -> String {
         if let Some(apps) = &self.config_override {
-            return format!("[server]\nlisten = \"127.0.0.1:{}\"\nstate = \"state\"\n\n{apps}", self.api_port);
+            return format!("{}\n{apps}", self.server_section());
         }
         let defaults = [
             ("health", "\"/healthz\""),
@@ -77,7 +77,12 @@ impl Harness {
             }
         }
         app += &self.app_extra;
-        format!("[server]\nlisten = \"127.0.0.1:{}\"\nstate = \"state\"\n\n[apps.shop]\n{app}", self.api_port)
+        format!("{}\n[apps.shop]\n{app}", self.server_section())
+    }
+
+    /// The `[server]` section: a stop does not wait for requests (a hand-over window of 0s).
+    pub fn server_section(&self) -> String {
+        format!("[server]\nlisten = \"127.0.0.1:{}\"\nstate = \"state\"\nhandover_window = \"0s\"\n", self.api_port)
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -88,19 +93,35 @@ impl Harness {
         self.dir.path().join("state")
     }
 
+    /// Start the control plane; its instances stop with it, so no test leaves processes behind.
     pub fn boot(&mut self) {
+        self.boot_with(&["--stop-apps-on-exit"]);
+    }
+
+    /// Start the control plane with extra `backstop server` arguments and wait for its API.
+    pub fn boot_with(&mut self, args: &[&str]) {
+        let child = self.spawn_server(args);
+        self.server = Some(child);
+        self.wait_api();
+    }
+
+    /// A `backstop server` process on this harness's config, its log appended to `server.log`.
+    pub fn spawn_server(&self, args: &[&str]) -> Child {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
-        let child = Command::new(BIN)
+        Command::new(BIN)
             .args(["server", "--config"])
             .arg(self.config_path())
+            .args(args)
             .env("NO_COLOR", "1")
             .env("BACKSTOP_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap();
-        self.server = Some(child);
+            .unwrap()
+    }
+
+    fn wait_api(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok((200, _)) = http_get(self.api_port, "/v1/health") {

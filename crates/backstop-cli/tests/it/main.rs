@@ -20,6 +20,7 @@ mod lint_hostile;
 mod logging;
 mod operator;
 mod recovery;
+mod restart;
 mod schemathesis;
 mod signals;
 mod wire;

@@ -1,0 +1,279 @@
+//! Restart, upgrade and reload of the control plane itself: the apps never notice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Harness, http_get, pid_alive};
+
+/// The app's instances by revision: (revision, pid, role).
+fn instances(h: &Harness) -> Vec<(u64, u32, String)> {
+    let status = h.json(&["status", "shop"]);
+    let mut all: Vec<(u64, u32, String)> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (i["revision"].as_u64().unwrap(), i["pid"].as_u64().unwrap() as u32, i["role"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// A harness whose control plane leaves the apps running when it stops and gives its requests
+/// `window` to finish at a hand-over.
+fn harness_leaving_apps_running(window: &str) -> Harness {
+    let mut h = Harness::start("");
+    h.stop();
+    let text = h.config_text().replace("handover_window = \"0s\"", &format!("handover_window = \"{window}\""));
+    std::fs::write(h.config_path(), text).unwrap();
+    h.boot_with(&[]);
+    h
+}
+
+/// Waits for `child` to exit; how long it took.
+fn wait_exit(child: &mut std::process::Child, bound: Duration) -> Duration {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < bound, "the process did not exit within {bound:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+/// A client hitting the app's public port, one request per connection, until told to stop.
+struct Load {
+    stop: Arc<AtomicBool>,
+    served: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<(Vec<String>, Duration)>,
+}
+
+impl Load {
+    fn start(port: u16) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let (stopping, counting) = (stop.clone(), served.clone());
+        let thread = std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            let mut slowest = Duration::ZERO;
+            while !stopping.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                match http_get(port, "/") {
+                    Ok((200, body)) if body.starts_with("shop v") => {
+                        counting.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => failures.push(format!("{other:?}")),
+                }
+                slowest = slowest.max(sent.elapsed());
+            }
+            (failures, slowest)
+        });
+        Load { stop, served, thread }
+    }
+
+    fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn wait_served(&self, at_least: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.served() < at_least {
+            assert!(Instant::now() < deadline, "the load served only {} requests", self.served());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn finish(self) -> (Vec<String>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Done means for a restart: a new control plane started on the running one's state takes its
+/// listeners over under continuous load, and no request fails; the instances are re-adopted
+/// (same pids), the warm revision stays warm and `undo` is still a pointer swap.
+#[test]
+fn a_restart_under_load_loses_no_request() {
+    let mut h = harness_leaving_apps_running("30s");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    h.release("v2", &[]).ok();
+    h.wait_status(2, "known-good");
+    let before = instances(&h);
+    assert_eq!(before.len(), 2, "live and warm: {before:?}");
+
+    let load = Load::start(h.app_port);
+    load.wait_served(50);
+    let served_before = load.served();
+    let mut old = h.server.take().unwrap();
+    let asked = Instant::now();
+    let successor = h.spawn_server(&["--stop-apps-on-exit"]);
+    h.server = Some(successor);
+    let old_exit = wait_exit(&mut old, Duration::from_secs(60));
+    // The successor answers on the API it took over.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http_get(h.api_port, "/v1/health"), Ok((200, _))) {
+        assert!(Instant::now() < deadline, "the successor does not answer: {}", h.server_log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let restarted = asked.elapsed();
+    let served_during = load.served() - served_before;
+    load.wait_served(load.served() + 50);
+    let (failures, slowest) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {:?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        h.server_log()
+    );
+    assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "the successor exited: {}", h.server_log());
+
+    let log = h.server_log();
+    assert!(log.contains("handing over to a successor"), "no hand-over: {log}");
+    assert!(log.contains("took over the listening sockets"), "no hand-over: {log}");
+    // How long no process accepted (connections waited in the sockets' queues), as the successor saw it.
+    let gap_ms: u64 = log
+        .lines()
+        .find(|l| l.contains("accepting on the handed-over sockets"))
+        .and_then(|l| l.split("gap_ms=").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no hand-over gap in the log: {log}"));
+    let after = instances(&h);
+    assert_eq!(after, before, "the instances were re-adopted: {}", h.server_log());
+    let status = h.json(&["status", "shop"]);
+    assert_eq!(status["live_revision"], 2, "{status}");
+    assert_eq!(status["warm_revisions"], serde_json::json!([1]), "{status}");
+
+    let undo_started = Instant::now();
+    let undo: serde_json::Value =
+        serde_json::from_str(&h.cli(&["undo", "shop", "--output", "json"]).ok().stdout()).unwrap();
+    let undo_took = undo_started.elapsed();
+    assert_eq!(undo["warm"], true, "{undo}");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    let v1_pid = before.iter().find(|(r, _, _)| *r == 1).unwrap().1;
+    assert!(instances(&h).iter().any(|(r, pid, _)| *r == 1 && *pid == v1_pid), "undo started nothing new");
+
+    println!(
+        "restart under load: {served_during} requests served while the control plane changed \
+         ({restarted:?} from starting the successor to its API answering), 0 failed; listeners changed \
+         hands in {gap_ms} ms (neither process accepting); hand-over to the old process's exit \
+         {old_exit:?}; slowest request {slowest:?}; undo afterwards {undo_took:?} (warm swap)"
+    );
+}
+
+/// Regression: SIGTERM to `backstop server` stopped every app's instances. Now they keep running
+/// and the next start re-adopts them, warm ones included.
+#[test]
+fn sigterm_stopped_every_app() {
+    let mut h = harness_leaving_apps_running("0s");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    h.release("v2", &[]).ok();
+    h.wait_status(2, "known-good");
+    let before = instances(&h);
+    let mut server = h.server.take().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let took = wait_exit(&mut server, Duration::from_secs(30));
+    for (revision, pid, _) in &before {
+        assert!(pid_alive(*pid), "revision {revision}'s instance (pid {pid}) stopped with the server");
+    }
+    // Served by the instance while no control plane runs? Nothing listens: that is what the
+    // hand-over is for. The next start re-adopts the same processes.
+    h.boot();
+    assert_eq!(instances(&h), before, "{}", h.server_log());
+    assert_eq!(h.public_get(), (200, "shop v2\n".into()));
+    let undo: serde_json::Value =
+        serde_json::from_str(&h.cli(&["undo", "shop", "--output", "json"]).ok().stdout()).unwrap();
+    assert_eq!(undo["warm"], true, "the warm revision stayed warm: {undo}");
+    println!("SIGTERM to exit: {took:?}");
+}
+
+/// `backstop server --reload`, through this harness's config.
+fn reload(h: &Harness) -> crate::harness::Out {
+    h.cli(&["server", "--config", h.config_path().to_str().unwrap(), "--reload"])
+}
+
+/// A new app in the config is started by a reload, with its public listener; the server and the
+/// apps already running are left as they are.
+#[test]
+fn a_reload_adds_an_app_without_a_restart() {
+    let mut h = Harness::start("");
+    h.release("v1", &[]).ok();
+    let before = instances(&h);
+    let server_pid = h.server.as_ref().unwrap().id();
+    let cart_port = crate::harness::free_port();
+    let text = format!(
+        "{}\n[apps.cart]\nlisten = \"127.0.0.1:{cart_port}\"\nhealth = \"/healthz\"\nsoak = \"300ms\"\n",
+        h.config_text()
+    );
+    std::fs::write(h.config_path(), text).unwrap();
+    let out = reload(&h);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stderr(), h.server_log());
+    assert!(out.stdout().contains("apps added: cart"), "{}", out.stdout());
+
+    let art = h.artifact("c1", &[]);
+    h.cli(&["release", "cart", "--artifact", art.to_str().unwrap(), "--version", "c1"]).ok();
+    assert_eq!(http_get(cart_port, "/").unwrap(), (200, "shop c1\n".into()));
+    assert_eq!(h.server.as_mut().unwrap().id(), server_pid);
+    assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "the server restarted");
+    assert_eq!(instances(&h), before, "shop's instance was left alone");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    // Reloading the same file again adds nothing.
+    let again = reload(&h);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(again.stdout().contains("apps added: none"), "{}", again.stdout());
+}
+
+/// A config that does not read, or a change a reload cannot make, keeps the running config, says
+/// why (`error:`/`hint:`), and exits 2 or 1; SIGHUP with a bad file does not stop the server.
+#[test]
+fn a_bad_config_on_reload_keeps_the_running_one() {
+    let mut h = Harness::start("");
+    h.release("v1", &[]).ok();
+    let good = h.config_text();
+
+    std::fs::write(h.config_path(), format!("{good}\n[apps.cart\n")).unwrap();
+    let bad = reload(&h);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    assert!(bad.stderr().contains("error:") && bad.stderr().contains("hint:"), "{}", bad.stderr());
+
+    // A file that reads but is invalid (an app on the API's port) is bad input too.
+    let clash = format!("{good}\n[apps.cart]\nlisten = \"127.0.0.1:{}\"\n", h.api_port);
+    std::fs::write(h.config_path(), clash).unwrap();
+    let invalid = reload(&h);
+    assert_eq!(invalid.code(), 2, "{}", invalid.stderr());
+
+    std::fs::write(h.config_path(), good.replace("soak = \"300ms\"", "soak = \"1s\"")).unwrap();
+    let refused = reload(&h);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr());
+    assert!(refused.stderr().contains("`apps.shop` changed"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("running config stays"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("hint:"), "{}", refused.stderr());
+
+    std::fs::write(h.config_path(), format!("{good}\n[apps.cart\n")).unwrap();
+    let pid = h.server.as_ref().unwrap().id();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGHUP).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !h.server_log().contains("reload refused") {
+        assert!(Instant::now() < deadline, "SIGHUP was not answered: {}", h.server_log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "SIGHUP stopped the server");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    std::fs::write(h.config_path(), &good).unwrap();
+    assert_eq!(reload(&h).code(), 0);
+}
+
+/// `--reload` with no server running on the config's state says so and exits 3.
+#[test]
+fn reload_without_a_running_server_is_unreachable() {
+    let mut h = Harness::start("");
+    h.stop();
+    let out = reload(&h);
+    assert_eq!(out.code(), 3, "{}", out.stderr());
+    assert!(out.stderr().contains("no backstop server answers"), "{}", out.stderr());
+    assert!(out.stderr().contains("hint:"), "{}", out.stderr());
+}
