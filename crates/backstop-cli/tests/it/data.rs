@@ -256,7 +256,7 @@ fn shipped_queries_make_the_checks_precise() {
     assert_eq!(one["database"]["queries"], 2);
     assert!(one["database"]["schema_recorded_at"].is_string(), "{one}");
     let shown = h.cli(&["history", "shop", "--revision", "1"]);
-    assert!(shown.ok().stdout().contains("migrations:   0001_users.sql"), "{}", shown.stdout());
+    assert!(shown.ok().stdout().contains("migrations:    0001_users.sql"), "{}", shown.stdout());
     let v2 = folder(&h, "v2", &[base, drop]);
     release_with(&h, "v2", &["--migrations", path(&v2), "--queries", path(&queries)]).ok();
     h.wait_status(2, "known-good");
