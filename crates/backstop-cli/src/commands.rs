@@ -20,6 +20,7 @@ pub async fn run(mut cli: Cli) -> CliResult {
         cli.global.token = Some(read_token_file(&path)?);
     }
     crate::client::set_actor(cli.global.actor.clone());
+    crate::output::set_no_headers(cli.global.no_headers);
     let g = &cli.global;
     let client = || Client::new(&g.server, g.token.clone());
     match cli.command {
@@ -192,7 +193,7 @@ pub async fn run(mut cli: Cli) -> CliResult {
                 client()?.get_query(&format!("/v1/apps/{app}/operations"), &query).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", ops.json()),
-                Output::Table => out!("{}", operations_table(&ops.value)),
+                Output::Table => crate::output::print_listing(operations_table(&ops.value)),
             }
             Ok(())
         }
@@ -231,7 +232,10 @@ pub async fn run(mut cli: Cli) -> CliResult {
                             ]
                         })
                         .collect();
-                    out!("{}", table(&["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"], rows));
+                    crate::output::print_listing(table(
+                        &["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"],
+                        rows,
+                    ));
                 }
             }
             Ok(())
@@ -688,7 +692,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
         out!("{}", rows.json());
         return Ok(());
     }
-    out!("{}", history_table(&rows.value, Utc::now()));
+    crate::output::print_listing(history_table(&rows.value, Utc::now()));
     Ok(())
 }
 
@@ -973,7 +977,7 @@ async fn apps(c: &Client, output: Output) -> CliResult {
                     ]
                 })
                 .collect();
-            out!("{}", table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
+            crate::output::print_listing(table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
         }
     }
     Ok(())

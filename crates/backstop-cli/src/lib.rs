@@ -47,6 +47,10 @@ pub struct Global {
     /// The name recorded as who acted, in the audit log and operation journals (default: $USER).
     #[arg(long, global = true, env = "BACKSTOP_ACTOR", value_name = "NAME")]
     pub actor: Option<String>,
+    /// Print listings (history, operations, audit list, flag list and history, apps) without
+    /// their header line, for scripts.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
     /// Output format of listings.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,

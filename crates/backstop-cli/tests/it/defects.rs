@@ -362,3 +362,18 @@ fn there_was_no_config_check() {
     assert_eq!(missing.code(), 2);
     assert!(missing.stderr().contains("hint: pass --config PATH"), "{}", missing.stderr());
 }
+
+#[test]
+fn listings_had_no_no_headers_option() {
+    let h = Harness::start("");
+    h.release("v1", &[]).ok();
+    for args in [&["history", "shop"][..], &["operations", "shop"], &["audit", "list"], &["apps"], &["flag", "list"]] {
+        let with = h.cli(args).ok().stdout();
+        let mut plain = args.to_vec();
+        plain.push("--no-headers");
+        let without = h.cli(&plain).ok().stdout();
+        let header = with.lines().next().unwrap_or_default();
+        assert!(header.chars().all(|c| !c.is_ascii_lowercase()), "{args:?}: the first line is the header: {with}");
+        assert_eq!(without.lines().collect::<Vec<_>>(), with.lines().skip(1).collect::<Vec<_>>(), "{args:?}");
+    }
+}
