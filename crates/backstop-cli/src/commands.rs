@@ -26,7 +26,7 @@ pub async fn run(mut cli: Cli) -> CliResult {
     match cli.command {
         Command::Server { config } => server(&config).await,
         Command::Completion { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = crate::help::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "backstop", &mut script);
             crate::output::out_part!("{}", String::from_utf8_lossy(&script));
@@ -331,7 +331,7 @@ fn gc_text(v: &GcSummary) -> String {
 
 /// `man`: backstop.1 on stdout, or every page into `dir`.
 fn man(dir: Option<&Path>) -> CliResult {
-    let cmd = <Cli as clap::CommandFactory>::command();
+    let cmd = crate::help::command();
     match dir {
         None => {
             let mut page = Vec::new();

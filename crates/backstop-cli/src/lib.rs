@@ -8,6 +8,7 @@ mod demo;
 pub mod demo_app;
 pub mod exit;
 mod flag;
+mod help;
 mod hotfix;
 mod incident;
 mod lint;
@@ -312,7 +313,9 @@ pub enum AuditCommand {
 
 /// Parse the command line, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed =
+        help::command().try_get_matches().and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { Exit::BadInput } else { Exit::Ok };

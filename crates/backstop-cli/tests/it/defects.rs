@@ -377,3 +377,19 @@ fn listings_had_no_no_headers_option() {
         assert_eq!(without.lines().collect::<Vec<_>>(), with.lines().skip(1).collect::<Vec<_>>(), "{args:?}");
     }
 }
+
+#[test]
+fn help_had_no_examples_and_arguments_had_no_description() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["release", "undo", "logs", "flag", "gc"] {
+        let help = bare(&[command, "--help"], dir.path()).ok().stdout();
+        assert!(help.contains(&format!("Examples:\n  backstop {command}")), "{command}: {help}");
+    }
+    let undo = bare(&["undo", "--help"], dir.path()).ok().stdout();
+    assert!(undo.contains("The app, as named under [apps.NAME] in the server's config"), "{undo}");
+    // The man page carries them too.
+    let page = bare(&["man", "--dir", dir.path().join("man").to_str().unwrap()], dir.path());
+    page.ok();
+    let release = std::fs::read_to_string(dir.path().join("man/backstop-release.1")).unwrap();
+    assert!(release.contains("Examples:"), "{release}");
+}
