@@ -204,7 +204,7 @@ impl Client {
             CliError::new(
                 Exit::Failed,
                 format!("lost the connection to {} during the call", self.base),
-                "the operation's outcome is in `backstop status APP`; the server finishes or reverts it",
+                "the server finishes or reverts what it began: `backstop operations APP` shows the operation's outcome",
             )
         }
     }

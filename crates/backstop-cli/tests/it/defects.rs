@@ -393,3 +393,22 @@ fn help_had_no_examples_and_arguments_had_no_description() {
     let release = std::fs::read_to_string(dir.path().join("man/backstop-release.1")).unwrap();
     assert!(release.contains("Examples:"), "{release}");
 }
+
+#[test]
+fn a_lost_connection_hint_named_status_for_the_operations_outcome() {
+    // A server that takes the request and hangs up without answering.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            let _ = s.read(&mut [0u8; 4096]);
+            drop(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare(&["undo", "shop", "--server", &format!("http://127.0.0.1:{port}"), "--token", "t"], dir.path());
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(out.stderr().contains("error: lost the connection to"), "{}", out.stderr());
+    assert!(out.stderr().contains("`backstop operations APP` shows the operation's outcome"), "{}", out.stderr());
+}
