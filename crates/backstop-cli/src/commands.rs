@@ -370,7 +370,7 @@ fn load_config(config: &Path) -> CliResult<backstop_server::Config> {
 
 async fn server(config: &Path) -> CliResult {
     let config = load_config(config)?;
-    init_logging();
+    init_logging()?;
     let server = backstop_server::Server::start(config).await.map_err(|e| {
         let exit = if e.is_bad_input() { Exit::BadInput } else { Exit::Failed };
         CliError::new(exit, error_chain(&e), e.hint())
@@ -382,13 +382,35 @@ async fn server(config: &Path) -> CliResult {
         .map_err(|e| CliError::failed(format!("the API server stopped: {e}"), "see the log above"))
 }
 
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BACKSTOP_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(crate::output::color_stderr())
-        .try_init();
+/// The server's log on stderr: `BACKSTOP_LOG` filters it (`info` by default, `RUST_LOG` syntax),
+/// `BACKSTOP_LOG_FORMAT=json` writes one JSON object per line for log shippers.
+pub fn init_logging() -> CliResult<()> {
+    let format = std::env::var("BACKSTOP_LOG_FORMAT").unwrap_or_default();
+    let filter = match std::env::var("BACKSTOP_LOG") {
+        Err(_) => tracing_subscriber::EnvFilter::new("info"),
+        Ok(spec) => tracing_subscriber::EnvFilter::try_new(&spec).map_err(|e| {
+            CliError::bad_input(
+                format!("BACKSTOP_LOG={spec:?} is not a log filter: {e}"),
+                "use a level (`info`, `debug`) or targets with levels (`info,backstop_engine=debug`)",
+            )
+        })?,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format.as_str() {
+        "" | "text" => {
+            let _ = builder.with_ansi(crate::output::color_stderr()).try_init();
+        }
+        "json" => {
+            let _ = builder.json().flatten_event(true).with_current_span(false).try_init();
+        }
+        other => {
+            return Err(CliError::bad_input(
+                format!("BACKSTOP_LOG_FORMAT={other:?} is not a log format"),
+                "use `text` (the default) or `json`",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub use backstop_server::error::chain as error_chain;

@@ -4,8 +4,10 @@
 //! incident's timeline), an instant rollback to the warm previous
 //! version, a refused release, and a second app whose releases ship database
 //! migrations: a rename refused, the expand/contract way through, a rollback
-//! refused once the old code's column is gone (the ladder then says roll forward), and an expand stage that would break the serving
-//! revision refused before it runs; and a third app whose automated analysis notices a release
+//! refused once the old code's column is gone (the ladder then says roll forward), the roll
+//! forward walked (a hotfix branched from the commit production runs, released, its backport
+//! debt shown and blocking the next release from main until it is paid), and an expand stage
+//! that would break the serving revision refused before it runs; and a third app whose automated analysis notices a release
 //! failing under traffic and reverts it by itself.
 
 use std::time::{Duration, Instant};
@@ -87,6 +89,7 @@ pub async fn run(keep: bool) -> CliResult {
         ("a1", vec![]),
         ("a2", vec![]),
         ("a3", vec![]),
+        ("a3.1", vec![]),
         ("a4", vec!["--unhealthy"]),
         ("s1", vec![]),
         ("s2", vec!["--fail-percent", "30"]),
@@ -294,9 +297,20 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     }
     let live = |v: &Outcome| format!("revision {} is {}", v.revision, v.status.as_str());
 
+    // The accounts app's own repository: each release is built from a commit of it, so a hotfix
+    // can branch from exactly what production runs.
+    let repo = Repo::init(&root.join("repo"))?;
+    let built = |version: &str, message: &str| -> CliResult<Option<String>> {
+        let Some(repo) = &repo else { return Ok(None) };
+        repo.commit("accounts/VERSION", &format!("{version}\n"), message)?;
+        repo.git(&["tag", &format!("accounts-{version}")])?;
+        Ok(Some(format!("accounts-{version}")))
+    };
+
     say("data safety: app `accounts` ships its migrations with each release (SQLite here, PostgreSQL alike)");
     let v1 = folder("a1", &[users])?;
-    show(release_app(c, "accounts", &art("a1"), "a1", "users with full_name", None, &[], Some(&v1)).await, &live);
+    let tag = built("a1", "Users with a full name")?;
+    show(release_git(c, &repo, &art("a1"), "a1", "users with full_name", tag.as_deref(), &v1).await, &live);
     wait_known_good_app(c, "accounts", 1).await?;
 
     say("a release renaming users.full_name to name in one step: refused, nothing runs");
@@ -305,12 +319,14 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
 
     say("the expand/contract way, release a2: add `name` and copy the data before the new code starts");
     let v2 = folder("a2", &[users, add, copy])?;
-    show(release_app(c, "accounts", &art("a2"), "a2", "read name", None, &[], Some(&v2)).await, &live);
+    let tag = built("a2", "Read users.name")?;
+    show(release_git(c, &repo, &art("a2"), "a2", "read name", tag.as_deref(), &v2).await, &live);
     wait_known_good_app(c, "accounts", 2).await?;
 
     say("release a3 ships the drop of full_name: it waits for the contract stage, after the soak");
     let v3 = folder("a3", &[users, add, copy, drop])?;
-    show(release_app(c, "accounts", &art("a3"), "a3", "drop full_name", None, &[], Some(&v3)).await, &live);
+    let tag = built("a3", "Drop users.full_name")?;
+    show(release_git(c, &repo, &art("a3"), "a3", "drop full_name", tag.as_deref(), &v3).await, &live);
     wait_known_good_app(c, "accounts", 3).await?;
     let check: Answer<RollbackCheck> = c.get("/v1/apps/accounts/revisions/2/rollback-check").await?;
     out!(
@@ -343,13 +359,155 @@ async fn data_safety(c: &Client, root: &std::path::Path) -> CliResult {
     let ladder: Answer<IncidentAssessment> = c.get("/v1/apps/accounts/incident").await?;
     out_part!("{}", ladder.value.text);
 
+    let main_tag = match &repo {
+        Some(repo) => Some(roll_forward(c, repo, &art("a3.1"), &v3).await?),
+        None => {
+            out!("(git is not installed: the roll-forward scene is skipped)");
+            None
+        }
+    };
+
     say(
-        "release a4 (unhealthy, too) adds a unique index on users.name in its expand stage: revision 3, serving, may write duplicate names; refused before anything runs",
+        "release a4 (unhealthy, too) adds a unique index on users.name in its expand stage: revision 4 (the hotfix), serving, may write duplicate names; refused before anything runs",
     );
     let unique = ("0005_unique_name.sql", "CREATE UNIQUE INDEX users_name_unique ON users (name);\n");
     let v4 = folder("a4", &[users, add, copy, drop, unique])?;
-    show(release_app(c, "accounts", &art("a4"), "a4", "unique names", None, &[], Some(&v4)).await, &live);
+    show(release_git(c, &repo, &art("a4"), "a4", "unique names", main_tag.as_deref(), &v4).await, &live);
     Ok(())
+}
+
+/// The last rung, walked: branch from the commit revision 3 runs (main has moved on), fix,
+/// release as a hotfix, and see the backport debt block main's next release until it is paid.
+/// Returns the main commit the next release is built from.
+async fn roll_forward(
+    c: &Client,
+    repo: &Repo,
+    artifact: &std::path::Path,
+    migrations: &std::path::Path,
+) -> CliResult<String> {
+    let show = |r: CliResult| {
+        if let Err(e) = r {
+            out!("error: {}\nhint: {}", e.message, e.hint);
+        }
+    };
+    say("meanwhile main has moved on: the next feature's commit lands after accounts-a3");
+    repo.commit("accounts/NEXT", "unique names\n", "Start on unique user names")?;
+
+    say("backstop hotfix start accounts: a branch from exactly the commit revision 3 was released from");
+    crate::hotfix::start(c, Output::Table, "accounts", None, Some(repo.dir.clone())).await?;
+    let a3 = repo.git(&["rev-parse", "accounts-a3^{commit}"])?;
+    let branch = backstop_core::hotfix::branch_name("accounts", 3, &a3);
+    repo.git(&["switch", "-q", &branch])?;
+    let fix = repo.commit("accounts/LIMITS", "name: at most 200 characters\n", "Refuse names over 200 characters")?;
+
+    say(
+        "backstop release accounts --hotfix-of 3: the fix goes out through the same gates (digest, migrations, rollback verdict)",
+    );
+    let git = crate::hotfix::prepare_release(c, "accounts", Some(&branch), Some(3), None, Some(&repo.dir)).await?;
+    let o = release_app_git(c, "accounts", artifact, "a3.1", "hotfix: limit name length", &git, &[], Some(migrations))
+        .await?;
+    out!("revision {} is {} (hotfix of 3, from {})", o.value.revision, o.value.status.as_str(), &fix[..7]);
+    wait_known_good_app(c, "accounts", o.value.revision).await?;
+
+    say("backstop hotfix check accounts: production runs a fix that main does not have");
+    repo.git(&["switch", "-q", "main"])?;
+    show(crate::hotfix::check(c, Output::Table, Some("accounts".into()), "main", Some(repo.dir.clone())).await);
+
+    say("a release built from main now would bring the bug back: refused");
+    let head = repo.git(&["rev-parse", "HEAD"])?;
+    show(crate::hotfix::prepare_release(c, "accounts", Some(&head), None, None, Some(&repo.dir)).await.map(|_| ()));
+
+    say("git cherry-pick -x the fix onto main, and the debt is paid");
+    repo.git(&["cherry-pick", "-x", &fix])?;
+    show(crate::hotfix::check(c, Output::Table, Some("accounts".into()), "main", Some(repo.dir.clone())).await);
+    repo.git(&["rev-parse", "HEAD"])
+}
+
+/// A throwaway git repository for the demo's app, driven through the `git` binary.
+struct Repo {
+    dir: std::path::PathBuf,
+}
+
+impl Repo {
+    /// `None` when git is not installed.
+    fn init(dir: &std::path::Path) -> CliResult<Option<Repo>> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display()), ""))?;
+        let repo = Repo { dir: dir.to_owned() };
+        match repo.command(&["init", "-q", "-b", "main"]).output() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CliError::failed(format!("cannot run git: {e}"), "")),
+            Ok(out) if !out.status.success() => {
+                Err(CliError::failed(format!("git init failed: {}", String::from_utf8_lossy(&out.stderr).trim()), ""))
+            }
+            Ok(_) => Ok(Some(repo)),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new("git");
+        cmd.arg("-C").arg(&self.dir).args(["-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]).args(args);
+        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"] {
+            cmd.env_remove(var);
+        }
+        for (var, value) in [
+            ("GIT_AUTHOR_NAME", "Demo"),
+            ("GIT_AUTHOR_EMAIL", "demo@example.invalid"),
+            ("GIT_COMMITTER_NAME", "Demo"),
+            ("GIT_COMMITTER_EMAIL", "demo@example.invalid"),
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+            ("GIT_CONFIG_GLOBAL", "/dev/null"),
+        ] {
+            cmd.env(var, value);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    fn git(&self, args: &[&str]) -> CliResult<String> {
+        let out = self
+            .command(args)
+            .output()
+            .map_err(|e| CliError::failed(format!("cannot run git {}: {e}", args.join(" ")), ""))?;
+        if !out.status.success() {
+            return Err(CliError::failed(
+                format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+                "",
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Writes `file`, commits it, and returns the commit.
+    fn commit(&self, file: &str, text: &str, message: &str) -> CliResult<String> {
+        let path = self.dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CliError::failed(format!("cannot write {file}: {e}"), ""))?;
+        }
+        std::fs::write(&path, text).map_err(|e| CliError::failed(format!("cannot write {file}: {e}"), ""))?;
+        self.git(&["add", file])?;
+        self.git(&["commit", "-q", "-m", message])?;
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// An `accounts` release from `tag` of the demo repository, through the release's git checks.
+async fn release_git(
+    c: &Client,
+    repo: &Option<Repo>,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    tag: Option<&str>,
+    migrations: &std::path::Path,
+) -> CliResult<Answer<Outcome>> {
+    let git = match (repo, tag) {
+        (Some(repo), Some(tag)) => {
+            crate::hotfix::prepare_release(c, "accounts", Some(tag), None, None, Some(&repo.dir)).await?
+        }
+        _ => crate::hotfix::ReleaseGit::default(),
+    };
+    release_app_git(c, "accounts", artifact, version, change_cause, &git, &[], Some(migrations)).await
 }
 
 async fn release(
@@ -385,13 +543,27 @@ async fn release_app(
     migrations: Option<&std::path::Path>,
 ) -> CliResult<Answer<Outcome>> {
     let git = crate::hotfix::ReleaseGit::commit(git_commit);
+    release_app_git(c, app, artifact, version, change_cause, &git, guarded_by, migrations).await
+}
+
+#[expect(clippy::too_many_arguments, reason = "the release command's own arguments, spelled out")]
+async fn release_app_git(
+    c: &Client,
+    app: &str,
+    artifact: &std::path::Path,
+    version: &str,
+    change_cause: &str,
+    git: &crate::hotfix::ReleaseGit,
+    guarded_by: &[String],
+    migrations: Option<&std::path::Path>,
+) -> CliResult<Answer<Outcome>> {
     let args = commands::ReleaseArgs {
         app,
         artifact,
         version,
         change_cause,
         digest: None,
-        git: &git,
+        git,
         guarded_by,
         migrations,
         queries: None,

@@ -78,7 +78,13 @@ struct Started {
     next: Vec<String>,
 }
 
-async fn start(c: &Client, output: Output, app: &str, from: Option<u64>, repo: Option<PathBuf>) -> CliResult {
+pub(crate) async fn start(
+    c: &Client,
+    output: Output,
+    app: &str,
+    from: Option<u64>,
+    repo: Option<PathBuf>,
+) -> CliResult {
     let git = repository(repo.as_deref())?;
     let n = match from {
         Some(n) => n,
@@ -260,7 +266,13 @@ struct CheckReport {
     debt: usize,
 }
 
-async fn check(c: &Client, output: Output, app: Option<String>, main: &str, repo: Option<PathBuf>) -> CliResult {
+pub(crate) async fn check(
+    c: &Client,
+    output: Output,
+    app: Option<String>,
+    main: &str,
+    repo: Option<PathBuf>,
+) -> CliResult {
     let git = repository(repo.as_deref())?;
     let main_commit = git.resolve(main)?.ok_or_else(|| {
         CliError::bad_input(

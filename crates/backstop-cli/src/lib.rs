@@ -13,6 +13,7 @@ mod hotfix;
 mod incident;
 mod lint;
 mod output;
+mod sarif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

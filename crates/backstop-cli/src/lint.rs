@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::exit::{CliError, CliResult, Exit};
 use crate::output::{out, out_part};
+use crate::sarif;
+use serde_sarif::sarif::Sarif;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LintOutput {
@@ -138,61 +140,42 @@ fn parse_error_json(e: &backstop_migrate::ParseError) -> Value {
     json!({ "file": e.file, "line": e.line, "column": e.column, "message": e.message })
 }
 
-fn sarif(reports: &[(PathBuf, String, Report)], parse_errors: &[backstop_migrate::ParseError]) -> Value {
-    let rules: Vec<Value> = backstop_migrate::RULES
+fn sarif(reports: &[(PathBuf, String, Report)], parse_errors: &[backstop_migrate::ParseError]) -> Sarif {
+    let rules = backstop_migrate::RULES
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "shortDescription": { "text": r.summary },
-                "help": { "text": r.help },
-                "defaultConfiguration": { "level": level(r.severity) },
-            })
-        })
-        .chain(std::iter::once(json!({
-            "id": "parse-error",
-            "shortDescription": { "text": "the file is not valid SQL for the dialect, so nothing in it was analysed" },
-            "help": { "text": "fix the SQL at that position; backstop never skips what it cannot parse" },
-            "defaultConfiguration": { "level": "error" },
-        })))
-        .collect();
-    let results: Vec<Value> = reports
+        .map(|r| sarif::Rule { id: r.id, summary: r.summary, help: r.help, level: level(r.severity) })
+        .chain(std::iter::once(sarif::Rule {
+            id: "parse-error",
+            summary: "the file is not valid SQL for the dialect, so nothing in it was analysed",
+            help: "fix the SQL at that position; backstop never skips what it cannot parse",
+            level: sarif::Level::Error,
+        }));
+    let hits = reports
         .iter()
         .flat_map(|(_, _, r)| &r.findings)
-        .map(|f| {
-            json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": { "text": format!("{} ({})", f.message, f.help) },
-                "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": f.file },
-                    "region": { "startLine": f.line, "startColumn": f.column },
-                }}],
-            })
+        .map(|f| sarif::Hit {
+            rule: f.rule,
+            level: level(f.severity),
+            message: format!("{} ({})", f.message, f.help),
+            file: &f.file,
+            line: f.line,
+            column: f.column,
         })
-        .chain(parse_errors.iter().map(|e| {
-            json!({
-                "ruleId": "parse-error",
-                "level": "error",
-                "message": { "text": format!("cannot parse sql: {}", e.message) },
-                "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": e.file },
-                    "region": { "startLine": e.line, "startColumn": e.column },
-                }}],
-            })
-        }))
-        .collect();
-    json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{ "tool": { "driver": { "name": "backstop", "version": env!("CARGO_PKG_VERSION"), "rules": rules } }, "results": results }],
-    })
+        .chain(parse_errors.iter().map(|e| sarif::Hit {
+            rule: "parse-error",
+            level: sarif::Level::Error,
+            message: format!("cannot parse sql: {}", e.message),
+            file: &e.file,
+            line: e.line,
+            column: e.column,
+        }));
+    sarif::log(rules, hits)
 }
 
-fn level(s: Severity) -> &'static str {
+fn level(s: Severity) -> sarif::Level {
     match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
+        Severity::Error => sarif::Level::Error,
+        Severity::Warning => sarif::Level::Warning,
     }
 }
 

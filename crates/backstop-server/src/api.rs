@@ -37,7 +37,11 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        (self.status, axum::Json(backstop_api::ErrorBody::new(self.code, self.message, self.hint))).into_response()
+        let refusal = crate::changelog::Refusal { code: self.code, message: self.message.clone() };
+        let mut resp =
+            (self.status, axum::Json(backstop_api::ErrorBody::new(self.code, self.message, self.hint))).into_response();
+        resp.extensions_mut().insert(refusal);
+        resp
     }
 }
 
@@ -337,6 +341,7 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(error_shape))
+        .layer(middleware::from_fn(crate::changelog::log_changes))
         .with_state(ctx)
 }
 

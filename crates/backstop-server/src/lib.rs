@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+mod changelog;
 pub mod flags;
 mod incidents;
 mod listing;

@@ -127,8 +127,10 @@ fn a_release_failing_under_load_is_reverted_by_analysis_long_before_its_soak_end
 
 #[test]
 fn a_healthy_release_with_a_little_noise_becomes_known_good() {
-    let h = Harness::start(&format!("soak = \"4s\"\n{}", ANALYSIS.replace("0.01", "0.02")));
-    let _load = Load::start(h.app_port, 2);
+    // Enough traffic inside the soak even on a loaded machine: 20 requests in 6 s from 3 clients.
+    let config = ANALYSIS.replace("0.01", "0.02").replace("min_requests = 50", "min_requests = 20");
+    let h = Harness::start(&format!("soak = \"6s\"\n{config}"));
+    let _load = Load::start(h.app_port, 3);
     h.release("v1", &["--fail-percent", "0.5"]).ok();
     wait_status(&h, 1, "known-good", Duration::from_secs(60));
     h.release("v2", &["--fail-percent", "0.5"]).ok();
@@ -136,7 +138,7 @@ fn a_healthy_release_with_a_little_noise_becomes_known_good() {
     let status = h.json(&["status", "shop"]);
     assert_eq!(status["analysis"]["revision"], 2, "{status}");
     assert_eq!(status["analysis"]["verdict"], "pass", "{status}");
-    assert!(status["analysis"]["requests"].as_u64().unwrap() >= 50, "{status}");
+    assert!(status["analysis"]["requests"].as_u64().unwrap() >= 20, "{status}");
     let text = h.cli(&["status", "shop"]);
     assert!(text.ok().stdout().contains("analysis:          pass: error ratio"), "{}", text.stdout());
 }

@@ -17,6 +17,7 @@ mod kubernetes;
 mod lifecycle;
 mod lint;
 mod lint_hostile;
+mod logging;
 mod operator;
 mod recovery;
 mod schemathesis;
