@@ -3,7 +3,7 @@
 
 use backstop_core::Digest;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// `GET /v1/artifacts/{digest}`: the artifact is in the store (a 404 otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -42,6 +42,20 @@ pub struct GcSummary {
     pub freed_bytes: u64,
     /// How many artifacts protected revisions still refer to.
     pub kept: usize,
+    /// The artifacts deleted (or, on a dry run, that would be).
     #[schema(value_type = Vec<String>)]
     pub removed: Vec<Digest>,
+    /// Nothing was deleted: `removed` and `freed_bytes` say what a collection would do.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The query string of `POST /v1/gc`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GcQuery {
+    /// Say what would be deleted, delete nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }

@@ -58,6 +58,44 @@ pub struct AppListQuery {
     pub since: Option<String>,
 }
 
+/// One entry of `GET /v1/audit`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub seq: u64,
+    /// RFC 3339 time, exactly as the entry's hash covers it.
+    pub at: String,
+    /// Who acted: the token's role and the name the caller gave (`admin:ana`), or backstop's own
+    /// actor (`backstop:analysis`).
+    pub actor: String,
+    pub action: String,
+    pub app: Option<String>,
+    pub outcome: String,
+    /// The action's details as a JSON object; a stored detail that is not JSON is a string.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<backstop_core::audit::AuditEntry> for AuditEntry {
+    /// The stored entry keeps its detail as the text the hash covers; on the wire it is read back
+    /// into JSON.
+    fn from(e: backstop_core::audit::AuditEntry) -> AuditEntry {
+        let detail = serde_json::from_str(&e.detail).unwrap_or_else(|_| serde_json::Value::String(e.detail.clone()));
+        AuditEntry {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            app: e.app,
+            outcome: e.outcome,
+            detail,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
 /// `GET /v1/audit/verify`: whether the chain of audit entries is intact.
 ///
 /// On the wire: `{"ok": true, "entries": N, "head": HASH|null}` or

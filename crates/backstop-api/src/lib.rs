@@ -31,6 +31,7 @@
 //! | `GET /v1/drills` | [`AppListQuery`] | `Vec<`[`Drill`]`>` |
 //! | `GET /metrics` | | Prometheus text |
 //! | `GET /v1/apps/{app}/operations` | [`ListQuery`] | `Vec<`[`Operation`]`>` |
+//! | `GET /v1/apps/{app}/logs` (admin token) | [`LogQuery`] | [`LogChunk`] |
 //! | `GET /v1/operations/{id}` | | [`Operation`] |
 //! | `POST /v1/apps/{app}/releases` | [`ReleaseRequest`] | [`Outcome`] |
 //! | `POST /v1/apps/{app}/undo` | [`UndoRequest`] | [`Outcome`] |
@@ -41,7 +42,7 @@
 //! | `POST /v1/apps/{app}/migrations/contract` | | [`ContractOutcome`] |
 //! | `GET /v1/artifacts/{digest}` | | [`ArtifactInfo`] |
 //! | `PUT /v1/artifacts/{digest}` | the bytes | [`Uploaded`] |
-//! | `POST /v1/gc` | | [`GcSummary`] |
+//! | `POST /v1/gc` | [`GcQuery`] | [`GcSummary`] |
 //! | `GET /v1/audit` | [`AuditQuery`] | `Vec<`[`AuditEntry`]`>` |
 //! | `GET /v1/audit/verify` | | [`AuditVerify`] |
 //! | `GET /v1/flags` | | [`FlagList`] |
@@ -69,6 +70,7 @@ mod compat;
 mod error;
 mod flags;
 mod incidents;
+mod logs;
 mod migrations;
 mod ofrep;
 mod operations;
@@ -78,10 +80,9 @@ pub use apps::{
     AnalysisView, AppStatus, Health, HistoryEntry, InstanceRole, InstanceView, Operation, RevisionDatabase,
     RevisionDetail, Step, UndoPreview,
 };
-pub use artifacts::{ArtifactInfo, ArtifactKind, GcSummary, Uploaded};
-pub use audit::{AppListQuery, AuditQuery, AuditVerify, ListQuery};
+pub use artifacts::{ArtifactInfo, ArtifactKind, GcQuery, GcSummary, Uploaded};
+pub use audit::{AppListQuery, AuditEntry, AuditQuery, AuditVerify, ListQuery};
 pub use backstop_core::analysis::{OnFailure, Verdict};
-pub use backstop_core::audit::AuditEntry;
 pub use backstop_core::incident::{Facts as IncidentFacts, Rung, RungAssessment};
 pub use backstop_core::{Digest, OperationKind, OperationState, Revision, RevisionStatus};
 pub use backstop_flags::{Flag, Reason, Value as FlagValue};
@@ -97,6 +98,7 @@ pub use incidents::{
     CloseRequest, DeliveryReport, Drill, DrillOutcome, DrillPhase, DrillRequest, Incident, IncidentAssessment,
     Readiness, ReadinessCheck,
 };
+pub use logs::{LogChunk, LogQuery, MAX_LOG_BYTES};
 pub use migrations::{
     CheckMode, ConstraintKind, ContractOutcome, DownStep, Phase, PlanRequest, PlanView, PlannedFile, PlannedStatement,
     Problem, ProblemKind, Refusal, RollbackCheck, Stage,

@@ -345,6 +345,11 @@ impl ArtifactStore {
         Ok(out)
     }
 
+    /// The bytes an artifact takes on disk (0 when it is absent).
+    pub fn size(&self, digest: &Digest) -> u64 {
+        disk_size(&self.path_of(digest))
+    }
+
     /// Delete an artifact; returns the bytes freed.
     pub fn remove(&self, digest: &Digest) -> Result<u64> {
         let path = self.path_of(digest);

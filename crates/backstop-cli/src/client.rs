@@ -30,6 +30,25 @@ impl<T> Answer<T> {
     }
 }
 
+/// The `--actor` given (it also reads `$BACKSTOP_ACTOR`), set once at start.
+static ACTOR: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Record the `--actor` of this invocation.
+pub fn set_actor(actor: Option<String>) {
+    let _ = ACTOR.set(actor.filter(|a| !a.trim().is_empty()));
+}
+
+/// Who the calls act as: `--actor`, `$BACKSTOP_ACTOR`, else `$USER`. The server prefixes the
+/// token's role (`admin:ana`).
+fn actor() -> Option<String> {
+    ACTOR
+        .get()
+        .cloned()
+        .flatten()
+        .or_else(|| std::env::var("BACKSTOP_ACTOR").ok().filter(|a| !a.trim().is_empty()))
+        .or_else(|| std::env::var("USER").ok().filter(|a| !a.trim().is_empty()))
+}
+
 pub struct Client {
     base: String,
     token: Option<String>,
@@ -59,8 +78,8 @@ impl Client {
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t.trim());
         }
-        if let Ok(user) = std::env::var("BACKSTOP_ACTOR").or_else(|_| std::env::var("USER")) {
-            rb = rb.header("x-backstop-actor", user);
+        if let Some(actor) = actor() {
+            rb = rb.header("x-backstop-actor", actor);
         }
         rb
     }
@@ -132,7 +151,7 @@ impl Client {
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            s => Err(CliError::failed(format!("server answered {s} for {path}"), "see the server log")),
+            s => Err(CliError::failed(format!("{} answered {s} for {path}", self.base), self.not_backstop_hint())),
         }
     }
 
@@ -142,10 +161,13 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         if status.is_success() {
             let unexpected = |e: serde_json::Error| {
-                CliError::failed(
-                    format!("unexpected answer from {}: {e}", self.base),
-                    "is the server a backstop of the same version?",
-                )
+                let hint = if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
+                    "is the server a backstop of the same version? `backstop version` and the server's log say"
+                        .to_owned()
+                } else {
+                    self.not_backstop_hint()
+                };
+                CliError::failed(format!("unexpected answer from {}: {e}", self.base), hint)
             };
             let raw: serde_json::Value = serde_json::from_slice(&bytes).map_err(unexpected)?;
             let value = T::deserialize(&raw).map_err(unexpected)?;
@@ -154,13 +176,21 @@ impl Client {
         let detail = serde_json::from_slice::<ErrorBody>(&bytes).ok().map(|b| b.error);
         let (message, hint) = match detail {
             Some(d) => (d.message, d.hint),
-            None => (format!("server answered {status}"), String::new()),
+            None => (format!("{} answered {status}", self.base), self.not_backstop_hint()),
         };
         let exit = match status {
             StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => Exit::BadInput,
             _ => Exit::Failed,
         };
         Err(CliError::new(exit, message, hint))
+    }
+
+    /// What to say when an answer is not a backstop control plane's.
+    fn not_backstop_hint(&self) -> String {
+        format!(
+            "the server at {} does not answer as a backstop control plane: point --server / BACKSTOP_URL at `backstop server`'s `[server] listen` address",
+            self.base
+        )
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CliError {
@@ -174,7 +204,7 @@ impl Client {
             CliError::new(
                 Exit::Failed,
                 format!("lost the connection to {} during the call", self.base),
-                "the operation's outcome is in `backstop status APP`; the server finishes or reverts it",
+                "the server finishes or reverts what it began: `backstop operations APP` shows the operation's outcome",
             )
         }
     }

@@ -15,7 +15,12 @@ use crate::output::out;
 use crate::output::{age, table, wire_text};
 use crate::{AuditCommand, Cli, Command, Output};
 
-pub async fn run(cli: Cli) -> CliResult {
+pub async fn run(mut cli: Cli) -> CliResult {
+    if let Some(path) = cli.global.token_file.take() {
+        cli.global.token = Some(read_token_file(&path)?);
+    }
+    crate::client::set_actor(cli.global.actor.clone());
+    crate::output::set_no_headers(cli.global.no_headers);
     let g = &cli.global;
     let client = || Client::new(&g.server, g.token.clone());
     match cli.command {
@@ -25,6 +30,51 @@ pub async fn run(cli: Cli) -> CliResult {
             } else {
                 server(&config, stop_apps_on_exit).await
             }
+        }
+        Command::Completion { shell } => {
+            let mut cmd = crate::help::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "backstop", &mut script);
+            crate::output::out_part!("{}", String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Command::Man { dir } => man(dir.as_deref()),
+        Command::Version => {
+            let version = env!("CARGO_PKG_VERSION");
+            match g.output {
+                Output::Json | Output::Sarif => {
+                    out!("{}", serde_json::json!({ "version": version, "commit": crate::GIT_COMMIT }))
+                }
+                Output::Table => out!("backstop {version} (commit {})", crate::GIT_COMMIT),
+            }
+            Ok(())
+        }
+        Command::Config { command: crate::ConfigCommand::Check { config } } => {
+            let c = load_server_config(&config)?;
+            let apps: Vec<&str> = c.apps.keys().map(|a| a.as_str()).collect();
+            match g.output {
+                Output::Json | Output::Sarif => out!(
+                    "{}",
+                    serde_json::json!({
+                        "config": config.display().to_string(),
+                        "ok": true,
+                        "listen": c.server.listen.to_string(),
+                        "state": c.server.state.display().to_string(),
+                        "apps": apps,
+                    })
+                ),
+                Output::Table => out!(
+                    "{}: ok; listen {}, state {}, {} app{}{}{}",
+                    config.display(),
+                    c.server.listen,
+                    c.server.state.display(),
+                    apps.len(),
+                    if apps.len() == 1 { "" } else { "s" },
+                    if apps.is_empty() { "" } else { ": " },
+                    apps.join(", ")
+                ),
+            }
+            Ok(())
         }
         Command::Demo { keep } => crate::demo::run(keep).await,
         Command::DemoApp(args) => crate::demo_app::run(args).await,
@@ -158,9 +208,12 @@ pub async fn run(cli: Cli) -> CliResult {
                 client()?.get_query(&format!("/v1/apps/{app}/operations"), &query).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", ops.json()),
-                Output::Table => out!("{}", operations_table(&ops.value)),
+                Output::Table => crate::output::print_listing(operations_table(&ops.value)),
             }
             Ok(())
+        }
+        Command::Logs { app, revision, follow, bytes } => {
+            logs(&client()?, g.output, &app, revision, follow, bytes).await
         }
         Command::Flag { command } => crate::flag::run(g, command).await,
         Command::Hotfix { command } => crate::hotfix::run(g, command).await,
@@ -187,11 +240,17 @@ pub async fn run(cli: Cli) -> CliResult {
                                 e.action.clone(),
                                 e.app.clone().unwrap_or_else(|| "-".to_owned()),
                                 e.outcome.clone(),
-                                e.detail.clone(),
+                                match &e.detail {
+                                    serde_json::Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                },
                             ]
                         })
                         .collect();
-                    out!("{}", table(&["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"], rows));
+                    crate::output::print_listing(table(
+                        &["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"],
+                        rows,
+                    ));
                 }
             }
             Ok(())
@@ -214,20 +273,103 @@ pub async fn run(cli: Cli) -> CliResult {
                 )),
             }
         }
-        Command::Gc => {
-            let v: Answer<GcSummary> = client()?.post_empty("/v1/gc").await?;
+        Command::Gc { dry_run } => {
+            let path = if dry_run { "/v1/gc?dry_run=true" } else { "/v1/gc" };
+            let v: Answer<GcSummary> = client()?.post_empty(path).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", v.json()),
-                Output::Table => out!(
-                    "removed {} artifacts, freed {} bytes, kept {}",
-                    v.value.removed.len(),
-                    v.value.freed_bytes,
-                    v.value.kept
-                ),
+                Output::Table => out!("{}", gc_text(&v.value)),
             }
             Ok(())
         }
     }
+}
+
+/// `logs`: the tail of the instance log, then (with `follow`) what is written after it.
+async fn logs(c: &Client, output: Output, app: &str, revision: Option<u64>, follow: bool, bytes: u64) -> CliResult {
+    let path = format!("/v1/apps/{app}/logs");
+    let mut query = backstop_api::LogQuery { revision, bytes: Some(bytes), offset: None };
+    loop {
+        let chunk: Answer<backstop_api::LogChunk> = c.get_query(&path, &query).await?;
+        match output {
+            // Following, an empty read is not news.
+            Output::Json | Output::Sarif if query.offset.is_some() && chunk.value.text.is_empty() => {}
+            Output::Json | Output::Sarif => out!("{}", chunk.raw),
+            Output::Table if !chunk.value.text.is_empty() => crate::output::out_part!("{}", chunk.value.text),
+            Output::Table => {}
+        }
+        if !follow {
+            return Ok(());
+        }
+        // The same revision from now on, even when another becomes live.
+        query = backstop_api::LogQuery {
+            revision: Some(chunk.value.revision),
+            bytes: Some(backstop_api::MAX_LOG_BYTES),
+            offset: Some(chunk.value.next),
+        };
+        if chunk.value.next == chunk.value.size {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// The admin token from `--token-file`: the file's content, trimmed.
+fn read_token_file(path: &Path) -> CliResult<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::bad_input(
+            format!("cannot read the token file {}: {e}", path.display()),
+            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(CliError::bad_input(
+            format!("the token file {} is empty", path.display()),
+            "it should hold the content of the server's STATE/admin.token",
+        ));
+    }
+    Ok(token.to_owned())
+}
+
+/// What `gc` removed (or would), an artifact a line, then the totals.
+fn gc_text(v: &GcSummary) -> String {
+    let verb = if v.dry_run { "would remove" } else { "removed" };
+    let mut out: String = v.removed.iter().map(|d| format!("{verb} {d}\n")).collect();
+    out += &format!(
+        "{verb} {} artifact{}, {} {} bytes, kept {}",
+        v.removed.len(),
+        if v.removed.len() == 1 { "" } else { "s" },
+        if v.dry_run { "would free" } else { "freed" },
+        v.freed_bytes,
+        v.kept
+    );
+    out
+}
+
+/// `man`: backstop.1 on stdout, or every page into `dir`.
+fn man(dir: Option<&Path>) -> CliResult {
+    let cmd = crate::help::command();
+    match dir {
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .map_err(|e| CliError::failed(format!("cannot write the man page: {e}"), ""))?;
+            crate::output::out_part!("{}", String::from_utf8_lossy(&page));
+        }
+        Some(dir) => {
+            let unwritable = |e: std::io::Error| {
+                CliError::bad_input(
+                    format!("cannot write man pages into {}: {e}", dir.display()),
+                    "pass --dir a directory you can write to (it is created if missing)",
+                )
+            };
+            std::fs::create_dir_all(dir).map_err(unwritable)?;
+            clap_mangen::generate_to(cmd, dir).map_err(unwritable)?;
+            out!("wrote man pages into {}", dir.display());
+        }
+    }
+    Ok(())
 }
 
 async fn server(config: &Path, stop_apps_on_exit: bool) -> CliResult {
@@ -635,7 +777,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
         out!("{}", rows.json());
         return Ok(());
     }
-    out!("{}", history_table(&rows.value, Utc::now()));
+    crate::output::print_listing(history_table(&rows.value, Utc::now()));
     Ok(())
 }
 
@@ -661,21 +803,25 @@ fn revision_text(v: &RevisionDetail) -> String {
         ("live_since", time(r.live_since.as_ref())),
         ("known_good_at", time(r.known_good_at.as_ref())),
     ];
-    let mut out = String::new();
-    for (key, val) in fields {
-        out += &format!("{:<14}{val}\n", format!("{}:", key.replace('_', "-")));
-    }
+    let mut lines: Vec<(String, String)> =
+        fields.into_iter().map(|(key, val)| (format!("{}:", key.replace('_', "-")), val)).collect();
     let db = &v.database;
     if !db.migrations.is_empty() {
-        out += &format!("{:<14}{}\n", "migrations:", db.migrations.join(", "));
+        lines.push(("migrations:".into(), db.migrations.join(", ")));
     }
     if db.queries > 0 {
-        out += &format!("{:<14}{}\n", "queries:", db.queries);
+        lines.push(("queries:".into(), db.queries.to_string()));
     }
     if let Some(at) = &db.schema_recorded_at {
-        out += &format!("{:<14}{}\n", "schema:", wire_text(at));
+        lines.push(("schema:".into(), wire_text(at)));
     }
-    out + "\n" + &operations_table(&v.operations)
+    labelled(&lines) + "\n" + &operations_table(&v.operations)
+}
+
+/// `label: value` lines with the values in one column, one space past the longest label.
+fn labelled(lines: &[(String, String)]) -> String {
+    let width = lines.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0) + 1;
+    lines.iter().map(|(k, v)| format!("{k:<width$}{v}\n")).collect()
 }
 
 fn history_table(rows: &[HistoryEntry], now: DateTime<Utc>) -> String {
@@ -916,7 +1062,7 @@ async fn apps(c: &Client, output: Output) -> CliResult {
                     ]
                 })
                 .collect();
-            out!("{}", table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
+            crate::output::print_listing(table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
         }
     }
     Ok(())

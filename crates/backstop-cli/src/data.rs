@@ -159,7 +159,10 @@ pub async fn check_rollback(g: &Global, app: &str, revision: u64) -> CliResult {
         out!("{}", answer.json());
     } else {
         let mode = wire_text(&v.mode);
-        if v.safe {
+        if v.safe && v.mode == backstop_api::CheckMode::Unchecked {
+            let why = v.note.as_deref().unwrap_or("there is no schema to compare");
+            out!("{app}: rolling back to revision {revision} was not checked: {why}");
+        } else if v.safe {
             let note = v.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
             out!("{app}: rolling back to revision {revision} is safe, {mode} check{note}");
         } else {

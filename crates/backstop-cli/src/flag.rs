@@ -128,7 +128,7 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
             }
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", v.json()),
-                Output::Table => out!("{}", list_table(&v.value.flags)),
+                Output::Table => crate::output::print_listing(list_table(&v.value.flags)),
             }
         }
         FlagCommand::Show { key } => {
@@ -142,7 +142,7 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
             let v: Answer<Vec<FlagHistoryEntry>> = c.get(&format!("/v1/flags/{key}/history")).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", v.json()),
-                Output::Table => out!("{}", history_table(&v.value)),
+                Output::Table => crate::output::print_listing(history_table(&v.value)),
             }
         }
     }

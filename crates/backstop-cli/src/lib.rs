@@ -9,6 +9,7 @@ mod demo;
 pub mod demo_app;
 pub mod exit;
 mod flag;
+mod help;
 mod hotfix;
 mod incident;
 mod lint;
@@ -43,6 +44,16 @@ pub struct Global {
     /// Admin token (the content of STATE/admin.token) for mutating calls.
     #[arg(long, global = true, env = "BACKSTOP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the admin token from this file (STATE/admin.token, or a secret mounted in CI).
+    #[arg(long, global = true, env = "BACKSTOP_TOKEN_FILE", value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// The name recorded as who acted, in the audit log and operation journals (default: $USER).
+    #[arg(long, global = true, env = "BACKSTOP_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Print listings (history, operations, audit list, flag list and history, apps) without
+    /// their header line, for scripts.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
     /// Output format of listings.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -211,6 +222,19 @@ pub enum Command {
         #[arg(long)]
         permanent: bool,
     },
+    /// An instance's log (stdout and stderr of the live revision, or of REVISION): its tail, or
+    /// followed with -f. Needs the admin token.
+    Logs {
+        app: String,
+        /// The revision whose log to print (default: the live one).
+        revision: Option<u64>,
+        /// Keep printing what is written, until interrupted.
+        #[arg(long, short)]
+        follow: bool,
+        /// Print at most the last N bytes first (1 to 1048576).
+        #[arg(long, value_name = "N", default_value_t = 64 * 1024)]
+        bytes: u64,
+    },
     /// Recent operations of an app, with their journals.
     Operations {
         app: String,
@@ -251,8 +275,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Delete artifacts that no protected revision refers to.
-    Gc,
+    /// Delete artifacts that no protected revision refers to, listing each.
+    Gc {
+        /// List what would be deleted and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Lint migration files or folders: phase of each statement, findings with help.
     Lint {
         #[arg(required = true)]
@@ -268,10 +296,41 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Print a shell completion script: `backstop completion bash > /etc/bash_completion.d/backstop`.
+    Completion {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or with --dir write one page per command into DIR.
+    Man {
+        /// Write backstop.1 and backstop-COMMAND.1 pages here instead of printing backstop.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// The version and the commit this binary was built from.
+    Version,
+    /// The server's config file: `config check` reads and validates it without starting anything.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// The demo service (what `backstop demo` releases).
     #[command(hide = true)]
     DemoApp(demo_app::DemoAppArgs),
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read and validate the config as `backstop server` would; exit 2 on the first problem.
+    Check {
+        /// The config file to check.
+        #[arg(long, short, env = "BACKSTOP_CONFIG", default_value = "backstop.toml")]
+        config: PathBuf,
+    },
+}
+
+/// The commit this binary was built from ("unknown" when built outside git).
+pub const GIT_COMMIT: &str = env!("BACKSTOP_GIT_COMMIT");
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -296,7 +355,9 @@ pub enum AuditCommand {
 
 /// Parse the command line, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed =
+        help::command().try_get_matches().and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { Exit::BadInput } else { Exit::Ok };

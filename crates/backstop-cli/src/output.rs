@@ -64,6 +64,24 @@ pub fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// `--no-headers`, set once at start.
+static NO_HEADERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_no_headers(on: bool) {
+    NO_HEADERS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Print a listing's table: without its header line under `--no-headers`, and then nothing at
+/// all when it has no rows.
+pub fn print_listing(table: String) {
+    if !NO_HEADERS.load(std::sync::atomic::Ordering::Relaxed) {
+        return write_stdout(format_args!("{table}"), true);
+    }
+    if let Some((_, rows)) = table.split_once('\n') {
+        write_stdout(format_args!("{rows}"), true);
+    }
+}
+
 /// A plain, borderless table like kubectl's.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = comfy_table::Table::new();

@@ -39,10 +39,21 @@ pub struct ServerConfig {
     /// How long a control plane that hands its listeners to a successor (or stops) gives the
     /// requests it accepted to finish.
     pub handover_window: Duration,
+    /// An instance log is rotated once it grows past this many bytes.
+    pub log_max_bytes: u64,
+    /// How many rotated copies of an instance log are kept (`N.log.1` the newest).
+    pub log_keep: usize,
 }
 
 /// The default `server.handover_window`.
 pub const DEFAULT_HANDOVER_WINDOW: Duration = Duration::from_secs(30);
+
+/// The default size at which an instance log is rotated: 10 MiB.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// The smallest `log_max_bytes` taken: below it the log would rotate on every few lines.
+pub const MIN_LOG_MAX_BYTES: u64 = 4096;
+/// The most rotated copies `log_keep` allows.
+pub const MAX_LOG_KEEP: usize = 100;
 
 /// The default OFREP rate limit per token: far above what one service asks.
 pub const DEFAULT_OFREP_RATE_LIMIT: u32 = 10_000;
@@ -117,6 +128,8 @@ struct RawServer {
     keep_known_good: Option<usize>,
     ofrep_rate_limit: Option<u32>,
     handover_window: Option<String>,
+    log_max_bytes: Option<u64>,
+    log_keep: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +196,7 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?;
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: parse_message(text, &e) })?;
         let invalid = |key: String, message: String| ConfigError::Invalid { path: path.to_owned(), key, message };
         let addr = |key: String, value: &str| -> Result<SocketAddr, ConfigError> {
             value
@@ -224,7 +237,21 @@ impl Config {
                 raw.server.handover_window.as_deref(),
                 DEFAULT_HANDOVER_WINDOW,
             )?,
+            log_max_bytes: raw.server.log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),
+            log_keep: raw.server.log_keep.unwrap_or(3),
         };
+        if server.log_max_bytes < MIN_LOG_MAX_BYTES {
+            return Err(invalid(
+                "server.log_max_bytes".into(),
+                format!("is {}, expected at least {MIN_LOG_MAX_BYTES}", server.log_max_bytes),
+            ));
+        }
+        if server.log_keep > MAX_LOG_KEEP {
+            return Err(invalid(
+                "server.log_keep".into(),
+                format!("is {}, expected 0 to {MAX_LOG_KEEP}", server.log_keep),
+            ));
+        }
 
         let mut apps = BTreeMap::new();
         let mut seen: BTreeMap<SocketAddr, String> = BTreeMap::from([(listen, "server.listen".to_owned())]);
@@ -464,6 +491,31 @@ fn config_dir(config: &Path) -> PathBuf {
     std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned())
 }
 
+/// A TOML reader's error on one line, led by where it is: `line 3, column 8: invalid table header`.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let message = one_line(e.message());
+    match e.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            let source: String = text.lines().nth(line - 1).unwrap_or("").trim().chars().take(80).collect();
+            if source.is_empty() {
+                format!("line {line}, column {column}: {message}")
+            } else {
+                format!("line {line}, column {column}: {message} (at `{source}`)")
+            }
+        }
+        None => message,
+    }
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 fn one_line(s: &str) -> String {
     // toml's messages span several lines (with a source excerpt); keep them on one.
     s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
@@ -487,6 +539,19 @@ health    = "/healthz"
 soak      = "30s"
 keep_warm = "10m"
 "#;
+
+    #[test]
+    fn instance_log_rotation_is_bounded() {
+        let with = |keys: &str| parse(&MINIMAL.replace("[apps.shop]", &format!("{keys}\n[apps.shop]")));
+        let c = with("").unwrap();
+        assert_eq!((c.server.log_max_bytes, c.server.log_keep), (DEFAULT_LOG_MAX_BYTES, 3));
+        let c = with("log_max_bytes = 65536\nlog_keep = 0").unwrap();
+        assert_eq!((c.server.log_max_bytes, c.server.log_keep), (65536, 0));
+        for (keys, key) in [("log_max_bytes = 10", "server.log_max_bytes"), ("log_keep = 101", "server.log_keep")] {
+            let err = with(keys).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{key}`")), "{keys}: {err}");
+        }
+    }
 
     #[test]
     fn minimal_config_from_the_docs() {
@@ -764,6 +829,28 @@ replicas = 2
         // The limits themselves are accepted.
         let at_limit = format!("{}stop_grace = \"1day\"\n", MINIMAL.replace("\"10m\"", "\"30days\""));
         assert!(parse(&at_limit).is_ok());
+    }
+
+    #[test]
+    fn line_column_table() {
+        for (text, offset, want) in [
+            ("", 0, (1, 1)),
+            ("abc", 2, (1, 3)),
+            ("a\nbc", 2, (2, 1)),
+            ("a\nbc", 3, (2, 2)),
+            ("é\nx", 3, (2, 1)),
+            ("ab", 99, (1, 3)),
+        ] {
+            assert_eq!(line_column(text, offset), want, "{text:?} at {offset}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_says_its_line_and_column() {
+        let err = parse("[server]\nlisten = \"127.0.0.1:7878\"\n[apps.web\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 3, column "), "{text}");
+        assert!(!text.contains(" | "), "no source excerpt on the one line: {text}");
     }
 
     #[test]

@@ -117,10 +117,12 @@ impl OpError {
                 ArtifactError::BadArchive { .. } => "send the directory as one whole tar stream (`backstop release --artifact DIR` makes it); nothing was stored".into(),
                 _ => "check the artifact path and the state directory's disk".into(),
             },
-            OpError::Failed { traffic_on: Some(n), .. } => format!(
-                "traffic stays on revision {n}; read the instance log under the state directory's logs/ and fix the release"
+            OpError::Failed { revision, traffic_on: Some(n), .. } => format!(
+                "traffic stays on revision {n}; `backstop logs APP {revision}` prints the instance's log (STATE/logs/APP/{revision}.log): fix the release"
             ),
-            OpError::Failed { traffic_on: None, .. } => "nothing serves the app; fix the release or undo to a known-good revision".into(),
+            OpError::Failed { revision, traffic_on: None, .. } => format!(
+                "nothing serves the app; `backstop logs APP {revision}` prints the instance's log (STATE/logs/APP/{revision}.log): fix the release or undo to a known-good revision"
+            ),
             OpError::Aborted { traffic_on: Some(n), .. } => format!("traffic stays on revision {n}; release again when ready"),
             OpError::Aborted { traffic_on: None, .. } => "nothing serves the app; release again when ready".into(),
             OpError::NothingToAbort { app, .. } => format!(

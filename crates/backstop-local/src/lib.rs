@@ -14,6 +14,7 @@ mod error;
 mod health;
 mod instance;
 mod launch;
+pub mod logs;
 mod procfs;
 
 pub use driver::LocalDriver;

@@ -306,6 +306,8 @@ pub fn app(ctx: Arc<Ctx>) -> Router {
         .route("/v1/apps/{app}/abort", post(abort))
         .route("/v1/apps/{app}/import", post(import))
         .route("/v1/gc", post(gc))
+        // An instance's log may hold what the app printed of its secrets.
+        .route("/v1/apps/{app}/logs", get(app_logs))
         .route("/v1/apps/{app}/migrations/contract", post(migrate_contract))
         // Planning connects to the app's database and parses whatever SQL it is sent:
         // it needs the admin token like the calls that change things.
@@ -529,13 +531,95 @@ async fn operations(
     ))
 }
 
+/// `GET /v1/apps/{app}/logs`: the tail of a revision's instance log, or what follows an offset.
+async fn app_logs(
+    State(ctx): State<Arc<Ctx>>,
+    Path(app): Path<String>,
+    Query(q): Query<backstop_api::LogQuery>,
+) -> ApiResult<backstop_api::LogChunk> {
+    let bytes = q.bytes.unwrap_or(64 * 1024);
+    if !(1..=backstop_api::MAX_LOG_BYTES).contains(&bytes) {
+        return Err(bad_request(
+            format!("bytes is {bytes}, expected 1 to {}", backstop_api::MAX_LOG_BYTES),
+            "ask for at most 1 MiB at a time; follow with `offset` for more",
+        ));
+    }
+    let (app, _) = ctx.app(&app)?;
+    let revision = match q.revision {
+        Some(n) => ctx.store.revision(&app, n).await.map_err(OpError::from)?.revision,
+        None => ctx.store.app(&app).await.map_err(OpError::from)?.live_revision.ok_or_else(|| ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "nothing_live",
+            message: format!("`{app}` has no live revision"),
+            hint: format!("name one: `backstop logs {app} REVISION`; `backstop history {app}` lists them"),
+        })?,
+    };
+    let path = ctx.log_path(&app, revision);
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || read_log(&path, q.offset, bytes)).await
+    };
+    let no_log = || ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "no_log",
+        message: format!("revision {revision} of `{app}` has no instance log at {}", path.display()),
+        hint: "a revision that never started on this machine (or runs on Kubernetes: `kubectl logs`) has none".into(),
+    };
+    let (size, offset, data) = match read {
+        Ok(Ok(Some(read))) => read,
+        Ok(Ok(None)) => return Err(no_log()),
+        Ok(Err(e)) => return Err(log_io(e.to_string())),
+        Err(e) => return Err(log_io(e.to_string())),
+    };
+    Ok(axum::Json(backstop_api::LogChunk {
+        app: app.to_string(),
+        revision,
+        path: path.display().to_string(),
+        size,
+        offset,
+        next: offset + data.len() as u64,
+        text: String::from_utf8_lossy(&data).into_owned(),
+    }))
+}
+
+fn log_io(error: String) -> ApiError {
+    tracing::error!(%error, "cannot read an instance log");
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "io",
+        message: "the control plane could not read the instance log".into(),
+        hint: "see the server log; check the state directory's permissions".into(),
+    }
+}
+
+/// (size, where the read started, the bytes) of a log file, or `None` when it does not exist.
+/// Without `offset`, the last `bytes`; an `offset` past the end (the log was rotated) reads from 0.
+fn read_log(path: &std::path::Path, offset: Option<u64>, bytes: u64) -> std::io::Result<Option<(u64, u64, Vec<u8>)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata()?.len();
+    let start = match offset {
+        Some(o) if o <= size => o,
+        Some(_) => 0,
+        None => size.saturating_sub(bytes),
+    };
+    file.seek(SeekFrom::Start(start))?;
+    let mut data = Vec::new();
+    file.take(bytes).read_to_end(&mut data)?;
+    Ok(Some((size, start, data)))
+}
+
 async fn operation(State(ctx): State<Arc<Ctx>>, Path(id): Path<u64>) -> ApiResult<backstop_api::Operation> {
     let op = ctx.store.operation(id).await.map_err(OpError::from)?;
     op.map(|o| axum::Json(crate::wire::operation(o))).ok_or_else(|| ApiError {
         status: StatusCode::NOT_FOUND,
         code: "unknown_operation",
         message: format!("operation {id} does not exist"),
-        hint: "`backstop status APP` shows recent operations".into(),
+        hint: "`backstop operations APP` lists recent operations".into(),
     })
 }
 
@@ -724,9 +808,15 @@ async fn abort(
 async fn gc(
     State(ctx): State<Arc<Ctx>>,
     Extension(Actor(actor)): Extension<Actor>,
+    Query(q): Query<backstop_api::GcQuery>,
 ) -> ApiResult<backstop_api::GcSummary> {
-    let r = ctx.gc(&actor).await?;
-    Ok(axum::Json(backstop_api::GcSummary { freed_bytes: r.freed_bytes, kept: r.kept, removed: r.removed }))
+    let r = ctx.gc(&actor, q.dry_run.unwrap_or(false)).await?;
+    Ok(axum::Json(backstop_api::GcSummary {
+        freed_bytes: r.freed_bytes,
+        kept: r.kept,
+        removed: r.removed,
+        dry_run: r.dry_run,
+    }))
 }
 
 /// `GET /v1/audit`: entries in chain order after `after`, the first `limit` that match `since`
@@ -734,7 +824,7 @@ async fn gc(
 async fn audit_list(
     State(ctx): State<Arc<Ctx>>,
     Query(q): Query<backstop_api::AuditQuery>,
-) -> ApiResult<Vec<backstop_core::audit::AuditEntry>> {
+) -> ApiResult<Vec<backstop_api::AuditEntry>> {
     let limit = listing::limit(q.limit, listing::MAX_LIMIT)?;
     let since = listing::since(q.since.as_deref(), chrono::Utc::now())?;
     let matches = |e: &backstop_core::audit::AuditEntry| {
@@ -757,7 +847,7 @@ async fn audit_list(
         }
     }
     found.truncate(limit);
-    Ok(axum::Json(found))
+    Ok(axum::Json(found.into_iter().map(backstop_api::AuditEntry::from).collect()))
 }
 
 async fn audit_verify(State(ctx): State<Arc<Ctx>>) -> ApiResult<backstop_api::AuditVerify> {

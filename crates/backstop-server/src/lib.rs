@@ -97,7 +97,7 @@ impl ServerError {
 
     /// Bad input (config) versus a failure of the environment.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ServerError::Config(_) | ServerError::Bind { .. })
+        matches!(self, ServerError::Config(_) | ServerError::Bind { .. } | ServerError::State { .. })
     }
 }
 
@@ -124,6 +124,17 @@ async fn kubernetes_app(
         .await
         .map_err(|e| err("service", e.to_string()))?;
     Ok(backstop_engine::AppRuntime::new(name.clone(), app.clone(), Arc::new(traffic)).with_driver(Arc::new(driver)))
+}
+
+/// Rotate the instance logs under the state directory that grew past `[server] log_max_bytes`.
+fn rotate_instance_logs(server: &backstop_engine::config::ServerConfig) {
+    for log in backstop_local::logs::instance_logs(&server.state.join("logs")) {
+        match backstop_local::logs::rotate_if_over(&log, server.log_max_bytes, server.log_keep) {
+            Ok(true) => tracing::info!(log = %log.display(), "instance log rotated"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(log = %log.display(), error = %e, "cannot rotate the instance log"),
+        }
+    }
 }
 
 /// A control plane that has recovered its state and bound its sockets.
@@ -294,6 +305,7 @@ impl Server {
                 reaper_ctx.reap_expired().await;
                 reaper_ctx.watch_serving().await;
                 reaper_ctx.sample_signals();
+                rotate_instance_logs(&reaper_ctx.config.server);
                 // Flag changes another control plane wrote to the same store.
                 if let Err(e) = reaper_ctx.flags.catch_up(reaper_ctx.store.as_ref()).await {
                     tracing::warn!(error = %e, "cannot read the flag change feed");

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "backstop", description = "The release safety net's control plane: releases, undo, flags, migrations, incidents. Every failure of a /v1 route answers ErrorBody."),
     paths(
         health, openapi_json, metrics, list_apps, status, history, one_revision, known_good, rollback_check,
-        signals, assess, execute, incidents, incident, close, report, run_drill, drills, operations, operation,
+        signals, assess, execute, incidents, incident, close, report, run_drill, drills, operations, operation, logs,
         artifact_info, upload_artifact, release, undo, compat, abort, import, gc, migrate_plan, migrate_contract, promote, audit_list,
         audit_verify, flags, flag, flag_history, flag_create, flag_set, flag_delete, flag_on, flag_off,
         flag_stream, ofrep_bulk, ofrep_single, ofrep_events,
@@ -117,6 +117,9 @@ fn drills() {}
 #[utoipa::path(get, path = "/v1/apps/{app}/operations", tag = "apps", params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ListQuery), responses((status = 200, description = "Newest first", body = Vec<Operation>), (status = "default", body = ErrorBody)))]
 fn operations() {}
 
+#[utoipa::path(get, path = "/v1/apps/{app}/logs", tag = "apps", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), LogQuery), responses((status = 200, body = LogChunk), (status = "default", body = ErrorBody)))]
+fn logs() {}
+
 #[utoipa::path(get, path = "/v1/operations/{id}", tag = "apps", params(("id" = u64, Path, minimum = 1, example = 1)), responses((status = 200, body = Operation), (status = "default", body = ErrorBody)))]
 fn operation() {}
 
@@ -141,7 +144,7 @@ fn abort() {}
 #[utoipa::path(post, path = "/v1/apps/{app}/import", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = ImportRequest, responses((status = 200, body = ImportOutcome), (status = "default", body = ErrorBody)))]
 fn import() {}
 
-#[utoipa::path(post, path = "/v1/gc", tag = "artifacts", security(("admin" = [])), responses((status = 200, body = GcSummary), (status = "default", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/gc", tag = "artifacts", security(("admin" = [])), params(GcQuery), responses((status = 200, body = GcSummary), (status = "default", body = ErrorBody)))]
 fn gc() {}
 
 #[utoipa::path(post, path = "/v1/apps/{app}/migrations/plan", tag = "migrations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop")), request_body = PlanRequest, responses((status = 200, body = PlanView), (status = "default", body = ErrorBody)))]
@@ -153,7 +156,7 @@ fn migrate_contract() {}
 #[utoipa::path(post, path = "/v1/apps/{app}/revisions/{revision}/promote", tag = "operations", security(("admin" = [])), params(("app" = String, Path, description = "The app, as named in the config", pattern = "^[a-z0-9][a-z0-9_-]{0,62}$", example = "shop"), ("revision" = u64, Path, minimum = 1, example = 1)), request_body = PromoteRequest, responses((status = 200, description = "The revision, now permanent", body = Object), (status = "default", body = ErrorBody)))]
 fn promote() {}
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, description = "Entries in chain order", body = Vec<Object>), (status = "default", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, description = "Entries in chain order", body = Vec<AuditEntry>), (status = "default", body = ErrorBody)))]
 fn audit_list() {}
 
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = AuditVerify), (status = "default", body = ErrorBody)))]

@@ -196,7 +196,7 @@ fn artifacts() {
 
 #[test]
 fn gc_summary() {
-    let gc = GcSummary { freed_bytes: 81_920, kept: 3, removed: vec![digest(7), digest(8)] };
+    let gc = GcSummary { freed_bytes: 81_920, kept: 3, removed: vec![digest(7), digest(8)], dry_run: false };
     assert_snapshot!(round_trip(&gc));
 }
 
@@ -209,7 +209,7 @@ fn audit_entries() {
         action: "release".into(),
         app: Some("shop".into()),
         outcome: "succeeded".into(),
-        detail: r#"{"operation":7,"revision":2}"#.into(),
+        detail: serde_json::json!({"operation": 7, "revision": 2}),
         prev_hash: "0".repeat(64),
         hash: "ab".repeat(32),
     };
@@ -244,4 +244,27 @@ fn list_query() {
     );
     // A misspelt filter is refused, not ignored.
     assert!(serde_json::from_value::<AppListQuery>(json!({"limt": 5})).is_err());
+}
+
+#[test]
+fn audit_detail_is_read_back_into_json_and_old_text_rows_stay_strings() {
+    let stored = |detail: &str| backstop_core::audit::AuditEntry {
+        seq: 1,
+        at: "2026-03-14T09:02:00.000000Z".into(),
+        actor: "admin".into(),
+        action: "gc".into(),
+        app: None,
+        outcome: "succeeded".into(),
+        detail: detail.into(),
+        prev_hash: "0".repeat(64),
+        hash: "ab".repeat(32),
+    };
+    for (text, want) in [
+        (r#"{"kept":2}"#, serde_json::json!({"kept": 2})),
+        ("", serde_json::json!("")),
+        ("freed 3 artifacts", serde_json::json!("freed 3 artifacts")),
+        ("[1,2]", serde_json::json!([1, 2])),
+    ] {
+        assert_eq!(AuditEntry::from(stored(text)).detail, want, "{text:?}");
+    }
 }

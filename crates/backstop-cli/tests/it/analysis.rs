@@ -253,7 +253,7 @@ fn pause_records_the_failure_and_leaves_the_revision_serving_unproven() {
         audit.as_array().unwrap().iter().find(|e| e["action"] == "analysis" && e["outcome"] == "paused").cloned()
     });
     assert_eq!(paused["actor"], "backstop:analysis", "{paused}");
-    assert_evidence(&serde_json::from_str(paused["detail"].as_str().unwrap()).unwrap(), 2);
+    assert_evidence(&paused["detail"], 2);
     let live = wait_status(&h, 2, "live", Duration::from_secs(30));
     let reason = live["status_reason"].as_str().unwrap();
     assert!(reason.starts_with("analysis failed: ") && reason.ends_with("paused for an operator"), "{reason}");

@@ -206,7 +206,7 @@ fn gc_keeps_the_artifacts_of_known_good_revisions() {
     let audit = h.json(&["audit", "list"]);
     let entry = audit.as_array().unwrap().iter().rev().find(|e| e["action"] == "gc").unwrap();
     assert_eq!(entry["app"], serde_json::Value::Null, "{entry}");
-    assert!(entry["detail"].as_str().unwrap().contains("freed_bytes"), "{entry}");
+    assert!(entry["detail"]["freed_bytes"].is_u64(), "{entry}");
     assert_eq!(h.json(&["audit", "verify"])["ok"], true);
 }
 
