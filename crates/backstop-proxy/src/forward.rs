@@ -269,7 +269,7 @@ async fn forward_to(
         let backend = inflight.backend();
         let (mut upstream, reused) = match client.take_idle(backend, &mut timer) {
             Some(mut up) => {
-                if !up.ready().await {
+                if !up.ready() {
                     // The backend closed it while it was idle; nothing was sent.
                     continue;
                 }

@@ -200,20 +200,30 @@ impl Upstream {
     }
 
     /// Whether an idle connection takes a request now; false if the backend closed it (or sent
-    /// something unasked). Does not wait: the socket's readiness, as the worker's I/O driver last
-    /// saw it, says whether there is anything to read, and only then is it read.
-    pub(crate) async fn ready(&mut self) -> bool {
+    /// something unasked). Does not wait, and makes no system call unless the worker's I/O
+    /// driver saw the socket become readable since the last read, which left it drained.
+    pub(crate) fn ready(&mut self) -> bool {
         if !self.buf.is_empty() {
             return false;
         }
-        poll_fn(|cx| Poll::Ready(self.poll_fill(cx).is_pending())).await
+        self.make_room();
+        match self.stream.try_read_buf(&mut self.buf) {
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            // Closed, or bytes nobody asked for.
+            Ok(_) => false,
+        }
+    }
+
+    /// Room in the buffer for a read; the space of bytes taken out is reused once they are dropped.
+    fn make_room(&mut self) {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
     }
 
     /// Reads what the backend sent into the buffer; `Ok(0)` when it closed.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
-            self.buf.reserve(READ_SIZE);
-        }
+        self.make_room();
         tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
     }
 
