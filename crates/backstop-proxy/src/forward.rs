@@ -30,7 +30,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -39,6 +39,7 @@ use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::{Body, Incoming};
 
+use crate::access_log::{AccessLog, Entry};
 use crate::backend::{Backend, Inflight};
 use crate::body::ProxyBody;
 use crate::deadline::ResponseTimer;
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) response_timeout_ms: AtomicU64,
     /// Woken by every switch, for requests waiting for a backend they can reach.
     pub(crate) switched: tokio::sync::Notify,
+    /// Where each request is logged, if anywhere.
+    pub(crate) access_log: ArcSwapOption<AccessLog>,
 }
 
 /// The longest a request waits for another backend when the current one cannot be reached.
@@ -231,6 +234,18 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
     // Only this connection's task writes the count (its requests come one at a time): a plain
     // store, not a locked addition.
     client.started.store(client.started.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    let Some(log) = client.shared.access_log.load_full() else {
+        return route(client, req, start).await;
+    };
+    let (at, method, uri, version) = (SystemTime::now(), req.method().clone(), req.uri().clone(), req.version());
+    let client_ip = client.client_ip.clone();
+    let response = route(client, req, start).await;
+    let status = response.status().as_u16();
+    log.record(Entry { at, client: client_ip, method, uri, version, status, latency: start.elapsed() });
+    response
+}
+
+async fn route(client: Arc<ClientConn>, req: Request<Incoming>, start: Instant) -> Response<ProxyBody> {
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }

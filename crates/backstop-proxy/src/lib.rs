@@ -28,12 +28,16 @@
 //!   whose body was sent, or whose response had started, is not (the
 //!   `forward` module docs list exactly what is and is not retried).
 //!
+//! - `access_log`: off unless set; when on, one bounded-queue hand-off per
+//!   request to a writer thread, dropped and counted when the queue is full.
+//!
 //! - `meter`: per-revision requests, failures and latency histogram, two
 //!   atomic additions per request (three when it failed), in the worker's own
 //!   shard of the meter so that workers do not contend for its cache lines.
 //!
 //! Not supported: HTTP/2, protocol upgrades (WebSocket), `CONNECT`.
 
+mod access_log;
 mod backend;
 mod body;
 mod deadline;
@@ -45,6 +49,7 @@ mod upstream;
 
 use std::net::SocketAddr;
 
+pub use access_log::{ACCESS_LOG_QUEUE, AccessLog};
 pub use backend::Backend;
 pub use meter::Meter;
 pub use proxy::Proxy;
