@@ -63,6 +63,8 @@ pub enum ServerError {
     Bind { key: String, addr: SocketAddr, source: std::io::Error },
     #[error("`{key}`: {message}")]
     Kubernetes { key: String, message: String },
+    #[error("cannot open the access log {path} (`{key}`)")]
+    AccessLog { key: String, path: PathBuf, source: std::io::Error },
 }
 
 impl ServerError {
@@ -82,6 +84,9 @@ impl ServerError {
                 format!("another process holds that port: stop it or change `{key}` in the config")
             }
             ServerError::Bind { key, .. } => format!("change `{key}` to an address this machine can listen on"),
+            ServerError::AccessLog { key, .. } => {
+                format!("check that the directory exists and is writable, or change `{key}` in the config")
+            }
             ServerError::Kubernetes { key, .. } => format!(
                 "check `{key}` and that the cluster answers with the Role of deploy/kubernetes/rbac.yaml (README: Kubernetes)"
             ),
@@ -170,6 +175,14 @@ impl Server {
                 },
             })?;
             proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
+            if let Some(path) = &app.access_log {
+                let log = backstop_proxy::AccessLog::open(path).map_err(|source| ServerError::AccessLog {
+                    key: format!("apps.{name}.access_log"),
+                    path: path.clone(),
+                    source,
+                })?;
+                proxy.set_access_log(Some(Arc::new(log)));
+            }
             let traffic: Arc<dyn Traffic> = Arc::new(ProxyTraffic::new(proxy));
             apps.insert(name.clone(), Arc::new(backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic)));
         }
