@@ -411,7 +411,7 @@ fn encode_request(
         let dropped = (seen.connection || seen.hop_by_hop)
             && (*name == header::CONNECTION || is_hop_by_hop(name) || listed.contains(name));
         // Every earlier X-Forwarded-For goes into the one written below.
-        if dropped || (client_ip.is_some() && *name == X_FORWARDED_FOR) {
+        if dropped || (seen.forwarded_for && client_ip.is_some() && *name == X_FORWARDED_FOR) {
             continue;
         }
         field(out, name.as_str(), value.as_bytes());
