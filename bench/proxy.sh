@@ -7,6 +7,8 @@
 #   (d) with COST=1: instructions per proxied request under callgrind (independent of machine load)
 # Usage: bench/proxy.sh [ROUNDS] [SECONDS]     (defaults: 5 rounds of 10 s each)
 # BACKSTOP_BIN=… measures another build of backstop (e.g. main's, for a before/after);
+# BEFORE_BIN=… also measures that build's proxy in the same rounds, interleaved ("before"): a second
+# control plane of that build, whose instance runs the same demo app as the first one's;
 # BACKSTOP_PROXY_WORKERS=N sets the proxy's worker threads; SKIP_A / SKIP_BC skip parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,7 @@ WORK=$(mktemp -d /tmp/backstop-bench-XXXX)
 cleanup() {
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  [ -n "${BEFORE_PID:-}" ] && kill "$BEFORE_PID" 2>/dev/null && wait "$BEFORE_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -61,6 +64,19 @@ artifact() { # version -> dir
 sleep 0.3
 UP=$("$BIN" status shop -o json | python3 -c 'import json,sys; s=json.load(sys.stdin); print([i for i in s["instances"] if i["role"]=="serving"][0]["port"])')
 
+if [ -n "${BEFORE_BIN:-}" ]; then
+  BAPI=$(free_port); BAPP=$(free_port)
+  mkdir -p "$WORK/before"
+  sed -e "s/127.0.0.1:$API/127.0.0.1:$BAPI/" -e "s/127.0.0.1:$APP/127.0.0.1:$BAPP/" -e "s#$WORK/state#$WORK/before/state#" \
+    "$WORK/backstop.toml" > "$WORK/before/backstop.toml"
+  BACKSTOP_LOG=warn "$BEFORE_BIN" server --config "$WORK/before/backstop.toml" 2>"$WORK/before/server.log" &
+  BEFORE_PID=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BAPI/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  BACKSTOP_URL="http://127.0.0.1:$BAPI" BACKSTOP_TOKEN=$(cat "$WORK/before/state/admin.token") \
+    "$BEFORE_BIN" release shop --artifact "$(artifact v1)" --version v1 --change-cause bench >/dev/null
+  sleep 0.3
+fi
+
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes auto;
 pid $WORK/nginx.pid;
@@ -88,8 +104,9 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 TCK=$(getconf CLK_TCK)
 # The /proc stat files of the proxy's own threads: backstop's proxy workers, nginx's worker processes.
 proxy_stats() {
-  if [ "$1" = backstop ]; then
-    for t in /proc/"$SERVER_PID"/task/*; do grep -q '^proxy:' "$t/comm" 2>/dev/null && echo "$t/stat"; done
+  if [ "$1" = backstop ] || [ "$1" = before ]; then
+    local pid=$SERVER_PID; [ "$1" = before ] && pid=$BEFORE_PID
+    for t in /proc/"$pid"/task/*; do grep -q '^proxy:' "$t/comm" 2>/dev/null && echo "$t/stat"; done
   else
     for p in $(pgrep -P "$(cat "$WORK/nginx.pid")"); do echo "/proc/$p/stat"; done
   fi
@@ -111,14 +128,20 @@ measure() {
 if [ -z "${SKIP_A:-}" ]; then
 echo "== (a) requests/s, $ROUNDS rounds x ${SECS}s, wrk -t$THREADS -c$CONNS (interleaved); proxy CPU µs per request"
 : > "$WORK/direct"; : > "$WORK/nginx"; : > "$WORK/backstop"; : > "$WORK/nginx.cpu"; : > "$WORK/backstop.cpu"
+: > "$WORK/before"; : > "$WORK/before.cpu"
 for r in $(seq "$ROUNDS"); do
   measure direct "$UP"; measure nginx "$NGX"; measure backstop "$APP"
-  echo "round $r: direct $(tail -1 "$WORK/direct")  nginx $(tail -1 "$WORK/nginx") ($(tail -1 "$WORK/nginx.cpu") µs)  backstop $(tail -1 "$WORK/backstop") ($(tail -1 "$WORK/backstop.cpu") µs)"
+  [ -n "${BEFORE_BIN:-}" ] && measure before "$BAPP"
+  echo "round $r: direct $(tail -1 "$WORK/direct")  nginx $(tail -1 "$WORK/nginx") ($(tail -1 "$WORK/nginx.cpu") µs)  backstop $(tail -1 "$WORK/backstop") ($(tail -1 "$WORK/backstop.cpu") µs)${BEFORE_BIN:+  before $(tail -1 "$WORK/before") ($(tail -1 "$WORK/before.cpu") µs)}"
 done
 D=$(median < "$WORK/direct"); N=$(median < "$WORK/nginx"); B=$(median < "$WORK/backstop")
 NC=$(median < "$WORK/nginx.cpu"); BC=$(median < "$WORK/backstop.cpu")
 echo "median: direct $D  nginx $N  backstop $B;  proxy CPU per request: nginx $NC µs, backstop $BC µs"
 python3 -c "print(f'backstop/nginx = {$B/$N:.2f}   backstop/direct = {$B/$D:.2f}   nginx/direct = {$N/$D:.2f}   CPU per request backstop/nginx = {$BC/$NC:.2f}')"
+if [ -n "${BEFORE_BIN:-}" ]; then
+  BB=$(median < "$WORK/before"); BBC=$(median < "$WORK/before.cpu")
+  python3 -c "print(f'before: {$BB} req/s, {$BBC} µs per request; before/nginx = {$BB/$N:.2f}   backstop/before = {$B/$BB:.2f}')"
+fi
 fi
 
 if [ -z "${SKIP_BC:-}" ]; then

@@ -86,6 +86,8 @@ pub struct AppConfig {
     pub analysis: Option<AnalysisConfig>,
     /// Refuse a release while the way back from it is not ready (`require_rollback_ready = true`).
     pub require_rollback_ready: bool,
+    /// The proxy's access log (`access_log = "PATH"`, relative to the config file); none by default.
+    pub access_log: Option<PathBuf>,
 }
 
 /// `[apps.NAME.kubernetes]`, with paths resolved against the config file.
@@ -155,6 +157,7 @@ struct RawApp {
     analysis: Option<RawAnalysis>,
     #[serde(default)]
     require_rollback_ready: bool,
+    access_log: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +344,20 @@ impl Config {
                     Some(analysis_config(raw, max_p99).map_err(|(key, message)| invalid(k(&key), message))?)
                 }
             };
+            let access_log = match app.access_log.as_deref() {
+                None => None,
+                Some(p) if p.trim().is_empty() => {
+                    return Err(invalid(k("access_log"), "is empty, expected a file path".into()));
+                }
+                Some(_) if kubernetes.is_some() => {
+                    return Err(invalid(
+                        k("access_log"),
+                        "is set, but a Kubernetes app's requests do not go through backstop's proxy".into(),
+                    ));
+                }
+                // Relative to the config file, like the state directory.
+                Some(p) => Some(config_dir(path).join(p)),
+            };
             let cfg = AppConfig {
                 listen,
                 kubernetes,
@@ -358,6 +375,7 @@ impl Config {
                 database,
                 analysis,
                 require_rollback_ready: app.require_rollback_ready,
+                access_log,
             };
             if cfg.health_interval.is_zero() {
                 return Err(invalid(k("health_interval"), "must be longer than 0s".into()));
@@ -762,6 +780,18 @@ replicas = 2
     }
 
     #[test]
+    fn an_access_log_is_off_by_default_and_a_relative_one_is_beside_the_config_file() {
+        assert_eq!(parse(MINIMAL).unwrap().apps[&"shop".parse::<AppName>().unwrap()].access_log, None);
+        let c = parse(&format!("{MINIMAL}access_log = \"logs/shop.log\"\n")).unwrap();
+        assert_eq!(
+            c.apps[&"shop".parse::<AppName>().unwrap()].access_log,
+            Some(PathBuf::from("/etc/backstop/logs/shop.log"))
+        );
+        let c = parse(&format!("{MINIMAL}access_log = \"/var/log/shop.log\"\n")).unwrap();
+        assert_eq!(c.apps[&"shop".parse::<AppName>().unwrap()].access_log, Some(PathBuf::from("/var/log/shop.log")));
+    }
+
+    #[test]
     fn relative_state_is_beside_the_config_file() {
         let c = parse("[server]\nstate = \"state\"\n").unwrap();
         assert_eq!(c.server.state, PathBuf::from("/etc/backstop/state"));
@@ -784,6 +814,7 @@ replicas = 2
             (MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:7878"), "apps.shop.listen"),
             (MINIMAL.replace("\"/healthz\"", "\"healthz\""), "apps.shop.health"),
             (format!("{MINIMAL}response_timeout = \"soon\"\n"), "apps.shop.response_timeout"),
+            (format!("{MINIMAL}access_log = \" \"\n"), "apps.shop.access_log"),
             (MINIMAL.replace("apps.shop]", "apps.Shop]"), "apps.Shop"),
             (format!("{MINIMAL}env = {{ PORT = \"1\" }}\n"), "apps.shop.env"),
             (format!("{MINIMAL}[apps.shop.database]\nurl = \"mysql://db/shop\"\n"), "apps.shop.database.url"),

@@ -1,18 +1,17 @@
-//! Bodies: the response body sent to clients (an upstream body streamed
-//! through, or a short local answer) and the request body sent upstream (the
-//! client's, or none for a request without one, which can then be sent again).
+//! The response body sent to clients: an upstream body streamed through, or a short local answer.
 
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 
 use crate::backend::Inflight;
 use crate::deadline::ResponseTimer;
 use crate::forward::ClientConn;
-use crate::upstream::Upstream;
+use crate::upstream::{Framing, Upstream};
 
 /// Response body of the proxy.
 pub(crate) struct ProxyBody {
@@ -26,14 +25,14 @@ enum Kind {
 
 /// An upstream response body together with everything the request holds.
 ///
-/// It drives the upstream connection the body arrives on. When it is dropped
-/// (hyper drops it once the last frame is taken, or when the client goes
-/// away) the request stops counting as in flight, and the connection goes back
-/// to the client connection for its next request if the body was complete.
+/// It reads the body from the upstream connection it arrives on. When it is
+/// dropped (hyper drops it once the last frame is taken, or when the client
+/// goes away) the request stops counting as in flight, and the connection goes
+/// back to the client connection for its next request if the body was
+/// complete and the backend keeps the connection open.
 struct Streamed {
-    body: Incoming,
-    /// The body reported its end (for a chunked body, `is_end_stream` never does).
-    ended: bool,
+    framing: Framing,
+    /// `None` once the connection failed.
     upstream: Option<Upstream>,
     client: Arc<ClientConn>,
     /// The client connection's timer, given back with the connection.
@@ -43,21 +42,14 @@ struct Streamed {
 
 impl ProxyBody {
     pub(crate) fn upstream(
-        body: Incoming,
         upstream: Upstream,
+        framing: Framing,
         client: Arc<ClientConn>,
         inflight: Inflight,
         timer: ResponseTimer,
     ) -> ProxyBody {
         ProxyBody {
-            kind: Kind::Upstream(Streamed {
-                body,
-                ended: false,
-                upstream: Some(upstream),
-                client,
-                timer,
-                _inflight: inflight,
-            }),
+            kind: Kind::Upstream(Streamed { framing, upstream: Some(upstream), client, timer, _inflight: inflight }),
         }
     }
 
@@ -68,88 +60,42 @@ impl ProxyBody {
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.get_mut().kind {
-            Kind::Upstream(s) => s.poll_frame(cx),
+            Kind::Upstream(s) => {
+                let Some(upstream) = &mut s.upstream else { return Poll::Ready(None) };
+                let next = upstream.poll_body(&mut s.framing, cx);
+                if let Poll::Ready(Some(Err(_))) = &next {
+                    s.upstream = None;
+                }
+                next.map(|next| next.map(|data| data.map(Frame::data)))
+            }
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Upstream(s) => s.body.is_end_stream(),
+            Kind::Upstream(s) => s.framing.is_done(),
             Kind::Full(bytes) => bytes.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Upstream(s) => s.body.size_hint(),
+            Kind::Upstream(s) => s.framing.exact().map_or_else(SizeHint::default, SizeHint::with_exact),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
         }
-    }
-}
-
-/// The body of a request sent upstream.
-pub(crate) enum RequestBody {
-    /// The client's body, streamed through.
-    Client(Incoming),
-    /// No body: the request can be replayed from its head alone.
-    Empty,
-}
-
-impl Body for RequestBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            RequestBody::Client(body) => Pin::new(body).poll_frame(cx),
-            RequestBody::Empty => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            RequestBody::Client(body) => body.is_end_stream(),
-            RequestBody::Empty => true,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            RequestBody::Client(body) => body.size_hint(),
-            RequestBody::Empty => SizeHint::with_exact(0),
-        }
-    }
-}
-
-impl Streamed {
-    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let mut frame = Pin::new(&mut self.body).poll_frame(cx);
-        if frame.is_pending() {
-            // The connection reads what the body is waiting for.
-            if let Some(upstream) = &mut self.upstream {
-                if !upstream.poll_drive(cx) {
-                    self.upstream = None;
-                }
-            }
-            frame = Pin::new(&mut self.body).poll_frame(cx);
-        }
-        if let Poll::Ready(None) = frame {
-            self.ended = true;
-        }
-        frame
     }
 }
 
 impl Drop for Streamed {
     fn drop(&mut self) {
         // An unfinished body leaves the connection mid-response: it closes.
-        let complete = self.ended || self.body.is_end_stream();
-        let upstream = self.upstream.take().filter(|_| complete);
+        let complete = self.framing.is_done();
+        let upstream = self.upstream.take().filter(|up| complete && up.reusable());
         self.client.put_back(upstream, std::mem::take(&mut self.timer));
     }
 }

@@ -30,19 +30,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{PathAndQuery, Uri};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::{Body, Incoming};
 
+use crate::access_log::{AccessLog, Entry};
 use crate::backend::{Backend, Inflight};
-use crate::body::{ProxyBody, RequestBody};
+use crate::body::ProxyBody;
 use crate::deadline::ResponseTimer;
-use crate::upstream::{ConnectError, Pool, Upstream};
+use crate::upstream::{Failed, Pool, Upstream, is_hop_by_hop};
 
 /// State shared by every connection of one proxy.
 #[derive(Default)]
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) response_timeout_ms: AtomicU64,
     /// Woken by every switch, for requests waiting for a backend they can reach.
     pub(crate) switched: tokio::sync::Notify,
+    /// Where each request is logged, if anywhere.
+    pub(crate) access_log: ArcSwapOption<AccessLog>,
 }
 
 /// The longest a request waits for another backend when the current one cannot be reached.
@@ -214,18 +217,6 @@ impl Drop for ClientConn {
     }
 }
 
-/// Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1).
-/// `Transfer-Encoding` is re-decided by hyper from the body on each side.
-const HOP_BY_HOP: [HeaderName; 7] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -243,6 +234,18 @@ pub(crate) async fn forward(client: Arc<ClientConn>, req: Request<Incoming>) -> 
     // Only this connection's task writes the count (its requests come one at a time): a plain
     // store, not a locked addition.
     client.started.store(client.started.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    let Some(log) = client.shared.access_log.load_full() else {
+        return route(client, req, start).await;
+    };
+    let (at, method, uri, version) = (SystemTime::now(), req.method().clone(), req.uri().clone(), req.version());
+    let client_ip = client.client_ip.clone();
+    let response = route(client, req, start).await;
+    let status = response.status().as_u16();
+    log.record(Entry { at, client: client_ip, method, uri, version, status, latency: start.elapsed() });
+    response
+}
+
+async fn route(client: Arc<ClientConn>, req: Request<Incoming>, start: Instant) -> Response<ProxyBody> {
     if req.method() == Method::CONNECT {
         return local(StatusCode::METHOD_NOT_ALLOWED, "connect", "CONNECT is not supported\n");
     }
@@ -260,12 +263,16 @@ async fn forward_to(
     mut inflight: Inflight,
     start: Instant,
 ) -> Response<ProxyBody> {
-    let (mut parts, body) = req.into_parts();
-    rewrite_request(&mut parts, client.client_ip.as_ref(), inflight.backend());
-    // A request without a body can be sent again from a copy of its head.
-    let replay = body.is_end_stream().then(|| Replay::of(&parts));
-    let body = if replay.is_some() { RequestBody::Empty } else { RequestBody::Client(body) };
-    let mut req = Request::from_parts(parts, body);
+    let (parts, body) = req.into_parts();
+    let mut body = (!body.is_end_stream()).then_some(body);
+    // A body of unknown length (the client's was chunked) goes upstream chunked.
+    let chunked = body.is_some() && !parts.headers.contains_key(header::CONTENT_LENGTH);
+    let head_request = parts.method == Method::HEAD;
+    // The head is encoded once; a request without a body can be sent again from it.
+    let mut head = Vec::with_capacity(HEAD_CAPACITY);
+    encode_request(&mut head, &parts, client.client_ip.as_ref(), inflight.backend(), chunked);
+    drop(parts);
+    let replayable = body.is_none();
 
     let hold = client.shared.hold();
     let mut timer = None;
@@ -276,7 +283,13 @@ async fn forward_to(
     loop {
         let backend = inflight.backend();
         let (mut upstream, reused) = match client.take_idle(backend, &mut timer) {
-            Some(up) => (up, true),
+            Some(mut up) => {
+                if !up.ready() {
+                    // The backend closed it while it was idle; nothing was sent.
+                    continue;
+                }
+                (up, true)
+            }
             None => match Upstream::connect(backend).await {
                 Ok(up) => (up, false),
                 Err(e) => {
@@ -294,19 +307,13 @@ async fn forward_to(
                 }
             },
         };
-        if !upstream.ready().await {
-            if reused {
-                continue;
-            }
-            let answer = bad_gateway(backend, &ConnectError::Closed);
-            return answered_here(&client, inflight, timer, start, answer);
-        }
         let timeout_ms = client.shared.response_timeout_ms.load(Ordering::Relaxed);
+        let send = upstream.send(&head, body.take(), chunked, head_request);
         let sent = if timeout_ms == 0 {
-            upstream.send(req).await
+            send.await
         } else {
             let deadline = tokio::time::Instant::from_std(attempt_start) + Duration::from_millis(timeout_ms);
-            match timer.get_or_insert_with(ResponseTimer::default).within(deadline, upstream.send(req)).await {
+            match timer.get_or_insert_with(ResponseTimer::default).within(deadline, send).await {
                 Some(sent) => sent,
                 // The connection is dropped with its late answer; the request counts as done.
                 None => {
@@ -316,49 +323,54 @@ async fn forward_to(
             }
         };
         match sent {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                Seen::scan(&parts.headers).strip_hop_by_hop(&mut parts.headers);
-                backend.meter().record(start.elapsed(), parts.status.is_server_error());
-                let body = ProxyBody::upstream(body, upstream, client, inflight.answered(), timer.unwrap_or_default());
-                return Response::from_parts(parts, body);
+            Ok(answer) => {
+                backend.meter().record(start.elapsed(), answer.status.is_server_error());
+                let timer = timer.unwrap_or_default();
+                let body = ProxyBody::upstream(upstream, answer.framing, client, inflight.answered(), timer);
+                let mut response = Response::new(body);
+                *response.status_mut() = answer.status;
+                *response.headers_mut() = answer.headers;
+                return response;
             }
-            Err(mut e) => match e.take_message() {
-                // Not sent: an idle connection the backend had closed. Try another.
-                Some(unsent) if reused => req = unsent,
-                unsent => {
-                    let error = e.into_error();
-                    let again = unsent.or_else(|| replay.as_ref().map(Replay::request)).filter(|_| !retried);
-                    let Some(again) = again else {
-                        let answer = bad_gateway(backend, &error);
-                        return answered_here(&client, inflight, timer, start, answer);
-                    };
-                    retried = true;
-                    tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
-                    // On whichever backend is current now: after a switch, the new instance.
-                    let next = if !reused && !hold.is_zero() && client.shared.is_current_backend(backend) {
-                        // A new connection taken and dropped without an answer: the instance is
-                        // dying, and its listener may still take the retry's connection before
-                        // it goes. Wait for its replacement instead, as a refused connection does.
-                        match client.shared.other_than(backend, hold).await {
-                            Some(next) => Some(next),
-                            None => client.shared.acquire(),
-                        }
-                    } else {
-                        client.shared.acquire()
-                    };
-                    let Some(next) = next else {
-                        let answer = bad_gateway(inflight.backend(), &error);
-                        return answered_here(&client, inflight, timer, start, answer);
-                    };
-                    inflight = next;
-                    req = again;
-                    attempt_start = Instant::now();
+            Err(Failed { error, unsent, body: back }) => {
+                if unsent {
+                    body = back;
+                    if reused {
+                        // Not sent: an idle connection the backend had closed. Try another.
+                        continue;
+                    }
                 }
-            },
+                if retried || !(unsent || replayable) || !error.connection_lost() {
+                    let answer = bad_gateway(backend, &error);
+                    return answered_here(&client, inflight, timer, start, answer);
+                }
+                retried = true;
+                tracing::info!(backend = backend.label(), error = %chain(&error), "upstream failed before answering; retrying once");
+                // On whichever backend is current now: after a switch, the new instance.
+                let next = if !reused && !hold.is_zero() && client.shared.is_current_backend(backend) {
+                    // A new connection taken and dropped without an answer: the instance is
+                    // dying, and its listener may still take the retry's connection before
+                    // it goes. Wait for its replacement instead, as a refused connection does.
+                    match client.shared.other_than(backend, hold).await {
+                        Some(next) => Some(next),
+                        None => client.shared.acquire(),
+                    }
+                } else {
+                    client.shared.acquire()
+                };
+                let Some(next) = next else {
+                    let answer = bad_gateway(inflight.backend(), &error);
+                    return answered_here(&client, inflight, timer, start, answer);
+                };
+                inflight = next;
+                attempt_start = Instant::now();
+            }
         }
     }
 }
+
+/// Room for a typical request head, so that encoding it does not grow the buffer.
+const HEAD_CAPACITY: usize = 512;
 
 /// Ends a request the proxy answered itself on `inflight`'s account: records it, gives the timer
 /// back to the connection, and stops counting it in flight.
@@ -376,47 +388,79 @@ fn answered_here(
     answer
 }
 
-/// Rewrites a client's request head for the upstream: origin-form target, HTTP/1.1, hop-by-hop
-/// headers removed, `X-Forwarded-*` added, and a `Host` if the client sent none (HTTP/1.0).
-fn rewrite_request(parts: &mut http::request::Parts, client_ip: Option<&HeaderValue>, backend: &Backend) {
+/// Encodes a client's request head for the upstream into `out`: origin-form target, HTTP/1.1,
+/// hop-by-hop fields left out (and those the `Connection` field names), `X-Forwarded-*` added,
+/// a `Host` if the client sent none (HTTP/1.0), and `Transfer-Encoding: chunked` if `chunked`.
+fn encode_request(
+    out: &mut Vec<u8>,
+    parts: &http::request::Parts,
+    client_ip: Option<&HeaderValue>,
+    backend: &Backend,
+    chunked: bool,
+) {
+    let headers = &parts.headers;
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
     // Origin-form for the upstream: the connection already says which host it is.
-    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-        parts.uri = Uri::from(path);
-    }
+    out.extend_from_slice(parts.uri.path_and_query().map_or("/", PathAndQuery::as_str).as_bytes());
     // Upstream connections are keep-alive HTTP/1.1 whatever the client speaks.
-    parts.version = Version::HTTP_11;
-    let seen = Seen::scan(&parts.headers);
-    seen.strip_hop_by_hop(&mut parts.headers);
-    let has_host = seen.host.is_some();
-    seen.add_forwarded(&mut parts.headers, client_ip);
-    if !has_host {
-        if let Some(host) = backend.host_header() {
-            parts.headers.insert(header::HOST, host.clone());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let seen = Seen::scan(headers);
+    let listed = if seen.connection { connection_listed(headers) } else { Vec::new() };
+    for (name, value) in headers {
+        let dropped = (seen.connection || seen.hop_by_hop)
+            && (*name == header::CONNECTION || is_hop_by_hop(name) || listed.contains(name));
+        // Every earlier X-Forwarded-For goes into the one written below.
+        if dropped || (seen.forwarded_for && client_ip.is_some() && *name == X_FORWARDED_FOR) {
+            continue;
+        }
+        field(out, name.as_str(), value.as_bytes());
+    }
+    if let Some(ip) = client_ip {
+        out.extend_from_slice(b"x-forwarded-for: ");
+        if seen.forwarded_for {
+            for earlier in headers.get_all(X_FORWARDED_FOR) {
+                out.extend_from_slice(earlier.as_bytes());
+                out.extend_from_slice(b", ");
+            }
+        }
+        out.extend_from_slice(ip.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !seen.forwarded_proto {
+        out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    }
+    match &seen.host {
+        Some(host) if !seen.forwarded_host => field(out, "x-forwarded-host", host.as_bytes()),
+        Some(_) => {}
+        None => {
+            if let Some(host) = backend.host_header() {
+                field(out, "host", host.as_bytes());
+            }
         }
     }
+    if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
-/// The head of a request without a body, kept to send it again.
-struct Replay {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
-impl Replay {
-    fn of(parts: &http::request::Parts) -> Replay {
-        Replay { method: parts.method.clone(), uri: parts.uri.clone(), headers: parts.headers.clone() }
-    }
-
-    fn request(&self) -> Request<RequestBody> {
-        let mut req = Request::new(RequestBody::Empty);
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = Version::HTTP_11;
-        *req.headers_mut() = self.headers.clone();
-        req
-    }
+/// The fields a `Connection` field names, which are for the client's connection only.
+fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect()
 }
 
 fn gateway_timeout(backend: &Backend, ms: u64) -> Response<ProxyBody> {
@@ -466,7 +510,7 @@ impl Seen {
                 seen.connection = true;
             } else if *name == header::HOST {
                 seen.host = headers.get(header::HOST).cloned();
-            } else if HOP_BY_HOP[1..].contains(name) {
+            } else if is_hop_by_hop(name) {
                 seen.hop_by_hop = true;
             } else if *name == X_FORWARDED_FOR {
                 seen.forwarded_for = true;
@@ -477,55 +521,6 @@ impl Seen {
             }
         }
         seen
-    }
-
-    /// Removes hop-by-hop headers, including those the `Connection` header names.
-    fn strip_hop_by_hop(&self, headers: &mut HeaderMap) {
-        if self.connection {
-            let listed: Vec<HeaderName> = headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-                .collect();
-            for name in listed {
-                headers.remove(name);
-            }
-        }
-        if self.connection || self.hop_by_hop {
-            for name in &HOP_BY_HOP {
-                headers.remove(name);
-            }
-        }
-    }
-
-    /// Adds `X-Forwarded-For` (appended to what earlier proxies said),
-    /// `X-Forwarded-Proto` and `X-Forwarded-Host` (both only if absent).
-    fn add_forwarded(self, headers: &mut HeaderMap, client_ip: Option<&HeaderValue>) {
-        if let Some(ip) = client_ip {
-            if !self.forwarded_for {
-                headers.insert(X_FORWARDED_FOR, ip.clone());
-            } else if let header::Entry::Occupied(mut slot) = headers.entry(X_FORWARDED_FOR) {
-                let mut joined = Vec::new();
-                for earlier in slot.iter() {
-                    joined.extend_from_slice(earlier.as_bytes());
-                    joined.extend_from_slice(b", ");
-                }
-                joined.extend_from_slice(ip.as_bytes());
-                if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(joined)) {
-                    slot.insert(value);
-                }
-            }
-        }
-        if !self.forwarded_proto {
-            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-        }
-        if !self.forwarded_host {
-            if let Some(host) = self.host {
-                headers.insert(X_FORWARDED_HOST, host);
-            }
-        }
     }
 }
 
@@ -551,46 +546,120 @@ mod tests {
         map
     }
 
-    #[test]
-    fn hop_by_hop_headers_and_connection_listed_ones_are_removed() {
-        let mut h = headers(&[
-            ("connection", "keep-alive, X-Custom"),
-            ("connection", "x-other"),
-            ("keep-alive", "timeout=5"),
-            ("x-custom", "1"),
-            ("x-other", "2"),
-            ("te", "trailers"),
-            ("upgrade", "websocket"),
-            ("proxy-connection", "keep-alive"),
-            ("x-kept", "3"),
-            ("host", "example.test"),
-        ]);
-        Seen::scan(&h).strip_hop_by_hop(&mut h);
-        let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["host", "x-kept"]);
+    /// The request head `encode_request` writes for `pairs`, one line per field after the request
+    /// line, sorted.
+    fn encoded(method: &str, uri: &str, pairs: &[(&'static str, &'static str)], chunked: bool) -> Vec<String> {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (name, value) in pairs {
+            req = req.header(*name, *value);
+        }
+        let (parts, ()) = req.body(()).unwrap().into_parts();
+        let backend = Backend::new(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)), "test");
+        let ip = HeaderValue::from_static("10.0.0.9");
+        let mut out = Vec::new();
+        encode_request(&mut out, &parts, Some(&ip), &backend, chunked);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("\r\n\r\n"), "{text:?}");
+        let mut lines: Vec<String> = text.trim_end().split("\r\n").map(str::to_owned).collect();
+        lines[1..].sort_unstable();
+        lines
     }
 
     #[test]
-    fn forwarded_headers_are_added_or_appended() {
-        let ip = HeaderValue::from_static("10.0.0.9");
-        let mut h = headers(&[("host", "app.test")]);
-        Seen::scan(&h).add_forwarded(&mut h, Some(&ip));
-        assert_eq!(h["x-forwarded-for"], "10.0.0.9");
-        assert_eq!(h["x-forwarded-proto"], "http");
-        assert_eq!(h["x-forwarded-host"], "app.test");
+    fn hop_by_hop_headers_and_connection_listed_ones_are_left_out() {
+        let lines = encoded(
+            "GET",
+            "/a?b=1",
+            &[
+                ("connection", "keep-alive, X-Custom"),
+                ("connection", "x-other"),
+                ("keep-alive", "timeout=5"),
+                ("x-custom", "1"),
+                ("x-other", "2"),
+                ("te", "trailers"),
+                ("upgrade", "websocket"),
+                ("proxy-connection", "keep-alive"),
+                ("transfer-encoding", "chunked"),
+                ("x-kept", "3"),
+                ("host", "example.test"),
+            ],
+            false,
+        );
+        let expected = [
+            "GET /a?b=1 HTTP/1.1",
+            "host: example.test",
+            "x-forwarded-for: 10.0.0.9",
+            "x-forwarded-host: example.test",
+            "x-forwarded-proto: http",
+            "x-kept: 3",
+        ];
+        assert_eq!(lines, expected);
+    }
 
-        let mut h = headers(&[
-            ("x-forwarded-for", "1.1.1.1"),
-            ("x-forwarded-for", "2.2.2.2"),
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "edge.test"),
-            ("host", "app.test"),
-        ]);
-        Seen::scan(&h).add_forwarded(&mut h, Some(&ip));
-        assert_eq!(h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["1.1.1.1, 2.2.2.2, 10.0.0.9"]);
-        assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["x-forwarded-host"], "edge.test");
+    #[test]
+    fn request_heads_are_rewritten_for_the_upstream() {
+        type Case =
+            (&'static str, &'static str, &'static [(&'static str, &'static str)], bool, &'static [&'static str]);
+        let cases: [Case; 4] = [
+            (
+                "GET",
+                "http://app.test/x?y",
+                &[("host", "app.test")],
+                false,
+                &[
+                    "GET /x?y HTTP/1.1",
+                    "host: app.test",
+                    "x-forwarded-for: 10.0.0.9",
+                    "x-forwarded-host: app.test",
+                    "x-forwarded-proto: http",
+                ],
+            ),
+            (
+                "POST",
+                "/",
+                &[
+                    ("x-forwarded-for", "1.1.1.1"),
+                    ("x-forwarded-for", "2.2.2.2"),
+                    ("x-forwarded-proto", "https"),
+                    ("x-forwarded-host", "edge.test"),
+                    ("host", "app.test"),
+                ],
+                true,
+                &[
+                    "POST / HTTP/1.1",
+                    "host: app.test",
+                    "transfer-encoding: chunked",
+                    "x-forwarded-for: 1.1.1.1, 2.2.2.2, 10.0.0.9",
+                    "x-forwarded-host: edge.test",
+                    "x-forwarded-proto: https",
+                ],
+            ),
+            // HTTP/1.0 without a Host: the backend's address.
+            (
+                "HEAD",
+                "/",
+                &[],
+                false,
+                &["HEAD / HTTP/1.1", "host: 127.0.0.1:8080", "x-forwarded-for: 10.0.0.9", "x-forwarded-proto: http"],
+            ),
+            (
+                "PUT",
+                "/p",
+                &[("content-length", "3"), ("host", "a")],
+                false,
+                &[
+                    "PUT /p HTTP/1.1",
+                    "content-length: 3",
+                    "host: a",
+                    "x-forwarded-for: 10.0.0.9",
+                    "x-forwarded-host: a",
+                    "x-forwarded-proto: http",
+                ],
+            ),
+        ];
+        for (method, uri, pairs, chunked, expected) in cases {
+            assert_eq!(encoded(method, uri, pairs, chunked), expected, "{method} {uri} {pairs:?}");
+        }
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! Built to keep up with nginx in front of the same app:
 //! - `proxy`: worker threads of its own, each a single-threaded tokio runtime;
 //!   one accepts and hands each connection to the least busy worker.
-//! - `upstream`: keep-alive connections to the backend with no task of their
-//!   own, polled by the request and then the response body that use them, so
-//!   a request is served without a wake-up of another task or thread. Idle
-//!   ones are pooled per worker: a connection stays with the worker whose I/O
-//!   driver it is registered with.
+//! - `upstream`: the crate's own small HTTP/1.1 client (hyper serves only the
+//!   client side): the request head encoded once into one buffer and written
+//!   in one call, the response head parsed in place with `httparse`, no
+//!   channel or task between the request and its connection, so a request is
+//!   served without a wake-up of another task or thread. Idle keep-alive
+//!   connections are pooled per worker: a connection stays with the worker
+//!   whose I/O driver it is registered with.
 //! - `deadline`: the response timeout on one timer per client connection,
 //!   re-armed about once per timeout period rather than twice per request; the
 //!   connection's idle check (`proxy`) replaces hyper's per-request
@@ -28,12 +30,16 @@
 //!   whose body was sent, or whose response had started, is not (the
 //!   `forward` module docs list exactly what is and is not retried).
 //!
+//! - `access_log`: off unless set; when on, one bounded-queue hand-off per
+//!   request to a writer thread, dropped and counted when the queue is full.
+//!
 //! - `meter`: per-revision requests, failures and latency histogram, two
 //!   atomic additions per request (three when it failed), in the worker's own
 //!   shard of the meter so that workers do not contend for its cache lines.
 //!
 //! Not supported: HTTP/2, protocol upgrades (WebSocket), `CONNECT`.
 
+mod access_log;
 mod backend;
 mod body;
 mod deadline;
@@ -45,6 +51,7 @@ mod upstream;
 
 use std::net::SocketAddr;
 
+pub use access_log::{ACCESS_LOG_QUEUE, AccessLog};
 pub use backend::Backend;
 pub use meter::Meter;
 pub use proxy::Proxy;

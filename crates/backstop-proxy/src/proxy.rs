@@ -19,9 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{self, JoinSet};
 
-use crate::ProxyError;
 use crate::backend::Backend;
 use crate::forward::{Activity, ClientConn, Shared, forward};
+use crate::{AccessLog, ProxyError};
 
 /// Pause after a failed `accept` (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -167,6 +167,11 @@ impl Proxy {
     pub fn set_response_timeout(&self, timeout: Option<Duration>) {
         let ms = timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         self.shared.response_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Logs every request to `log` from now on (`None`: stops logging).
+    pub fn set_access_log(&self, log: Option<Arc<AccessLog>>) {
+        self.shared.access_log.store(log);
     }
 
     pub fn current(&self) -> Option<Arc<Backend>> {

@@ -66,6 +66,8 @@ pub enum ServerError {
     Kubernetes { key: String, message: String },
     #[error("another backstop server runs on {path} and did not hand over: {source}")]
     Handover { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the access log {path} (`{key}`)")]
+    AccessLog { key: String, path: PathBuf, source: std::io::Error },
 }
 
 impl ServerError {
@@ -89,6 +91,9 @@ impl ServerError {
                 "stop the running server (SIGTERM) or wait for it, then start again; its lock is {}",
                 path.join(handover::LOCK_FILE).display()
             ),
+            ServerError::AccessLog { key, .. } => {
+                format!("check that the directory exists and is writable, or change `{key}` in the config")
+            }
             ServerError::Kubernetes { key, .. } => format!(
                 "check `{key}` and that the cluster answers with the Role of deploy/kubernetes/rbac.yaml (README: Kubernetes)"
             ),
@@ -464,6 +469,14 @@ async fn app_runtime(
         other => ServerError::Bind { key: key.clone(), addr: listen, source: std::io::Error::other(other.to_string()) },
     })?;
     proxy.set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
+    if let Some(path) = &app.access_log {
+        let log = backstop_proxy::AccessLog::open(path).map_err(|source| ServerError::AccessLog {
+            key: format!("apps.{name}.access_log"),
+            path: path.clone(),
+            source,
+        })?;
+        proxy.set_access_log(Some(Arc::new(log)));
+    }
     let traffic = Arc::new(ProxyTraffic::new(proxy));
     let rt = backstop_engine::AppRuntime::new(name.clone(), app.clone(), traffic.clone());
     Ok((rt, Some(traffic)))

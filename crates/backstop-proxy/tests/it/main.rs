@@ -3,3 +3,4 @@
 mod proxy;
 mod retry;
 mod support;
+mod wire;

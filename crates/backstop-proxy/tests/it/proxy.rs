@@ -363,3 +363,25 @@ async fn shutdown_gives_up_on_requests_after_its_timeout() {
     assert!(backend.drained(PATIENCE).await);
     assert_eq!(backend.served(), 0);
 }
+
+#[tokio::test]
+async fn with_an_access_log_each_request_is_one_line() {
+    let a = upstream("a").await;
+    let proxy = proxy().await;
+    proxy.switch(Some(Backend::new(a.addr, "a")));
+    let path = std::env::temp_dir().join(format!("backstop-access-{}-{}.log", std::process::id(), a.addr.port()));
+    let log = Arc::new(backstop_proxy::AccessLog::open(&path).unwrap());
+    proxy.set_access_log(Some(log.clone()));
+    let mut client = Client::connect(proxy.local_addr()).await;
+    assert_eq!(client.get("/one?x=1").await.2, "a");
+    proxy.switch(None);
+    assert_eq!(client.get("/two").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let read = || std::fs::read_to_string(&path).unwrap_or_default();
+    eventually("both requests are logged", || read().lines().count() == 2).await;
+    let text = read();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("127.0.0.1 [") && lines[0].contains("] \"GET /one?x=1 HTTP/1.1\" 200 "), "{text}");
+    assert!(lines[1].contains("\"GET /two HTTP/1.1\" 503 ") && lines[1].ends_with("ms"), "{text}");
+    assert_eq!(log.dropped(), 0);
+    std::fs::remove_file(&path).unwrap();
+}
