@@ -8,7 +8,13 @@ use crate::Cli;
 
 /// Examples per top-level command, as typed.
 const EXAMPLES: &[(&str, &[&str])] = &[
-    ("server", &["backstop server --config /etc/backstop/backstop.toml"]),
+    (
+        "server",
+        &[
+            "backstop server --config /etc/backstop/backstop.toml",
+            "backstop server --config /etc/backstop/backstop.toml --reload",
+        ],
+    ),
     (
         "release",
         &[
@@ -33,6 +39,13 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ("incident", &["backstop incident shop", "backstop incident shop --execute", "backstop incident list"]),
     ("report", &["backstop report", "backstop report shop --since 7d"]),
     ("drill", &["backstop drill shop --dry-run", "backstop drill shop --rung redeploy", "backstop drill list"]),
+    (
+        "compat",
+        &[
+            "backstop compat shop --api openapi.yaml --messages contracts/messages",
+            "backstop compat shop --against 7 -o sarif",
+        ],
+    ),
     ("hotfix", &["backstop hotfix start shop", "backstop hotfix check shop"]),
     (
         "flag",
