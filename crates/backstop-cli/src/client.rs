@@ -24,9 +24,9 @@ pub struct Answer<T> {
 }
 
 impl<T> Answer<T> {
-    /// The server's JSON, pretty-printed.
+    /// The server's JSON, pretty-printed (YAML under `-o yaml`).
     pub fn json(&self) -> String {
-        serde_json::to_string_pretty(&self.raw).unwrap_or_else(|_| self.raw.to_string())
+        crate::output::data(&self.raw)
     }
 }
 

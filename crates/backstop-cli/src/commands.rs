@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult, Exit};
 use crate::output::out;
-use crate::output::{age, table, wire_text};
+use crate::output::{Listing, Row, age, table, wire_text};
 use crate::{AuditCommand, Cli, Command, Output};
 
 pub async fn run(mut cli: Cli) -> CliResult {
@@ -21,6 +21,8 @@ pub async fn run(mut cli: Cli) -> CliResult {
     }
     crate::client::set_actor(cli.global.actor.clone());
     crate::output::set_no_headers(cli.global.no_headers);
+    crate::output::set_format(cli.global.format);
+    cli.global.output = cli.global.format.output();
     let g = &cli.global;
     let client = || Client::new(&g.server, g.token.clone());
     match cli.command {
@@ -43,7 +45,10 @@ pub async fn run(mut cli: Cli) -> CliResult {
             let version = env!("CARGO_PKG_VERSION");
             match g.output {
                 Output::Json | Output::Sarif => {
-                    out!("{}", serde_json::json!({ "version": version, "commit": crate::GIT_COMMIT }))
+                    out!(
+                        "{}",
+                        crate::output::data(&serde_json::json!({ "version": version, "commit": crate::GIT_COMMIT }))
+                    )
                 }
                 Output::Table => out!("backstop {version} (commit {})", crate::GIT_COMMIT),
             }
@@ -55,13 +60,13 @@ pub async fn run(mut cli: Cli) -> CliResult {
             match g.output {
                 Output::Json | Output::Sarif => out!(
                     "{}",
-                    serde_json::json!({
+                    crate::output::data(&serde_json::json!({
                         "config": config.display().to_string(),
                         "ok": true,
                         "listen": c.server.listen.to_string(),
                         "state": c.server.state.display().to_string(),
                         "apps": apps,
-                    })
+                    }))
                 ),
                 Output::Table => out!(
                     "{}: ok; listen {}, state {}, {} app{}{}{}",
@@ -208,7 +213,7 @@ pub async fn run(mut cli: Cli) -> CliResult {
                 client()?.get_query(&format!("/v1/apps/{app}/operations"), &query).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", ops.json()),
-                Output::Table => crate::output::print_listing(operations_table(&ops.value)),
+                Output::Table => crate::output::print_listing(operations_listing(&ops.value)),
             }
             Ok(())
         }
@@ -232,8 +237,9 @@ pub async fn run(mut cli: Cli) -> CliResult {
                     let rows = entries
                         .value
                         .iter()
-                        .map(|e| {
-                            vec![
+                        .map(|e| Row {
+                            name: format!("audit/{}", e.seq),
+                            cells: vec![
                                 e.seq.to_string(),
                                 e.at.clone(),
                                 e.actor.clone(),
@@ -244,13 +250,14 @@ pub async fn run(mut cli: Cli) -> CliResult {
                                     serde_json::Value::String(s) => s.clone(),
                                     other => other.to_string(),
                                 },
-                            ]
+                            ],
                         })
                         .collect();
-                    crate::output::print_listing(table(
-                        &["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"],
+                    crate::output::print_listing(Listing {
+                        header: &["SEQ", "AT", "ACTOR", "ACTION", "APP", "OUTCOME", "DETAIL"],
+                        wide: &[],
                         rows,
-                    ));
+                    });
                 }
             }
             Ok(())
@@ -777,7 +784,7 @@ pub async fn history(c: &Client, output: Output, app: &str, revision: Option<u64
         out!("{}", rows.json());
         return Ok(());
     }
-    crate::output::print_listing(history_table(&rows.value, Utc::now()));
+    crate::output::print_listing(history_listing(&rows.value, Utc::now()));
     Ok(())
 }
 
@@ -815,7 +822,9 @@ fn revision_text(v: &RevisionDetail) -> String {
     if let Some(at) = &db.schema_recorded_at {
         lines.push(("schema:".into(), wire_text(at)));
     }
-    labelled(&lines) + "\n" + &operations_table(&v.operations)
+    labelled(&lines)
+        + "\n"
+        + &crate::output::render(operations_listing(&v.operations), crate::output::Shape::Table, false)
 }
 
 /// `label: value` lines with the values in one column, one space past the longest label.
@@ -824,7 +833,9 @@ fn labelled(lines: &[(String, String)]) -> String {
     lines.iter().map(|(k, v)| format!("{k:<width$}{v}\n")).collect()
 }
 
-fn history_table(rows: &[HistoryEntry], now: DateTime<Utc>) -> String {
+/// `history APP`: a revision a row, newest first; `-o wide` adds where it came from and who
+/// released it.
+fn history_listing(rows: &[HistoryEntry], now: DateTime<Utc>) -> Listing<'static> {
     let body = rows
         .iter()
         .map(|r| {
@@ -841,37 +852,66 @@ fn history_table(rows: &[HistoryEntry], now: DateTime<Utc>) -> String {
             let hotfix = r.revision.hotfix_of.map(|n| format!("hotfix-of-{n}"));
             marks.extend(hotfix.as_deref());
             let rev = &r.revision;
-            vec![
-                format!("{}{}", rev.revision, if r.live { " *" } else { "" }),
-                rev.version.clone(),
-                rev.digest.short().to_owned(),
-                rev.change_cause.clone(),
-                rev.status.as_str().to_owned(),
-                age(rev.created_at, now),
-                marks.join(","),
-            ]
+            let commit = match (&rev.git_commit, &rev.git_tag) {
+                (Some(c), Some(t)) => format!("{} ({t})", &c[..c.len().min(12)]),
+                (Some(c), None) => c[..c.len().min(12)].to_owned(),
+                (None, Some(t)) => t.clone(),
+                (None, None) => "-".to_owned(),
+            };
+            Row {
+                name: format!("{}/{}", rev.app, rev.revision),
+                cells: vec![
+                    format!("{}{}", rev.revision, if r.live { " *" } else { "" }),
+                    rev.version.clone(),
+                    rev.digest.short().to_owned(),
+                    rev.change_cause.clone(),
+                    rev.status.as_str().to_owned(),
+                    age(rev.created_at, now),
+                    marks.join(","),
+                    commit,
+                    rev.image.clone().unwrap_or_else(|| "-".to_owned()),
+                    rev.actor.clone(),
+                    wire_text(&rev.created_at),
+                ],
+            }
         })
         .collect();
-    table(&["REVISION", "VERSION", "DIGEST", "CHANGE-CAUSE", "STATUS", "AGE", "MARK"], body)
+    Listing {
+        header: &["REVISION", "VERSION", "DIGEST", "CHANGE-CAUSE", "STATUS", "AGE", "MARK"],
+        wide: &["COMMIT", "IMAGE", "ACTOR", "CREATED"],
+        rows: body,
+    }
 }
 
-fn operations_table(ops: &[Operation]) -> String {
+/// `operations APP`; `-o wide` adds the revisions it went between and when it ended.
+fn operations_listing(ops: &[Operation]) -> Listing<'static> {
+    let rev = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
     let rows = ops
         .iter()
         .map(|o| {
             let steps: Vec<&str> = o.steps.iter().map(|s| s.step.as_str()).collect();
-            vec![
-                o.id.to_string(),
-                wire_text(&o.kind),
-                wire_text(&o.state),
-                o.actor.clone(),
-                wire_text(&o.started_at),
-                steps.join(" > "),
-                o.error.clone().unwrap_or_default(),
-            ]
+            Row {
+                name: format!("{}/operation/{}", o.app, o.id),
+                cells: vec![
+                    o.id.to_string(),
+                    wire_text(&o.kind),
+                    wire_text(&o.state),
+                    o.actor.clone(),
+                    wire_text(&o.started_at),
+                    steps.join(" > "),
+                    o.error.clone().unwrap_or_default(),
+                    rev(o.from_revision),
+                    rev(o.target_revision),
+                    o.ended_at.as_ref().map_or_else(|| "-".to_owned(), wire_text),
+                ],
+            }
         })
         .collect();
-    table(&["OPERATION", "KIND", "STATE", "ACTOR", "STARTED", "STEPS", "ERROR"], rows)
+    Listing {
+        header: &["OPERATION", "KIND", "STATE", "ACTOR", "STARTED", "STEPS", "ERROR"],
+        wide: &["FROM", "TARGET", "ENDED"],
+        rows,
+    }
 }
 
 pub async fn status(c: &Client, output: Output, app: &str) -> CliResult {
@@ -1053,16 +1093,25 @@ async fn apps(c: &Client, output: Output) -> CliResult {
             let rows = v
                 .value
                 .iter()
-                .map(|a| {
-                    vec![
+                .map(|a| Row {
+                    name: a.app.clone(),
+                    cells: vec![
                         a.app.clone(),
                         a.listen.clone(),
                         a.live_revision.map_or("-".into(), |n| n.to_string()),
                         a.known_good_revision.map_or("-".into(), |n| n.to_string()),
-                    ]
+                        a.driver.clone(),
+                        a.live.as_ref().map_or("-".into(), |r| r.version.clone()),
+                        a.instances.len().to_string(),
+                        a.running_operation.as_ref().map_or("-".into(), |o| format!("{} {}", wire_text(&o.kind), o.id)),
+                    ],
                 })
                 .collect();
-            crate::output::print_listing(table(&["APP", "LISTEN", "LIVE", "KNOWN-GOOD"], rows));
+            crate::output::print_listing(Listing {
+                header: &["APP", "LISTEN", "LIVE", "KNOWN-GOOD"],
+                wide: &["DRIVER", "VERSION", "INSTANCES", "RUNNING"],
+                rows,
+            });
         }
     }
     Ok(())
@@ -1100,7 +1149,8 @@ mod tests {
             last_known_good: kg,
             warm: false,
         };
-        let out = history_table(&[row(1, "known-good", false, true), row(2, "soaking", true, false)], now);
+        let listing = history_listing(&[row(1, "known-good", false, true), row(2, "soaking", true, false)], now);
+        let out = crate::output::render(listing, crate::output::Shape::Table, false);
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("REVISION"));
         assert!(

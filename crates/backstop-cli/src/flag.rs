@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
 use crate::output::out;
-use crate::output::{table, wire_text};
+use crate::output::{Listing, Row, wire_text};
 use crate::{Global, Output};
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +128,7 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
             }
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", v.json()),
-                Output::Table => crate::output::print_listing(list_table(&v.value.flags)),
+                Output::Table => crate::output::print_listing(list_listing(&v.value.flags)),
             }
         }
         FlagCommand::Show { key } => {
@@ -142,7 +142,7 @@ pub async fn run(g: &Global, command: FlagCommand) -> CliResult {
             let v: Answer<Vec<FlagHistoryEntry>> = c.get(&format!("/v1/flags/{key}/history")).await?;
             match g.output {
                 Output::Json | Output::Sarif => out!("{}", v.json()),
-                Output::Table => crate::output::print_listing(history_table(&v.value)),
+                Output::Table => crate::output::print_listing(history_listing(&v.value)),
             }
         }
     }
@@ -227,21 +227,28 @@ fn state(f: &Flag) -> &'static str {
     if f.enabled { "on" } else { "off" }
 }
 
-fn list_table(flags: &[Flag]) -> String {
+fn list_listing(flags: &[Flag]) -> Listing<'static> {
     let rows = flags
         .iter()
-        .map(|f| {
-            vec![
+        .map(|f| Row {
+            name: format!("flag/{}", f.key),
+            cells: vec![
                 f.key.clone(),
                 flag_type(f),
                 state(f).to_owned(),
                 serves(f),
                 f.version.to_string(),
                 f.description.clone(),
-            ]
+                f.rules.len().to_string(),
+                f.variants.keys().cloned().collect::<Vec<_>>().join(","),
+            ],
         })
         .collect();
-    table(&["KEY", "TYPE", "STATE", "SERVES", "VERSION", "DESCRIPTION"], rows)
+    Listing {
+        header: &["KEY", "TYPE", "STATE", "SERVES", "VERSION", "DESCRIPTION"],
+        wide: &["RULES", "VARIANTS"],
+        rows,
+    }
 }
 
 /// One line for a stored flag the server cannot serve: what is wrong and how to get rid of it.
@@ -277,21 +284,23 @@ fn show_text(f: &Flag) -> String {
     lines.iter().map(|(k, v)| format!("{:<13}{v}", format!("{k}:"))).collect::<Vec<_>>().join("\n")
 }
 
-fn history_table(entries: &[FlagHistoryEntry]) -> String {
+fn history_listing(entries: &[FlagHistoryEntry]) -> Listing<'static> {
     let rows = entries
         .iter()
-        .map(|e| {
-            vec![
+        .map(|e| Row {
+            name: format!("flag/{}/{}", e.flag.key, e.version),
+            cells: vec![
                 e.version.to_string(),
                 e.action.clone(),
                 state(&e.flag).to_owned(),
                 e.actor.clone(),
                 wire_text(&e.at),
                 e.reason.clone().unwrap_or_else(|| "-".to_owned()),
-            ]
+                serves(&e.flag),
+            ],
         })
         .collect();
-    table(&["VERSION", "ACTION", "STATE", "ACTOR", "AT", "REASON"], rows)
+    Listing { header: &["VERSION", "ACTION", "STATE", "ACTOR", "AT", "REASON"], wide: &["SERVES"], rows }
 }
 
 #[cfg(test)]
@@ -316,7 +325,7 @@ mod tests {
 
     #[test]
     fn list_is_a_table() {
-        let out = list_table(&[flag(false, json!([]))]);
+        let out = crate::output::render(list_listing(&[flag(false, json!([]))]), crate::output::Shape::Table, false);
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("KEY"), "{out}");
         assert!(lines[1].starts_with("k") && lines[1].contains("boolean") && lines[1].contains("off"), "{out}");

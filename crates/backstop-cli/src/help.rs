@@ -90,9 +90,44 @@ const ARGUMENTS: &[(&str, &str)] = &[
     ("repo", "The git repository (default: the one the current directory is in)"),
 ];
 
+/// Commands that run here without a control plane: the client's options mean nothing to them.
+pub const LOCAL: &[&str] = &["server", "lint", "digest", "demo", "completion", "man", "version", "config"];
+
+/// The options only a client of the control plane uses.
+pub const CLIENT_OPTIONS: &[&str] = &["server", "token", "token_file", "actor"];
+
 /// The CLI's clap command with the examples and argument descriptions added.
 pub fn command() -> clap::Command {
+    with_examples(Cli::command())
+}
+
+/// The command for parsing `args`: when they name a command that runs without a control plane,
+/// the client's options are hidden from its help (still parsed, to be refused by name).
+pub fn command_for(args: &[std::ffi::OsString]) -> clap::Command {
     let mut cmd = Cli::command();
+    if invoked(args).is_some_and(|name| LOCAL.contains(&name.as_str())) {
+        for id in CLIENT_OPTIONS {
+            cmd = cmd.mut_arg(*id, |a| a.hide(true));
+        }
+    }
+    with_examples(cmd)
+}
+
+/// The subcommand `args` name: the first word that is not an option or an option's value.
+fn invoked(args: &[std::ffi::OsString]) -> Option<String> {
+    const TAKES_VALUE: &[&str] = &["--server", "--token", "--token-file", "--actor", "--output", "-o"];
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if TAKES_VALUE.contains(&word.as_ref()) {
+            words.next();
+        } else if !word.starts_with('-') {
+            return Some(word.into_owned());
+        }
+    }
+    None
+}
+
+fn with_examples(mut cmd: clap::Command) -> clap::Command {
     for (name, examples) in EXAMPLES {
         let text: String = std::iter::once("Examples:".to_owned())
             .chain(examples.iter().map(|e| format!("  {e}")))
@@ -133,6 +168,34 @@ mod tests {
             out.push((p.clone(), sub.clone()));
             all(sub, p, out);
         }
+    }
+
+    #[test]
+    fn the_invoked_command_is_the_first_word_that_is_not_an_option_or_its_value() {
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&["backstop", "lint", "x.sql"], Some("lint")),
+            (&["backstop", "--server", "http://h", "history", "shop"], Some("history")),
+            (&["backstop", "-o", "json", "--no-headers", "apps"], Some("apps")),
+            (&["backstop", "--server=http://h", "digest", "f"], Some("digest")),
+            (&["backstop", "--help"], None),
+        ];
+        for (args, want) in cases {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            assert_eq!(invoked(&args).as_deref(), *want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn local_commands_do_not_offer_the_client_options() {
+        let args = |a: &[&str]| a.iter().map(Into::into).collect::<Vec<std::ffi::OsString>>();
+        let mut cmd = command_for(&args(&["backstop", "lint", "--help"]));
+        cmd.build();
+        let lint = cmd.find_subcommand_mut("lint").unwrap().render_help().to_string();
+        assert!(!lint.contains("--server") && !lint.contains("--token"), "{lint}");
+        let mut cmd = command_for(&args(&["backstop", "history", "--help"]));
+        cmd.build();
+        let history = cmd.find_subcommand_mut("history").unwrap().render_help().to_string();
+        assert!(history.contains("--server") && history.contains("--token"), "{history}");
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub(crate) async fn start(
 }
 
 fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    serde_json::to_value(value).map(|v| crate::output::data(&v)).unwrap_or_default()
 }
 
 /// Where a hotfix's fix starts and ends, as git names them.

@@ -54,16 +54,48 @@ pub struct Global {
     /// their header line, for scripts.
     #[arg(long, global = true)]
     pub no_headers: bool,
-    /// Output format of listings.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    /// Output format.
+    #[arg(long = "output", short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// What the commands print, from `format`: `wide` and `name` are tables, `yaml` is data.
+    #[arg(skip = Output::Table)]
     pub output: Output,
 }
 
+/// The `-o` formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: aligned listings, plain sentences.
+    Table,
+    /// Listings with more columns (commits, images, actors, times in full).
+    Wide,
+    /// Listings as one identifier per line (`shop/3`, an operation id), for scripts.
+    Name,
+    /// The API's JSON, pretty-printed.
+    Json,
+    /// The API's answer as YAML.
+    Yaml,
+    /// SARIF 2.1.0 (`lint` and `compat`; other commands print JSON).
+    Sarif,
+}
+
+impl Format {
+    /// The way a command prints under this format: a table (in some shape) or data.
+    pub fn output(self) -> Output {
+        match self {
+            Format::Table | Format::Wide | Format::Name => Output::Table,
+            Format::Json | Format::Yaml => Output::Json,
+            Format::Sarif => Output::Sarif,
+        }
+    }
+}
+
+/// How a command prints: tables for people, or the data (`Json` stands for YAML too: the
+/// printing of data follows `-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Table,
     Json,
-    /// SARIF 2.1.0 (`lint` and `compat`; other commands print JSON).
     Sarif,
 }
 
@@ -353,10 +385,43 @@ pub enum AuditCommand {
     Verify,
 }
 
+/// Refuse an option typed for a command it means nothing to: `--server` or `--token` for a
+/// command that runs here (`lint`, `digest`, …), `-o sarif` outside `lint` and `compat`. Values
+/// from the environment (`BACKSTOP_URL` in a shell profile) are not refused.
+fn check_scope(m: &clap::ArgMatches) -> Result<(), CliError> {
+    let Some((name, sub)) = m.subcommand() else { return Ok(()) };
+    let typed = |id: &str| {
+        sub.try_contains_id(id).unwrap_or(false) && sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    };
+    if help::LOCAL.contains(&name) {
+        if let Some(id) = help::CLIENT_OPTIONS.iter().find(|id| typed(id)) {
+            let flag = format!("--{}", id.replace('_', "-"));
+            return Err(CliError::bad_input(
+                format!("{flag} means nothing to `backstop {name}`: it runs here, without a control plane"),
+                format!("drop {flag}"),
+            ));
+        }
+    }
+    if typed("format") && sub.get_one::<Format>("format") == Some(&Format::Sarif) && !["lint", "compat"].contains(&name)
+    {
+        return Err(CliError::bad_input(
+            format!("`-o sarif` is for `lint` and `compat`, not `{name}`"),
+            "use -o json (or yaml) for data",
+        ));
+    }
+    Ok(())
+}
+
 /// Parse the command line, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
-    let parsed =
-        help::command().try_get_matches().and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = help::command_for(&args).try_get_matches_from(&args);
+    if let Ok(m) = &matches {
+        if let Err(e) = check_scope(m) {
+            return e.report();
+        }
+    }
+    let parsed = matches.and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {

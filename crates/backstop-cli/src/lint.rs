@@ -95,7 +95,7 @@ pub fn run(paths: &[PathBuf], dialect: LintDialect, output: LintOutput) -> CliRe
         LintOutput::Json => {
             let mut report = json_report(&reports);
             report["errors"] = json!(parse_errors.iter().map(parse_error_json).collect::<Vec<_>>());
-            out!("{}", serde_json::to_string_pretty(&report).unwrap_or_default())
+            out!("{}", crate::output::data(&report))
         }
         LintOutput::Sarif => {
             out!("{}", serde_json::to_string_pretty(&sarif(&reports, &parse_errors)).unwrap_or_default())

@@ -71,14 +71,87 @@ pub fn set_no_headers(on: bool) {
     NO_HEADERS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Print a listing's table: without its header line under `--no-headers`, and then nothing at
-/// all when it has no rows.
-pub fn print_listing(table: String) {
-    if !NO_HEADERS.load(std::sync::atomic::Ordering::Relaxed) {
-        return write_stdout(format_args!("{table}"), true);
+/// The `-o` given, set once at start: listings read its shape, data answers its syntax.
+static FORMAT: std::sync::OnceLock<crate::Format> = std::sync::OnceLock::new();
+
+pub fn set_format(format: crate::Format) {
+    let _ = FORMAT.set(format);
+}
+
+fn format() -> crate::Format {
+    FORMAT.get().copied().unwrap_or(crate::Format::Table)
+}
+
+/// A data answer as `-o` asks: pretty JSON, or YAML under `-o yaml`.
+pub fn data(value: &serde_json::Value) -> String {
+    if format() == crate::Format::Yaml {
+        if let Ok(text) = serde_yaml::to_string(value) {
+            return text.trim_end().to_owned();
+        }
     }
-    if let Some((_, rows)) = table.split_once('\n') {
-        write_stdout(format_args!("{rows}"), true);
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// A listing: the columns every shape shows, the ones `-o wide` adds after them, and per row
+/// the identifier `-o name` prints.
+pub struct Listing<'a> {
+    pub header: &'a [&'a str],
+    pub wide: &'a [&'a str],
+    pub rows: Vec<Row>,
+}
+
+/// One row of a [`Listing`]: its cells, `header` then `wide` ones, and its name.
+pub struct Row {
+    pub name: String,
+    pub cells: Vec<String>,
+}
+
+/// What a listing prints as: `-o table` (the default), `-o wide`, `-o name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Table,
+    Wide,
+    Name,
+}
+
+/// A listing as text in a shape; `no_headers` drops the header line (and then nothing is left
+/// of a listing without rows). Pure, for the tests.
+pub fn render(listing: Listing<'_>, shape: Shape, no_headers: bool) -> String {
+    if shape == Shape::Name {
+        return listing.rows.into_iter().map(|r| r.name).collect::<Vec<_>>().join("\n");
+    }
+    let (header, keep) = match shape {
+        Shape::Wide => ([listing.header, listing.wide].concat(), listing.header.len() + listing.wide.len()),
+        _ => (listing.header.to_vec(), listing.header.len()),
+    };
+    let empty = listing.rows.is_empty();
+    let rows = listing
+        .rows
+        .into_iter()
+        .map(|mut r| {
+            r.cells.resize(keep, String::new());
+            r.cells
+        })
+        .collect();
+    let text = table(&header, rows);
+    match (no_headers, empty) {
+        (false, _) => text,
+        (true, true) => String::new(),
+        (true, false) => text.split_once('\n').map(|(_, rows)| rows.to_owned()).unwrap_or_default(),
+    }
+}
+
+/// Print a listing in the shape `-o` asked for (`table` for the data formats' callers that
+/// print tables), honouring `--no-headers`.
+pub fn print_listing(listing: Listing<'_>) {
+    let shape = match format() {
+        crate::Format::Wide => Shape::Wide,
+        crate::Format::Name => Shape::Name,
+        _ => Shape::Table,
+    };
+    let text = render(listing, shape, NO_HEADERS.load(std::sync::atomic::Ordering::Relaxed));
+    if !text.is_empty() {
+        write_stdout(format_args!("{text}"), true);
     }
 }
 
@@ -118,6 +191,34 @@ mod tests {
             let t = now - chrono::Duration::seconds(secs);
             assert_eq!(age(t, now), want, "{secs}");
         }
+    }
+
+    fn listing() -> Listing<'static> {
+        let row = |name: &str, cells: &[&str]| Row {
+            name: name.to_owned(),
+            cells: cells.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        Listing {
+            header: &["REVISION", "VERSION"],
+            wide: &["COMMIT"],
+            rows: vec![row("shop/1", &["1", "v1"]), row("shop/2", &["2 *", "v2", "1a2b3c"])],
+        }
+    }
+
+    #[test]
+    fn listing_shapes() {
+        let cases: &[(Shape, bool, &str)] = &[
+            (Shape::Table, false, "REVISION  VERSION\n1         v1\n2 *       v2"),
+            (Shape::Table, true, "1         v1\n2 *       v2"),
+            (Shape::Wide, false, "REVISION  VERSION  COMMIT\n1         v1\n2 *       v2       1a2b3c"),
+            (Shape::Name, false, "shop/1\nshop/2"),
+            (Shape::Name, true, "shop/1\nshop/2"),
+        ];
+        for (shape, no_headers, want) in cases {
+            assert_eq!(render(listing(), *shape, *no_headers), *want, "{shape:?} no_headers={no_headers}");
+        }
+        let empty = Listing { header: &["A"], wide: &[], rows: Vec::new() };
+        assert_eq!(render(empty, Shape::Table, true), "");
     }
 
     #[test]

@@ -63,13 +63,7 @@ fn release(h: &Harness, version: &str, extra: &[&str]) -> Out {
 
 fn audited(h: &Harness, action: &str) -> Vec<Value> {
     let audit = h.json(&["audit", "list"]);
-    audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == action)
-        .map(|e| e["detail"].clone())
-        .collect()
+    audit.as_array().unwrap().iter().filter(|e| e["action"] == action).map(|e| e["detail"].clone()).collect()
 }
 
 fn revisions(h: &Harness) -> usize {

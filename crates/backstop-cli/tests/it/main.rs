@@ -10,6 +10,7 @@ mod defects;
 mod demo;
 mod errors;
 mod flags;
+mod formats;
 mod hardening;
 mod harness;
 mod hotfix;
