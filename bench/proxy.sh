@@ -66,13 +66,13 @@ UP=$("$BIN" status shop -o json | python3 -c 'import json,sys; s=json.load(sys.s
 
 if [ -n "${BEFORE_BIN:-}" ]; then
   BAPI=$(free_port); BAPP=$(free_port)
-  mkdir -p "$WORK/before"
-  sed -e "s/127.0.0.1:$API/127.0.0.1:$BAPI/" -e "s/127.0.0.1:$APP/127.0.0.1:$BAPP/" -e "s#$WORK/state#$WORK/before/state#" \
-    "$WORK/backstop.toml" > "$WORK/before/backstop.toml"
-  BACKSTOP_LOG=warn "$BEFORE_BIN" server --config "$WORK/before/backstop.toml" 2>"$WORK/before/server.log" &
+  mkdir -p "$WORK/prev"
+  sed -e "s/127.0.0.1:$API/127.0.0.1:$BAPI/" -e "s/127.0.0.1:$APP/127.0.0.1:$BAPP/" -e "s#$WORK/state#$WORK/prev/state#" \
+    "$WORK/backstop.toml" > "$WORK/prev/backstop.toml"
+  BACKSTOP_LOG=warn "$BEFORE_BIN" server --config "$WORK/prev/backstop.toml" 2>"$WORK/prev/server.log" &
   BEFORE_PID=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$BAPI/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
-  BACKSTOP_URL="http://127.0.0.1:$BAPI" BACKSTOP_TOKEN=$(cat "$WORK/before/state/admin.token") \
+  BACKSTOP_URL="http://127.0.0.1:$BAPI" BACKSTOP_TOKEN=$(cat "$WORK/prev/state/admin.token") \
     "$BEFORE_BIN" release shop --artifact "$(artifact v1)" --version v1 --change-cause bench >/dev/null
   sleep 0.3
 fi
