@@ -52,6 +52,8 @@ pub struct Proxy {
     finished: std::sync::Mutex<Vec<oneshot::Receiver<()>>>,
     /// False until [`Proxy::start_accepting`] for a proxy started held.
     accepting: watch::Sender<bool>,
+    /// Each worker's count of the client connections it was given and has not finished.
+    opens: Vec<Arc<AtomicUsize>>,
 }
 
 impl Proxy {
@@ -94,11 +96,13 @@ impl Proxy {
         let (accepting, accept_gate) = watch::channel(accepting);
         let mut intakes = Vec::new();
         let mut runtimes = Vec::new();
+        let mut opens = Vec::new();
         for _ in 0..workers.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(start_error)?;
             let (handoff, intake) = mpsc::unbounded_channel();
             let open = Arc::new(AtomicUsize::new(0));
             intakes.push(Intake { handoff, open: open.clone() });
+            opens.push(open.clone());
             runtimes.push((runtime, intake, open));
         }
 
@@ -139,7 +143,12 @@ impl Proxy {
             finished.push(finished_rx);
         }
         tracing::debug!(addr = %local_addr, workers = finished.len(), "proxy listening");
-        Ok(Proxy { shared, local_addr, stop, finished: std::sync::Mutex::new(finished), accepting })
+        Ok(Proxy { shared, local_addr, stop, finished: std::sync::Mutex::new(finished), accepting, opens })
+    }
+
+    /// Client connections accepted and not yet finished, across the workers.
+    pub fn open_connections(&self) -> usize {
+        self.opens.iter().map(|o| o.load(Ordering::Relaxed)).filter(|n| *n < GONE).sum()
     }
 
     /// Starts accepting connections, for a proxy started held.
@@ -318,6 +327,21 @@ async fn worker_loop(
             },
         }
     };
+    // Connections accepted but not yet taken up are served like the others: their clients
+    // already sent, or are sending, a request.
+    while let Ok((stream, peer)) = intake.try_recv() {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => {
+                let (close, closing) = oneshot::channel();
+                let _ = close.send(());
+                conns.spawn(serve_connection(stream, peer, worker, shared.clone(), closing));
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot take over a connection");
+                open.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
     for (_, close) in closers.drain() {
         let _ = close.send(());
     }
@@ -332,6 +356,9 @@ async fn worker_loop(
         }
     }
 }
+
+/// How long a stopping proxy waits for the first request of a connection that has sent none yet.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one client connection until it closes, finishing gracefully once
 /// `closing` fires (or its sender is gone).
@@ -380,6 +407,26 @@ async fn serve_connection(
         match event {
             Event::Done(result) => break result,
             Event::Closing => {
+                // A connection that has started no request yet was opened to send one, which may
+                // already be on the wire: closing it now would lose that request (the client sees
+                // the connection close with no answer). Wait for it, briefly, then close after it.
+                if watched.activity().started == 0 {
+                    let grace = tokio::time::sleep(FIRST_REQUEST_GRACE);
+                    tokio::pin!(grace);
+                    let done = std::future::poll_fn(|cx| {
+                        if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+                            return Poll::Ready(Some(result));
+                        }
+                        if watched.activity().started > 0 || grace.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(None);
+                        }
+                        Poll::Pending
+                    })
+                    .await;
+                    if let Some(result) = done {
+                        break result;
+                    }
+                }
                 connection.as_mut().graceful_shutdown();
                 break connection.await;
             }

@@ -161,8 +161,8 @@ pub struct Server {
 enum Exit {
     /// SIGTERM or SIGINT (or the caller's shutdown future).
     Signal,
-    /// A successor took the listeners: answer once accepting stopped.
-    Handover(std::sync::mpsc::SyncSender<()>),
+    /// A successor took the listeners: answer once accepting stopped, exit once it was told.
+    Handover(std::sync::mpsc::SyncSender<()>, std::sync::mpsc::Receiver<()>),
 }
 
 fn bind_error(key: String, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -334,7 +334,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break Exit::Signal,
                 request = control.recv() => match request {
-                    Some(handover::Request::Stop(done)) => break Exit::Handover(done),
+                    Some(handover::Request::Stop { stopped, told }) => break Exit::Handover(stopped, told),
                     Some(handover::Request::Reload(answer)) => {
                         let _ = answer.send(reload(&ctx, &mut running, &mut proxies, &listeners).await);
                     }
@@ -351,7 +351,7 @@ impl Server {
         let window = ctx.config.server.handover_window;
         let _ = stop_api.send(());
         reaper.abort();
-        let handed_over = matches!(exit, Exit::Handover(_));
+        let handed_over = matches!(exit, Exit::Handover(..));
         if stop_apps_on_exit && !handed_over {
             let api = tokio::time::timeout(window, api).await;
             ctx.stop_all().await;
@@ -366,12 +366,19 @@ impl Server {
         // them too) and lets what it accepted finish.
         ctx.leave_running();
         let closing: Vec<_> = proxies.iter().map(|p| p.proxy().close(window)).collect();
-        if let Exit::Handover(done) = exit {
-            let _ = done.send(());
+        let mut told = None;
+        if let Exit::Handover(stopped, successor_told) = exit {
+            let _ = stopped.send(());
+            told = Some(successor_told);
         }
         let started = std::time::Instant::now();
         let api = tokio::time::timeout(window, api).await;
         futures_util::future::join_all(closing).await;
+        // The successor waits for this process's `stopped`: exiting before it is written would
+        // leave the successor without an answer, and it would refuse to start.
+        if let Some(told) = told {
+            let _ = tokio::task::spawn_blocking(move || told.recv_timeout(handover::ANSWER_TIMEOUT)).await;
+        }
         tracing::info!(after = ?started.elapsed(), handed_over, "stopped; the apps' instances keep running");
         release(handed_over);
         match api {

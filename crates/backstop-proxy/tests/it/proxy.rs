@@ -346,6 +346,41 @@ async fn shutdown_lets_the_in_flight_request_finish() {
     assert_eq!(backend.inflight(), 0);
 }
 
+/// Regression: a connection accepted just before the proxy stopped, whose request had not been
+/// read yet, was closed with no answer (1 request in about 10 lost by a control-plane restart
+/// under load). It now gets its first request served, then closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_accepted_before_shutdown_gets_its_first_request_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = upstream("a").await;
+    let proxy = proxy().await;
+    proxy.switch(Some(Backend::new(a.addr, "a")));
+    let addr = proxy.local_addr();
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        conns.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    eventually("the proxy accepted the 8 connections", || proxy.open_connections() == 8).await;
+
+    let shutdown = tokio::spawn(proxy.shutdown(PATIENCE));
+    let refused = async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, refused).await.expect("listener still open");
+    for mut conn in conns {
+        conn.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(PATIENCE, conn.read_to_end(&mut answer)).await.expect("no answer").unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer:?}");
+        assert!(answer.ends_with('a'), "{answer:?}");
+    }
+    tokio::time::timeout(PATIENCE, shutdown).await.expect("shutdown did not end").unwrap();
+}
+
 #[tokio::test]
 async fn shutdown_gives_up_on_requests_after_its_timeout() {
     let a = upstream("a").await;
