@@ -423,7 +423,12 @@ async fn server_reload(path: &Path) -> CliResult {
         return Err(CliError::new(exit, format!("reload refused, the running config stays: {}", e.message), e.hint));
     }
     let list = |names: &[String]| if names.is_empty() { "none".to_owned() } else { names.join(", ") };
-    out!("reloaded {}: apps added: {}", path.display(), list(&answer.added));
+    out!(
+        "reloaded {}: apps added: {}; settings changed: {}",
+        path.display(),
+        list(&answer.added),
+        list(&answer.changed)
+    );
     Ok(())
 }
 

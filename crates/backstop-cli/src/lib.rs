@@ -107,7 +107,8 @@ pub enum Command {
     /// A server started on the state directory of a running one takes over its listening
     /// sockets and instances without dropping a connection; the old one finishes its requests
     /// within `server.handover_window` and exits. SIGTERM or Ctrl-C leaves the apps running for
-    /// the next start to re-adopt; SIGHUP re-reads the config, as `--reload` does (new apps).
+    /// the next start to re-adopt; SIGHUP re-reads the config, as `--reload` does (new apps,
+    /// changed settings).
     Server {
         #[arg(long, short, env = "BACKSTOP_CONFIG", default_value = "backstop.toml")]
         config: PathBuf,
@@ -115,9 +116,9 @@ pub enum Command {
         /// them running for the next start.
         #[arg(long, conflicts_with = "reload")]
         stop_apps_on_exit: bool,
-        /// Ask the server running with this config to re-read it and start the apps added to it,
-        /// then exit: 0 when applied, 2 when the file is bad, 1 when a change was refused (any
-        /// other change needs a restart; the running config stays).
+        /// Ask the server running with this config to re-read it, start the apps added to it and
+        /// apply changed app settings, then exit: 0 when applied, 2 when the file is bad, 1 when a
+        /// change needs a restart (the server section, an app's listen; the running config stays).
         #[arg(long)]
         reload: bool,
     },

@@ -68,7 +68,7 @@ impl Engine {
             Change::Step { operation: op.id, step: "abort-requested".into(), detail: Some(format!("by {actor}")) };
         self.store.apply(app, vec![asked]).await?;
         // Long enough for the release to stop its instance wherever it is, short of a migration.
-        let bound = rt.config.stop_grace.saturating_mul(2) + Duration::from_secs(30);
+        let bound = rt.config().stop_grace.saturating_mul(2) + Duration::from_secs(30);
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             if let Some(ended) = self.store.operation(op.id).await?.filter(|o| o.state != OperationState::Running) {

@@ -478,25 +478,39 @@ pub fn max_duration(key: &str) -> Duration {
     }
 }
 
-/// What a reload of `next` over the `running` config does: the apps it adds, or the first change
-/// it refuses as (key, why). A reload adds apps; it does not move the API, the state directory or
-/// an app's settings, nor stop an app (a restart does, and hands over without downtime).
-pub fn reload_plan(running: &Config, next: &Config) -> Result<Vec<AppName>, (String, String)> {
-    const RESTART: &str = "a reload only adds apps: restart to apply it (a `backstop server` started on the same \
-                           state takes over without downtime)";
+/// What a reload does: the apps it starts, and the apps whose settings it replaces.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadPlan {
+    pub added: Vec<AppName>,
+    pub changed: Vec<AppName>,
+}
+
+/// What reloading `next` over `running` would do, or the key of a change only a restart can make
+/// and why: the `[server]` section, an app removed, where an app listens or what runs it. Pure.
+pub fn reload_plan(running: &Config, next: &Config) -> Result<ReloadPlan, (String, String)> {
+    const RESTART: &str = "a reload adds apps and changes their settings, not the server's, where an app \
+                           listens or what runs it: restart to apply it (a `backstop server` started on the \
+                           same state takes over without downtime)";
     if format!("{:?}", running.server) != format!("{:?}", next.server) {
         return Err(("server".into(), format!("changed; {RESTART}")));
     }
+    let mut plan = ReloadPlan::default();
     for (name, app) in &running.apps {
-        match next.apps.get(name) {
-            None => return Err((format!("apps.{name}"), format!("was removed; {RESTART}"))),
-            Some(now) if format!("{now:?}") != format!("{app:?}") => {
-                return Err((format!("apps.{name}"), format!("changed; {RESTART}")));
-            }
-            Some(_) => {}
+        let Some(now) = next.apps.get(name) else {
+            return Err((format!("apps.{name}"), format!("was removed; {RESTART}")));
+        };
+        if now.listen != app.listen {
+            return Err((format!("apps.{name}.listen"), format!("changed; {RESTART}")));
+        }
+        if format!("{:?}", now.kubernetes) != format!("{:?}", app.kubernetes) {
+            return Err((format!("apps.{name}.kubernetes"), format!("changed; {RESTART}")));
+        }
+        if format!("{now:?}") != format!("{app:?}") {
+            plan.changed.push(name.clone());
         }
     }
-    Ok(next.apps.keys().filter(|name| !running.apps.contains_key(*name)).cloned().collect())
+    plan.added = next.apps.keys().filter(|name| !running.apps.contains_key(*name)).cloned().collect();
+    Ok(plan)
 }
 
 /// The config file's directory as an absolute path: relative paths in the file are resolved against
@@ -682,23 +696,32 @@ keep_warm = "10m"
     }
 
     #[test]
-    fn a_reload_adds_apps_and_refuses_every_other_change() {
+    fn a_reload_adds_apps_and_changes_settings_and_refuses_what_needs_a_restart() {
         let other = "[apps.cart]\nlisten = \"127.0.0.1:8081\"\n";
         let running = parse(MINIMAL).unwrap();
-        // (next config, apps added, or the key refused)
-        let cases: [(String, Result<Vec<&str>, &str>); 6] = [
-            (MINIMAL.into(), Ok(vec![])),
-            (format!("{MINIMAL}{other}"), Ok(vec!["cart"])),
-            (MINIMAL.replace("soak      = \"30s\"", "soak = \"1m\""), Err("apps.shop")),
+        // (next config, (apps added, apps changed), or the key refused)
+        type Want = Result<(Vec<&'static str>, Vec<&'static str>), &'static str>;
+        let cases: [(String, Want); 9] = [
+            (MINIMAL.into(), Ok((vec![], vec![]))),
+            (format!("{MINIMAL}{other}"), Ok((vec!["cart"], vec![]))),
+            (MINIMAL.replace("soak      = \"30s\"", "soak = \"1m\""), Ok((vec![], vec!["shop"]))),
+            (
+                format!("{}{other}", MINIMAL.replace("keep_warm = \"10m\"", "keep_warm = \"1h\"\nenv = { A = \"1\" }")),
+                Ok((vec!["cart"], vec!["shop"])),
+            ),
+            (MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:8082"), Err("apps.shop.listen")),
             (MINIMAL.replace("127.0.0.1:7878", "127.0.0.1:7879"), Err("server")),
             (MINIMAL.replace("[apps.shop]", "[apps.cart]"), Err("apps.shop")),
             (MINIMAL.replace("[server]", "[server]\nhandover_window = \"5s\""), Err("server")),
+            (MINIMAL.replace("soak      = \"30s\"", "soak = \"30s\""), Ok((vec![], vec![]))),
         ];
         for (text, want) in cases {
             let next = parse(&text).unwrap();
             match (reload_plan(&running, &next), want) {
-                (Ok(added), Ok(names)) => {
-                    assert_eq!(added.iter().map(|a| a.as_str()).collect::<Vec<_>>(), names, "{text}")
+                (Ok(plan), Ok((added, changed))) => {
+                    let names = |v: &[AppName]| v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>();
+                    assert_eq!(names(&plan.added), added, "{text}");
+                    assert_eq!(names(&plan.changed), changed, "{text}");
                 }
                 (Err((key, message)), Err(k)) => {
                     assert_eq!(key, k, "{text}");

@@ -148,10 +148,10 @@ impl Engine {
             };
             checks.push(Check { check: "artifact", ok, detail });
             let cold = self.last_cold_start(app).await;
-            let (ok, detail) = match (rt.config.keep_warm.is_zero(), cold) {
+            let (ok, detail) = match (rt.config().keep_warm.is_zero(), cold) {
                 (false, _) => (
                     true,
-                    format!("revision {live} stays warm for {}", humantime::format_duration(rt.config.keep_warm)),
+                    format!("revision {live} stays warm for {}", humantime::format_duration(rt.config().keep_warm)),
                 ),
                 (true, Some(ms)) => (true, format!("keep_warm is 0s; the last measured cold start took {ms} ms")),
                 (true, None) => (false, "keep_warm is 0s and no cold start was ever measured".to_owned()),
@@ -269,7 +269,7 @@ impl Engine {
             return Err((figures, format!("revision {target}'s warm instance is not running")));
         }
         let t = Instant::now();
-        let healthy = to.running.instance.is_healthy(&rt.config.health, rt.config.health_timeout).await;
+        let healthy = to.running.instance.is_healthy(&rt.config().health, rt.config().health_timeout).await;
         figures.push(("probe".to_owned(), ms(t)));
         if !healthy {
             return Err((figures, format!("revision {target}'s warm instance does not answer its health path")));
@@ -305,7 +305,7 @@ impl Engine {
         figures.push(("cold-start".to_owned(), ms(t)));
         let t = Instant::now();
         let taken = rt.take_slot(target).filter(|s| s.role == InstanceRole::Starting);
-        running.instance.stop(rt.config.stop_grace).await;
+        running.instance.stop(rt.config().stop_grace).await;
         if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision: target }]).await {
             tracing::error!(app = %app, revision = target, error = %e, "cannot record a drilled instance as stopped");
         }

@@ -62,7 +62,8 @@ pub struct Slot {
 
 pub struct AppRuntime {
     pub name: AppName,
-    pub config: AppConfig,
+    /// The app's settings: replaced whole by a reload, read afresh by each step that uses them.
+    config: std::sync::RwLock<Arc<AppConfig>>,
     /// Where the app's traffic goes.
     pub traffic: Arc<dyn Traffic>,
     /// The app's own driver, when it is not the engine's (a Kubernetes app).
@@ -85,7 +86,7 @@ impl AppRuntime {
     pub fn new(name: AppName, config: AppConfig, traffic: Arc<dyn Traffic>) -> AppRuntime {
         AppRuntime {
             name,
-            config,
+            config: std::sync::RwLock::new(Arc::new(config)),
             traffic,
             driver: None,
             ops: Arc::new(tokio::sync::Mutex::new(())),
@@ -95,6 +96,17 @@ impl AppRuntime {
             analysis: Mutex::new(None),
             abort: tokio::sync::watch::channel(None).0,
         }
+    }
+
+    /// The app's settings as they are now.
+    pub fn config(&self) -> Arc<AppConfig> {
+        self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Apply settings a reload changed: operations and watchers read them from their next step
+    /// on. Where the app listens and what runs it are not changed this way.
+    pub fn set_config(&self, config: AppConfig) {
+        *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
     }
 
     /// Ask the running release `operation` to stop.
@@ -224,8 +236,8 @@ impl Engine {
             }
             let slots: Vec<_> = std::mem::take(&mut *rt.slots()).into_iter().collect();
             for (revision, slot) in slots {
-                rt.traffic.drain(&slot.running.endpoint, rt.config.drain_timeout).await;
-                slot.running.instance.stop(rt.config.stop_grace).await;
+                rt.traffic.drain(&slot.running.endpoint, rt.config().drain_timeout).await;
+                slot.running.instance.stop(rt.config().stop_grace).await;
                 if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision }]).await {
                     tracing::error!(app = %app, revision, error = %e, "cannot record a stopped instance");
                 }
@@ -384,8 +396,8 @@ impl Engine {
         let (store, app, rt) = (self.store.clone(), app.clone(), rt.clone());
         tokio::spawn(async move {
             let revision = running.revision;
-            rt.traffic.drain(&running.endpoint, rt.config.drain_timeout).await;
-            running.instance.stop(rt.config.stop_grace).await;
+            rt.traffic.drain(&running.endpoint, rt.config().drain_timeout).await;
+            running.instance.stop(rt.config().stop_grace).await;
             // Unless the revision was started again meanwhile (a new instance under the same revision).
             if rt.slot(revision).is_none() {
                 if let Err(e) = store.apply(&app, vec![Change::RemoveInstance { revision }]).await {

@@ -216,7 +216,7 @@ impl Engine {
         let mut last = live_counts(rt, Some(revision));
         let mut statistic = 0.0;
         loop {
-            tokio::time::sleep(rt.config.health_interval).await;
+            tokio::time::sleep(rt.config().health_interval).await;
             if rt.soak_generation() != generation {
                 return;
             }
@@ -253,7 +253,7 @@ impl Engine {
         let (app, rt) = (app.clone(), rt.clone());
         tokio::spawn(async move {
             // Recovery is judged on its own numbers, not against an earlier revision.
-            let cfg = AnalysisConfig { relative: false, ..rt.config.analysis.clone().unwrap_or_default() };
+            let cfg = AnalysisConfig { relative: false, ..rt.config().analysis.clone().unwrap_or_default() };
             let deadline = tokio::time::Instant::now() + RECOVERY_WATCH;
             while tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(RECOVERY_TICK).await;

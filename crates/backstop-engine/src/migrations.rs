@@ -163,8 +163,8 @@ fn old_queries(shipped: &[ShippedQuery]) -> Vec<OldQuery> {
 }
 
 impl Engine {
-    pub(crate) fn database<'a>(&self, app: &AppName, rt: &'a AppRuntime) -> Result<&'a DatabaseConfig, OpError> {
-        rt.config.database.as_ref().ok_or_else(|| OpError::NoDatabase { app: app.to_string() })
+    pub(crate) fn database(&self, app: &AppName, rt: &AppRuntime) -> Result<DatabaseConfig, OpError> {
+        rt.config().database.clone().ok_or_else(|| OpError::NoDatabase { app: app.to_string() })
     }
 
     /// The stage plan of `shipped` against the database's ledger. Refuses a changed applied
@@ -212,7 +212,8 @@ impl Engine {
         shipped: Option<Vec<ShippedMigration>>,
     ) -> Result<PlanView, OpError> {
         let (app, rt) = self.app(app_name)?;
-        let db = &self.database(&app, &rt)?.db;
+        let database = self.database(&app, &rt)?;
+        let db = &database.db;
         let (source, shipped) = match shipped {
             Some(s) => ("pending release".to_owned(), s),
             None => {
@@ -247,7 +248,7 @@ impl Engine {
     /// Record the database's schema for `revision` unless one is recorded already: the schema the
     /// revision first went live on. Failures are logged; the revision then has no recorded schema.
     pub(crate) async fn record_schema_if_missing(&self, app: &AppName, rt: &AppRuntime, revision: u64) {
-        let Some(db) = &rt.config.database else { return };
+        let Some(db) = &rt.config().database else { return };
         match self.store.revision_database(app, revision).await {
             Ok(stored) if stored.snapshot.is_some() => return,
             Ok(_) => {}
@@ -304,7 +305,7 @@ impl Engine {
             advice: String::new(),
             note: None,
         };
-        let Some(db) = &rt.config.database else {
+        let Some(db) = &rt.config().database else {
             check.note = Some(format!("`{app}` has no [apps.{app}.database]: there is no schema to check"));
             return Ok(check);
         };
@@ -605,7 +606,7 @@ impl Engine {
     /// A refusal is journaled and audited like any failed operation, and logged.
     pub(crate) async fn auto_contract(&self, app: &AppName, revision: u64) {
         let Some(rt) = self.apps().get(app).cloned() else { return };
-        let Some(db) = &rt.config.database else { return };
+        let Some(db) = &rt.config().database else { return };
         let pending = async {
             let shipped: Vec<ShippedMigration> =
                 decode("migrations", &self.store.revision_database(app, revision).await?.migrations)?;

@@ -129,13 +129,14 @@ impl Engine {
         }
         self.check_hotfix_links(&app, req.git_commit.as_deref(), &req.hotfix).await?;
         let contracts = self.check_contracts(&app, &req.contracts).await?;
-        if rt.config.require_rollback_ready {
+        if rt.config().require_rollback_ready {
             let readiness = self.release_readiness(&app, &rt).await?;
             if !readiness.ready() {
                 return Err(OpError::NotRollbackReady { app: app.to_string(), failing: readiness.failing() });
             }
         }
-        let database = match (req.migrations.take(), &rt.config.database) {
+        let config = rt.config();
+        let database = match (req.migrations.take(), &config.database) {
             (Some(_), None) => return Err(OpError::NoDatabase { app: app.to_string() }),
             (Some(shipped), Some(db)) => Some((&db.db, shipped)),
             (None, _) => None,
@@ -396,7 +397,7 @@ impl Engine {
         }
         // An operator's undo lands old code on today's schema: check it can run there.
         if let Abandon::Undone { forced_over, .. } = &mut abandon {
-            if rt.config.database.is_some() {
+            if rt.config().database.is_some() {
                 let check = match self.check_rollback(app, rt, target, live).await {
                     Ok(c) => c,
                     Err(e) if force => {
@@ -444,7 +445,7 @@ impl Engine {
         // Warm: one probe to make sure it still answers, then a pointer swap.
         let warm = rt.slot(target).filter(|s| s.running.instance.is_alive());
         let (running, was_warm) = match warm {
-            Some(slot) if slot.running.instance.is_healthy(&rt.config.health, Duration::from_secs(2)).await => {
+            Some(slot) if slot.running.instance.is_healthy(&rt.config().health, Duration::from_secs(2)).await => {
                 (slot.running, true)
             }
             _ => match self.start_instance(app, rt, rev, op).await {
@@ -492,7 +493,7 @@ impl Engine {
 
     /// Stop an instance started for an operation that will not switch to it, and take it off the books.
     async fn stop_started(&self, app: &AppName, rt: &Arc<AppRuntime>, running: &Arc<Running>) {
-        running.instance.stop(rt.config.stop_grace).await;
+        running.instance.stop(rt.config().stop_grace).await;
         rt.slots().remove(&running.revision);
         if let Err(e) = self.store.apply(app, vec![Change::RemoveInstance { revision: running.revision }]).await {
             tracing::error!(app = %app, revision = running.revision, error = %e, "cannot record a stopped instance");
@@ -585,7 +586,9 @@ impl Engine {
         };
         let driver = self.driver_for(rt);
 
-        let mut env: Vec<(String, String)> = rt.config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // One read of the settings for the whole start, even if a reload lands meanwhile.
+        let config = rt.config();
+        let mut env: Vec<(String, String)> = config.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         env.extend([
             ("BACKSTOP_APP".to_owned(), app.to_string()),
             ("BACKSTOP_REVISION".to_owned(), rev.revision.to_string()),
@@ -596,7 +599,7 @@ impl Engine {
             app: app.clone(),
             revision: rev.revision,
             artifact,
-            args: rt.config.args.clone(),
+            args: config.args.clone(),
             env,
             work_dir: self.run_dir(app, rev.revision),
             log_path: self.log_path(app, rev.revision),
@@ -616,14 +619,14 @@ impl Engine {
             )
             .await
         {
-            running.instance.stop(rt.config.stop_grace).await;
+            running.instance.stop(rt.config().stop_grace).await;
             return Err(e.into());
         }
         // Tracked from now on, so a concurrent shutdown stops it too.
         rt.slots()
             .insert(rev.revision, Slot { running: running.clone(), role: InstanceRole::Starting, warm_until: None });
         let healthy = tokio::select! {
-            healthy = running.instance.wait_healthy(&rt.config.health, rt.config.health_timeout) => healthy,
+            healthy = running.instance.wait_healthy(&config.health, config.health_timeout) => healthy,
             by = rt.aborted(op.id) => {
                 self.stop_started(app, rt, &running).await;
                 return Err(OpError::Aborted { revision: rev.revision, actor: by, traffic_on: None });
@@ -631,7 +634,7 @@ impl Engine {
         };
         if let Err(e) = healthy {
             self.stop_started(app, rt, &running).await;
-            return Err(failed(format!("never became healthy on {}: {e}", rt.config.health)));
+            return Err(failed(format!("never became healthy on {}: {e}", rt.config().health)));
         }
         self.store.apply(app, vec![step(op, "healthy", None)]).await?;
         Ok(running)
@@ -645,8 +648,8 @@ impl Engine {
         let SwitchTo { rev, running, was_warm, previous, abandon } = to;
         // Millisecond precision, as the store keeps it.
         let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
-        let warm_until = later(now, rt.config.keep_warm);
-        let soak = rt.config.soak;
+        let warm_until = later(now, rt.config().keep_warm);
+        let soak = rt.config().soak;
         let driver = self.driver_for(rt).name();
 
         // The previously serving revision, when it is another one.

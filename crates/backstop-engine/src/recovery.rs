@@ -21,7 +21,7 @@ impl Engine {
             let Some(live) = record.live_revision else { continue };
             let serving = rt.slot(live).filter(|s| s.running.instance.is_alive());
             let healthy = match &serving {
-                Some(slot) => slot.running.instance.is_healthy(&rt.config.health, Duration::from_secs(2)).await,
+                Some(slot) => slot.running.instance.is_healthy(&rt.config().health, Duration::from_secs(2)).await,
                 None => false,
             };
             // A revision that went live without its schema recorded (a crash in between, or the
@@ -58,7 +58,7 @@ impl Engine {
                 .collect();
             for revision in orphans {
                 if let Some(slot) = rt.take_slot(revision) {
-                    slot.running.instance.stop(rt.config.stop_grace).await;
+                    slot.running.instance.stop(rt.config().stop_grace).await;
                 }
                 self.store.apply(app, vec![Change::RemoveInstance { revision }]).await?;
             }
@@ -102,7 +102,7 @@ impl Engine {
         )
         .await?;
         if let Some(stale) = rt.take_slot(live) {
-            stale.running.instance.stop(rt.config.stop_grace).await;
+            stale.running.instance.stop(rt.config().stop_grace).await;
         }
         let rev = self.store.revision(app, live).await?;
         match self.start_instance(app, rt, &rev, &op).await {
@@ -179,7 +179,7 @@ impl Engine {
                     rt.slots().iter().filter(|(_, s)| s.role == InstanceRole::Starting).map(|(r, _)| *r).collect();
                 for revision in starting {
                     if let Some(slot) = rt.take_slot(revision) {
-                        slot.running.instance.stop(rt.config.stop_grace).await;
+                        slot.running.instance.stop(rt.config().stop_grace).await;
                     }
                     changes.push(Change::RemoveInstance { revision });
                 }

@@ -63,8 +63,8 @@ impl Engine {
         let (app, rt) = (app.clone(), rt.clone());
         tokio::spawn(async move {
             let mut state = SoakState::default();
-            let mut watch = rt.config.analysis.clone().map(|cfg| Watch { cfg, start, last: None, acted: None });
-            let mut next_probe = tokio::time::Instant::now() + rt.config.health_interval;
+            let mut watch = rt.config().analysis.clone().map(|cfg| Watch { cfg, start, last: None, acted: None });
+            let mut next_probe = tokio::time::Instant::now() + rt.config().health_interval;
             loop {
                 // Analysis looks at the traffic every few milliseconds (reading the proxy's counters
                 // costs microseconds), so a failing revision is caught within a few of its requests
@@ -87,16 +87,16 @@ impl Engine {
                 if now < next_probe && remaining(until) > Duration::ZERO {
                     continue;
                 }
-                next_probe = now + rt.config.health_interval;
+                next_probe = now + rt.config().health_interval;
                 let observation = if !slot.running.instance.is_alive() {
                     Observation::Died(slot.running.instance.exit_status().unwrap_or_else(|| "exited".into()))
                 } else {
-                    match slot.running.instance.probe(&rt.config.health, Duration::from_secs(2)).await {
+                    match slot.running.instance.probe(&rt.config().health, Duration::from_secs(2)).await {
                         Ok(code) => Observation::Answered(code),
                         Err(e) => Observation::Unreachable(e.to_string()),
                     }
                 };
-                let verdict = soak::observe(&mut state, observation, rt.config.soak_failures, Utc::now(), until);
+                let verdict = soak::observe(&mut state, observation, rt.config().soak_failures, Utc::now(), until);
                 if let SoakVerdict::Revert { reason } = &verdict {
                     ctx.auto_revert(&app, &rt, revision, generation, Revert::health(reason)).await;
                     return;
@@ -248,7 +248,7 @@ impl Engine {
             }
             SoakEnd::KnownGood => {
                 tracing::info!(app = %app, revision, "revision survived its soak: known-good");
-                if rt.config.database.as_ref().is_some_and(|d| d.auto_contract) {
+                if rt.config().database.as_ref().is_some_and(|d| d.auto_contract) {
                     // After the lock is released: the contract takes it itself.
                     if let Some(ctx) = self.me() {
                         let app = app.clone();

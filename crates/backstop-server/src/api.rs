@@ -480,7 +480,7 @@ async fn app_status(ctx: &Ctx, name: &str) -> Result<backstop_api::AppStatus, Ap
     Ok(backstop_api::AppStatus {
         analysis: crate::wire::analysis(rt.last_analysis(), record.live_revision),
         app: app.to_string(),
-        listen: match (&rt.config.listen, &rt.config.kubernetes) {
+        listen: match (&rt.config().listen, &rt.config().kubernetes) {
             (Some(addr), _) => addr.to_string(),
             (None, Some(k)) => format!("Service {}/{}", k.namespace, k.service),
             (None, None) => String::new(),

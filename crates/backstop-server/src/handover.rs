@@ -110,6 +110,9 @@ pub struct ReloadAnswer {
     /// Apps started by this reload.
     #[serde(default)]
     pub added: Vec<String>,
+    /// Apps whose settings this reload replaced.
+    #[serde(default)]
+    pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ReloadError>,
 }

@@ -402,6 +402,7 @@ async fn reload(
 ) -> handover::ReloadAnswer {
     let refuse = |code: &str, message: String, hint: &str| handover::ReloadAnswer {
         added: Vec::new(),
+        changed: Vec::new(),
         error: Some(handover::ReloadError { code: code.into(), message, hint: hint.into() }),
     };
     let next = match Config::load(&running.path) {
@@ -410,8 +411,8 @@ async fn reload(
             return refuse("bad_config", error::chain(&e), "fix the named key in the config file and reload again");
         }
     };
-    let added = match backstop_engine::config::reload_plan(running, &next) {
-        Ok(added) => added,
+    let plan = match backstop_engine::config::reload_plan(running, &next) {
+        Ok(plan) => plan,
         Err((key, why)) => {
             return refuse(
                 "refused",
@@ -420,10 +421,29 @@ async fn reload(
             );
         }
     };
-    // Everything is bound before anything is served: all or nothing.
+    // Everything is bound and opened before anything is served or applied: all or nothing.
+    let mut access_logs = Vec::new();
+    for name in &plan.changed {
+        let app = &next.apps[name];
+        let proxy = app.listen.and_then(|addr| proxies.iter().find(|p| p.proxy().local_addr() == addr)).cloned();
+        let log = match (&app.access_log, &proxy) {
+            (Some(path), Some(_)) if running.apps[name].access_log.as_ref() == Some(path) => None,
+            (Some(path), Some(_)) => match backstop_proxy::AccessLog::open(path) {
+                Ok(log) => Some(Some(Arc::new(log))),
+                Err(source) => {
+                    let e =
+                        ServerError::AccessLog { key: format!("apps.{name}.access_log"), path: path.clone(), source };
+                    return refuse("refused", error::chain(&e), &e.hint());
+                }
+            },
+            (None, _) => Some(None),
+            (Some(_), None) => None,
+        };
+        access_logs.push((name.clone(), proxy, log));
+    }
     let bound = handover::Listeners::default();
     let mut built = Vec::new();
-    for name in &added {
+    for name in &plan.added {
         let app = &next.apps[name];
         let made = match ctx.store.ensure_app(name).await {
             Ok(()) => app_runtime(&next, name, app, None, &bound).await,
@@ -445,8 +465,24 @@ async fn reload(
         tracing::info!(app = %name, "reload: app added");
         names.push(name.to_string());
     }
+    let apps = ctx.apps();
+    let mut changed = Vec::new();
+    for (name, proxy, log) in access_logs {
+        let app = &next.apps[&name];
+        if let Some(rt) = apps.get(&name) {
+            rt.set_config(app.clone());
+        }
+        if let Some(proxy) = proxy {
+            proxy.proxy().set_response_timeout(Some(app.response_timeout).filter(|t| !t.is_zero()));
+            if let Some(log) = log {
+                proxy.proxy().set_access_log(log);
+            }
+        }
+        tracing::info!(app = %name, "reload: settings changed");
+        changed.push(name.to_string());
+    }
     *running = next;
-    handover::ReloadAnswer { added: names, error: None }
+    handover::ReloadAnswer { added: names, changed, error: None }
 }
 
 /// An app's runtime: its proxy on the app's public address (taken over from `predecessor` when it

@@ -246,10 +246,11 @@ fn a_bad_config_on_reload_keeps_the_running_one() {
     let invalid = reload(&h);
     assert_eq!(invalid.code(), 2, "{}", invalid.stderr());
 
-    std::fs::write(h.config_path(), good.replace("soak = \"300ms\"", "soak = \"1s\"")).unwrap();
+    let moved = format!("127.0.0.1:{}", crate::harness::free_port());
+    std::fs::write(h.config_path(), good.replace(&format!("127.0.0.1:{}", h.app_port), &moved)).unwrap();
     let refused = reload(&h);
     assert_eq!(refused.code(), 1, "{}", refused.stderr());
-    assert!(refused.stderr().contains("`apps.shop` changed"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("`apps.shop.listen` changed"), "{}", refused.stderr());
     assert!(refused.stderr().contains("running config stays"), "{}", refused.stderr());
     assert!(refused.stderr().contains("hint:"), "{}", refused.stderr());
 
@@ -265,6 +266,45 @@ fn a_bad_config_on_reload_keeps_the_running_one() {
     assert_eq!(h.public_get(), (200, "shop v1\n".into()));
     std::fs::write(h.config_path(), &good).unwrap();
     assert_eq!(reload(&h).code(), 0);
+}
+
+/// A reload replaces an app's settings: the next release soaks as long as the file now says, the
+/// proxy writes the access log it names, and the instance running is left alone.
+#[test]
+fn a_reload_changes_an_app_s_settings_without_a_restart() {
+    let h = Harness::start("");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    let before = instances(&h);
+    let server_pid = h.server.as_ref().unwrap().id();
+    let log = h.state().join("..").join("shop-access.log");
+    let good = h.config_text();
+    assert!(good.contains("soak = \"300ms\""), "{good}");
+    let text = good.replace("soak = \"300ms\"", &format!("soak = \"10m\"\naccess_log = \"{}\"", log.display()));
+    std::fs::write(h.config_path(), text).unwrap();
+    let out = reload(&h);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stderr(), h.server_log());
+    assert!(out.stdout().contains("apps added: none; settings changed: shop"), "{}", out.stdout());
+    assert_eq!(h.server.as_ref().unwrap().id(), server_pid);
+    assert_eq!(instances(&h), before, "the running instance was left alone");
+
+    // The proxy writes the access log it was given.
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("GET /") {
+        assert!(Instant::now() < deadline, "no access log line in {}", log.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The next release soaks for the new 10 minutes, not the old 300 ms.
+    h.release("v2", &[]).ok();
+    let rev = h.json(&["history", "shop", "--revision", "2"]);
+    let at = |k: &str| {
+        let t = rev["revision"][k].as_str().unwrap_or_else(|| panic!("no {k}: {rev}"));
+        chrono::DateTime::parse_from_rfc3339(t).unwrap()
+    };
+    let soak = at("soak_until") - at("live_since");
+    assert!(soak > chrono::Duration::minutes(9), "soaks {soak:?}: {rev}");
+    assert_eq!(rev["revision"]["status"], "soaking", "{rev}");
 }
 
 /// `--reload` with no server running on the config's state says so and exits 3.
