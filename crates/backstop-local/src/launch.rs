@@ -42,6 +42,10 @@ pub async fn launch(spec: &LaunchSpec) -> Result<Instance, LocalError> {
 
     let mut child = Command::new(&spec.program)
         .args(&spec.args)
+        // A service manager's socket activation is the control plane's, not the instance's.
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .env("PORT", spec.port.to_string())
         .current_dir(&spec.cwd)

@@ -262,8 +262,7 @@ impl Predecessor {
 
     /// Take the handed-over socket listening on `addr`.
     pub fn take(&mut self, addr: SocketAddr) -> Option<TcpListener> {
-        let at = self.listeners.iter().position(|l| l.local_addr().ok() == Some(addr))?;
-        Some(self.listeners.swap_remove(at))
+        take(&mut self.listeners, addr)
     }
 
     /// Tell it to stop accepting and exit; returns once it stopped accepting.
@@ -276,6 +275,32 @@ impl Predecessor {
         }
         Ok(())
     }
+}
+
+/// The listening sockets a service manager passed (socket activation: `LISTEN_FDS` and
+/// `LISTEN_PID`, as systemd sets them). The manager holds them while no control plane runs, so a
+/// plain stop and start refuses no connection: they wait in the sockets' queues. Each is kept
+/// from the apps' instances (close-on-exec).
+pub fn activated() -> std::io::Result<Vec<TcpListener>> {
+    let mut passed = listenfd::ListenFd::from_env();
+    let mut listeners = Vec::new();
+    for index in 0..passed.len() {
+        let listener = passed
+            .take_tcp_listener(index)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("passed socket {index} (fd {}): {e}", 3 + index)))?;
+        if let Some(listener) = listener {
+            rustix::io::fcntl_setfd(&listener, rustix::io::FdFlags::CLOEXEC)?;
+            listeners.push(listener);
+        }
+    }
+    Ok(listeners)
+}
+
+/// Take the listener on `addr` out of `offered` (handed over by a predecessor or passed by a
+/// service manager).
+pub fn take(offered: &mut Vec<TcpListener>, addr: SocketAddr) -> Option<TcpListener> {
+    let at = offered.iter().position(|l| l.local_addr().ok() == Some(addr))?;
+    Some(offered.swap_remove(at))
 }
 
 /// Ask the control plane running on `state` to re-read its config: `None` when none answers.

@@ -68,6 +68,8 @@ pub enum ServerError {
     Handover { path: PathBuf, source: std::io::Error },
     #[error("cannot open the access log {path} (`{key}`)")]
     AccessLog { key: String, path: PathBuf, source: std::io::Error },
+    #[error("cannot use the listening sockets passed by the service manager (LISTEN_FDS)")]
+    Activation(#[source] std::io::Error),
 }
 
 impl ServerError {
@@ -91,6 +93,9 @@ impl ServerError {
                 "stop the running server (SIGTERM) or wait for it, then start again; its lock is {}",
                 path.join(handover::LOCK_FILE).display()
             ),
+            ServerError::Activation(_) => {
+                "pass TCP listening sockets only (ListenStream= in the socket unit), or unset LISTEN_FDS".into()
+            }
             ServerError::AccessLog { key, .. } => {
                 format!("check that the directory exists and is writable, or change `{key}` in the config")
             }
@@ -201,9 +206,17 @@ impl Server {
         let flags = Arc::new(flags::FlagService::load(store.as_ref()).await?);
         let artifacts = ArtifactStore::open(&state.join("artifacts"))?;
 
+        // Sockets to serve on rather than bind: a predecessor's, or a service manager's.
+        let mut offered = handover::activated().map_err(ServerError::Activation)?;
+        if !offered.is_empty() {
+            tracing::info!(sockets = offered.len(), "serving on the listening sockets the service manager passed");
+        }
+        if let Some(p) = predecessor.as_mut() {
+            offered.append(&mut p.listeners);
+        }
         let listeners = handover::Listeners::default();
         let listen = config.server.listen;
-        let api_listener = match predecessor.as_mut().and_then(|p| p.take(listen)) {
+        let api_listener = match handover::take(&mut offered, listen) {
             Some(l) => l,
             None => bind(listen).await.map_err(bind_error("server.listen".into(), listen))?,
         };
@@ -215,7 +228,7 @@ impl Server {
         let mut proxies = Vec::new();
         for (name, app) in &config.apps {
             store.ensure_app(name).await?;
-            let (rt, proxy) = app_runtime(&config, name, app, predecessor.as_mut(), &listeners).await?;
+            let (rt, proxy) = app_runtime(&config, name, app, &mut offered, &listeners).await?;
             apps.insert(name.clone(), Arc::new(rt));
             proxies.extend(proxy);
         }
@@ -446,7 +459,7 @@ async fn reload(
     for name in &plan.added {
         let app = &next.apps[name];
         let made = match ctx.store.ensure_app(name).await {
-            Ok(()) => app_runtime(&next, name, app, None, &bound).await,
+            Ok(()) => app_runtime(&next, name, app, &mut Vec::new(), &bound).await,
             Err(e) => Err(e.into()),
         };
         match made {
@@ -491,7 +504,7 @@ async fn app_runtime(
     config: &Config,
     name: &backstop_core::AppName,
     app: &backstop_engine::config::AppConfig,
-    predecessor: Option<&mut handover::Predecessor>,
+    offered: &mut Vec<std::net::TcpListener>,
     listeners: &handover::Listeners,
 ) -> Result<(backstop_engine::AppRuntime, Option<Arc<ProxyTraffic>>), ServerError> {
     if let Some(k) = &app.kubernetes {
@@ -501,7 +514,7 @@ async fn app_runtime(
     let Some(listen) = app.listen else {
         return Err(ConfigError::Invalid { path: config.path.clone(), key, message: "is missing".into() }.into());
     };
-    let listener = match predecessor.and_then(|p| p.take(listen)) {
+    let listener = match handover::take(offered, listen) {
         Some(l) => l,
         None => bind(listen).await.map_err(bind_error(key.clone(), listen))?,
     };

@@ -317,3 +317,104 @@ fn reload_without_a_running_server_is_unreachable() {
     assert!(out.stderr().contains("no backstop server answers"), "{}", out.stderr());
     assert!(out.stderr().contains("hint:"), "{}", out.stderr());
 }
+
+/// `backstop server` as a service manager with socket activation starts it: the listening
+/// sockets (`sockets`, in order) become fds 3, 4, … of the process, with `LISTEN_FDS` and
+/// `LISTEN_PID` set as systemd sets them. The test process keeps its own copies, as the manager
+/// does, so the sockets outlive every control plane.
+fn spawn_activated(h: &Harness, sockets: &[&std::net::TcpListener], args: &[&str]) -> std::process::Child {
+    use std::os::fd::AsRawFd;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(h.state().join("../server.log")).unwrap();
+    // Inheritable copies at 10 or above (F_DUPFD leaves close-on-exec off), moved to 3, 4, … by
+    // bash, which then becomes the server (`exec` keeps its pid: `$$` is the server's pid).
+    let copies: Vec<i32> =
+        sockets.iter().map(|s| nix::fcntl::fcntl(s.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD(10)).unwrap()).collect();
+    let mut script = String::from("exec");
+    for (i, fd) in copies.iter().enumerate() {
+        script += &format!(" {}<&{fd} {fd}<&-", 3 + i);
+    }
+    script += &format!("; LISTEN_PID=$$ LISTEN_FDS={} exec \"$0\" server --config \"$@\"", copies.len());
+    let child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(crate::harness::BIN)
+        .arg(h.config_path())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("BACKSTOP_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    for fd in copies {
+        nix::unistd::close(fd).unwrap();
+    }
+    child
+}
+
+/// Done means for a restart as a service manager does it (SIGTERM, then start) under continuous
+/// load: with the listening sockets held by the manager (socket activation), no request fails
+/// while no control plane runs, the instances are re-adopted, the warm revision stays warm and
+/// `undo` afterwards is a pointer swap.
+#[test]
+fn sigterm_then_start_under_socket_activation_loses_no_request() {
+    let mut h = harness_leaving_apps_running("30s");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    h.release("v2", &[]).ok();
+    h.wait_status(2, "known-good");
+    h.stop();
+    let api = std::net::TcpListener::bind(("127.0.0.1", h.api_port)).unwrap();
+    let app = std::net::TcpListener::bind(("127.0.0.1", h.app_port)).unwrap();
+
+    let health = |h: &Harness| matches!(http_get(h.api_port, "/v1/health"), Ok((200, _)));
+    let wait_up = |h: &Harness, child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !health(h) {
+            assert!(child.try_wait().unwrap().is_none(), "server exited: {}", h.server_log());
+            assert!(Instant::now() < deadline, "server did not come up: {}", h.server_log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut first = spawn_activated(&h, &[&api, &app], &[]);
+    wait_up(&h, &mut first);
+    assert!(
+        h.server_log().contains("serving on the listening sockets the service manager passed"),
+        "{}",
+        h.server_log()
+    );
+    let before = instances(&h);
+    assert_eq!(before.len(), 2, "live and warm: {before:?}");
+
+    let load = Load::start(h.app_port);
+    load.wait_served(50);
+    let served_before = load.served();
+    let stopped = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_exit(&mut first, Duration::from_secs(60));
+    // This one stops the apps when it stops, so that the test leaves no process behind.
+    let mut second = spawn_activated(&h, &[&api, &app], &["--stop-apps-on-exit"]);
+    wait_up(&h, &mut second);
+    let down = stopped.elapsed();
+    let served_during = load.served() - served_before;
+    load.wait_served(load.served() + 50);
+    let (failures, slowest) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {:?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        h.server_log()
+    );
+    assert_eq!(instances(&h), before, "the instances were re-adopted: {}", h.server_log());
+    let undo: serde_json::Value =
+        serde_json::from_str(&h.cli(&["undo", "shop", "--output", "json"]).ok().stdout()).unwrap();
+    assert_eq!(undo["warm"], true, "the warm revision stayed warm: {undo}");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    println!(
+        "SIGTERM then start (socket activation) under load: {served_during} requests served in the \
+         {down:?} from SIGTERM to the new API answering, 0 failed; slowest request {slowest:?}"
+    );
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(second.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    wait_exit(&mut second, Duration::from_secs(60));
+}
