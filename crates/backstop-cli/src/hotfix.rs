@@ -403,13 +403,26 @@ pub async fn prepare_release(
                 "pass the commit (or tag) the hotfix was built from: the fix is what lies between it and revision N's",
             ));
         }
-        if allow_missing.is_some() {
-            return Err(CliError::bad_input(
-                "--allow-missing-hotfix needs --git-commit",
-                "the hotfix check compares the release's commit with the hotfixes; pass --git-commit",
-            ));
+        // Without a commit nothing can show the release carries a hotfix's fix.
+        if allow_missing.is_none() {
+            let history: Answer<Vec<HistoryEntry>> = c.get(&format!("/v1/apps/{app}/revisions")).await?;
+            let running: Vec<String> = history
+                .value
+                .iter()
+                .filter(|e| decide::in_production(&e.revision))
+                .map(|e| e.revision.revision.to_string())
+                .collect();
+            if !running.is_empty() {
+                return Err(CliError::bad_input(
+                    format!(
+                        "cannot check that this release carries the fix of hotfix revision {}: it names no --git-commit",
+                        running.join(", ")
+                    ),
+                    "pass --git-commit COMMIT (what the artifact was built from), or --allow-missing-hotfix REASON",
+                ));
+            }
         }
-        return Ok(ReleaseGit::default());
+        return Ok(ReleaseGit { allow_missing: allow_missing.map(|r| r.trim().to_owned()), ..ReleaseGit::default() });
     };
     if let Some(problem) = decide::git_name_problem(name) {
         return Err(CliError::bad_input(format!("--git-commit {problem}"), "pass a commit id or a tag"));

@@ -36,13 +36,26 @@ pub struct HotfixLinks {
     pub allow_missing: Option<String>,
 }
 
+/// The hotfixes in production (`(revision, its commit)`) that a release's links account for
+/// neither as carried nor as missing: a client that checked no git (no `--git-commit`, a plain
+/// API call) cannot say the release carries their fix, so they count as missing. Pure.
+pub fn unaccounted(in_production: &[(u64, Option<String>)], links: &HotfixLinks) -> Vec<MissingHotfix> {
+    in_production
+        .iter()
+        .filter(|(n, _)| !links.carries.contains(n) && !links.missing.iter().any(|m| m.revision == *n))
+        .map(|(n, commit)| MissingHotfix { revision: *n, commits: commit.iter().cloned().collect() })
+        .collect()
+}
+
 impl Engine {
-    /// Refuse, before anything is recorded, a release whose hotfix links do not hold.
+    /// Refuse, before anything is recorded, a release whose hotfix links do not hold. A hotfix in
+    /// production the links do not account for is added to `missing`: the release then needs
+    /// `allow_missing`, whoever sent it.
     pub(crate) async fn check_hotfix_links(
         &self,
         app: &AppName,
         git_commit: Option<&str>,
-        links: &HotfixLinks,
+        links: &mut HotfixLinks,
     ) -> Result<(), OpError> {
         let bad = |message: String| Err(OpError::BadRequest { message });
         for (what, name) in [("git_commit", git_commit), ("git_tag", links.git_tag.as_deref())] {
@@ -66,6 +79,17 @@ impl Engine {
                 ));
             }
         }
+        let in_production: Vec<(u64, Option<String>)> = self
+            .store
+            .revisions(app)
+            .await?
+            .into_iter()
+            .filter(backstop_core::hotfix::in_production)
+            .filter(|r| Some(r.revision) != links.hotfix_of)
+            .map(|r| (r.revision, r.git_commit))
+            .collect();
+        let extra = unaccounted(&in_production, links);
+        links.missing.extend(extra);
         if let Gate::Refused { missing } = gate(&missing_revisions(links), links.allow_missing.as_deref()) {
             return Err(OpError::MissingHotfix {
                 app: app.to_string(),
@@ -117,4 +141,28 @@ pub(crate) fn recorded(op: &Operation, rev: &Revision, links: &HotfixLinks, acto
         ));
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hotfixes_in_production_that_a_release_does_not_account_for_count_as_missing() {
+        let links = |carries: &[u64], missing: &[u64]| HotfixLinks {
+            carries: carries.to_vec(),
+            missing: missing.iter().map(|n| MissingHotfix { revision: *n, commits: vec![] }).collect(),
+            ..HotfixLinks::default()
+        };
+        let production = [(4, Some("a1".to_owned())), (6, None)];
+        // (carried, reported missing, what is added as missing)
+        let cases: &[(&[u64], &[u64], &[u64])] =
+            &[(&[], &[], &[4, 6]), (&[4], &[], &[6]), (&[4, 6], &[], &[]), (&[4], &[6], &[]), (&[], &[4, 6], &[])];
+        for (carries, missing, want) in cases {
+            let got: Vec<u64> = unaccounted(&production, &links(carries, missing)).iter().map(|m| m.revision).collect();
+            assert_eq!(got, *want, "carries {carries:?}, missing {missing:?}");
+        }
+        assert_eq!(unaccounted(&production, &links(&[], &[]))[0].commits, ["a1"]);
+        assert!(unaccounted(&[], &links(&[], &[])).is_empty());
+    }
 }

@@ -127,7 +127,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.check_hotfix_links(&app, req.git_commit.as_deref(), &req.hotfix).await?;
+        self.check_hotfix_links(&app, req.git_commit.as_deref(), &mut req.hotfix).await?;
         let contracts = self.check_contracts(&app, &req.contracts).await?;
         if rt.config().require_rollback_ready {
             let readiness = self.release_readiness(&app, &rt).await?;

@@ -414,3 +414,57 @@ fn a_hotfix_release_still_runs_the_migration_gate() {
     assert!(out.stderr().starts_with("error: release refused"), "{}", out.stderr());
     assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 1, "nothing was recorded");
 }
+
+/// Regression: a release with no `--git-commit` (or a plain API call that reported nothing
+/// about hotfixes) went out without the fix of the hotfix production ran. Now the CLI refuses it
+/// (exit 2, naming the hotfix), the server refuses a request that leaves a hotfix in production
+/// unaccounted for (409 `missing_hotfix`), and `--allow-missing-hotfix` lets it through with the
+/// hotfix recorded as missing in the audit log.
+#[test]
+fn a_release_without_a_git_commit_bypassed_the_missing_hotfix_gate() {
+    let h = Harness::start("");
+    let repo = Repo::init(&h);
+    first_release(&h, &repo);
+    let branch = start(&h, &repo);
+    repo.git(&["switch", "-q", &branch]);
+    repo.write("price.txt", &price(&[(5, "total = price + tax")]));
+    let fix = repo.commit("fix: add tax to the total");
+    release(&h, "v1.0.1", &["--git-commit", &fix, "--hotfix-of", "1", "--repo", repo.path()]).ok();
+    h.wait_status(2, "known-good");
+
+    let blind = release(&h, "v1.1.0", &[]);
+    assert_eq!(blind.code(), 2, "{}", blind.stderr());
+    assert!(
+        blind
+            .stderr()
+            .contains("cannot check that this release carries the fix of hotfix revision 2: it names no --git-commit"),
+        "{}",
+        blind.stderr()
+    );
+    assert!(blind.stderr().contains("hint: pass --git-commit"), "{}", blind.stderr());
+
+    // The API itself: a release naming v1's digest and nothing about hotfixes.
+    let digest = revision(&h, 1)["digest"].as_str().unwrap().to_owned();
+    let body = serde_json::json!({ "digest": digest, "version": "v1.1.0" }).to_string();
+    let (status, answer) = crate::harness::http_request(
+        h.api_port,
+        "POST",
+        "/v1/apps/shop/releases",
+        &[("Authorization", &format!("Bearer {}", h.token())), ("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 409, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"]["code"], "missing_hotfix", "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("hotfix revision 2"), "{answer}");
+    assert_eq!(h.json(&["history", "shop"]).as_array().unwrap().len(), 2, "nothing was recorded");
+
+    let reason = "rebuilt from an old pipeline, fix follows in v1.2";
+    release(&h, "v1.1.0", &["--allow-missing-hotfix", reason]).ok();
+    let (_, detail) = audited(&h, "release.allow-missing-hotfix");
+    assert_eq!(detail["reason"], reason, "{detail:#}");
+    assert_eq!(detail["revision"], 3, "{detail:#}");
+    assert_eq!(detail["missing"][0]["revision"], 2, "{detail:#}");
+    assert_eq!(detail["missing"][0]["commits"][0].as_str(), Some(fix.as_str()), "{detail:#}");
+}
