@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::client::{Answer, Client};
 use crate::exit::{CliError, CliResult};
 use crate::output::out;
-use crate::output::table;
+use crate::output::{Listing, Row};
 use crate::{Global, Output};
 
 #[derive(Debug, Args)]
@@ -90,7 +90,7 @@ pub async fn incident(g: &Global, args: IncidentArgs) -> CliResult {
                 None => "/v1/incidents".to_owned(),
             };
             let all: Answer<Vec<Incident>> = c.get(&path).await?;
-            print(g, &all, |v| list_text(v));
+            print_list(g, &all, "no incidents", list_listing);
             Ok(())
         }
         (Some(IncidentCommand::Show { id }), _) => {
@@ -141,14 +141,13 @@ fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
 }
 
-fn list_text(v: &[Incident]) -> String {
-    if v.is_empty() {
-        return "no incidents".into();
-    }
+/// `incident list`; `-o wide` adds who opened each, its operation and when it was mitigated.
+fn list_listing(v: &[Incident]) -> Listing<'static> {
     let rows = v
         .iter()
-        .map(|i| {
-            vec![
+        .map(|i| Row {
+            name: format!("incident/{}", i.id),
+            cells: vec![
                 i.id.to_string(),
                 i.app.clone(),
                 i.revision.map_or("-".into(), |r| r.to_string()),
@@ -156,10 +155,34 @@ fn list_text(v: &[Incident]) -> String {
                 at(Some(i.detected_at)),
                 i.recovery_ms.map_or_else(|| "-".into(), |ms| format!("{ms} ms")),
                 if i.closed_at.is_some() { "closed".into() } else { "open".into() },
-            ]
+                i.opened_by.clone(),
+                i.operation.map_or("-".into(), |o| o.to_string()),
+                at(i.mitigated_at),
+            ],
         })
         .collect();
-    table(&["ID", "APP", "REVISION", "RUNG", "DETECTED", "RECOVERY", "STATE"], rows).trim_end().to_owned()
+    Listing {
+        header: &["ID", "APP", "REVISION", "RUNG", "DETECTED", "RECOVERY", "STATE"],
+        wide: &["OPENED-BY", "OPERATION", "MITIGATED"],
+        rows,
+    }
+}
+
+/// A listing's answer: the data under `-o json|yaml`, else the listing, or `empty` in words
+/// when there is nothing to list and a person reads it.
+fn print_list<T: serde::Serialize>(
+    g: &Global,
+    answer: &Answer<Vec<T>>,
+    empty: &str,
+    listing: impl FnOnce(&[T]) -> Listing<'static>,
+) {
+    match g.output {
+        Output::Json | Output::Sarif => out!("{}", answer.json()),
+        Output::Table if answer.value.is_empty() && g.format == crate::Format::Table && !g.no_headers => {
+            out!("{empty}")
+        }
+        Output::Table => crate::output::print_listing(listing(&answer.value)),
+    }
 }
 
 pub(crate) fn timeline_text(i: &Incident) -> String {
@@ -219,7 +242,7 @@ pub async fn drill(g: &Global, args: DrillArgs) -> CliResult {
             None => "/v1/drills".to_owned(),
         };
         let all: Answer<Vec<Drill>> = c.get(&path).await?;
-        print(g, &all, |v| drills_text(v));
+        print_list(g, &all, "no drills", drills_listing);
         return Ok(());
     }
     let Some(app) = args.app else {
@@ -258,28 +281,29 @@ pub async fn drill(g: &Global, args: DrillArgs) -> CliResult {
     Ok(())
 }
 
-fn drills_text(v: &[Drill]) -> String {
-    if v.is_empty() {
-        return "no drills".into();
-    }
+/// `drill list`.
+fn drills_listing(v: &[Drill]) -> Listing<'static> {
     let rows = v
         .iter()
         .map(|d| {
             let total: u64 = d.figures.iter().map(|p| p.ms).sum();
-            vec![
-                d.id.to_string(),
-                d.app.clone(),
-                d.rung.clone(),
-                format!(
-                    "{} → {}",
-                    d.live_revision.map_or("-".into(), |r| r.to_string()),
-                    d.target.map_or("-".into(), |r| r.to_string())
-                ),
-                d.outcome.clone(),
-                format!("{total} ms"),
-                at(Some(d.started_at)),
-            ]
+            Row {
+                name: format!("drill/{}", d.id),
+                cells: vec![
+                    d.id.to_string(),
+                    d.app.clone(),
+                    d.rung.clone(),
+                    format!(
+                        "{} → {}",
+                        d.live_revision.map_or("-".into(), |r| r.to_string()),
+                        d.target.map_or("-".into(), |r| r.to_string())
+                    ),
+                    d.outcome.clone(),
+                    format!("{total} ms"),
+                    at(Some(d.started_at)),
+                ],
+            }
         })
         .collect();
-    table(&["ID", "APP", "RUNG", "LIVE → TARGET", "OUTCOME", "TOTAL", "STARTED"], rows).trim_end().to_owned()
+    Listing { header: &["ID", "APP", "RUNG", "LIVE → TARGET", "OUTCOME", "TOTAL", "STARTED"], wide: &[], rows }
 }

@@ -11,6 +11,7 @@ fn lines(s: &str) -> Vec<&str> {
 fn listings_print_wide_and_name_shapes_and_yaml_is_the_json_answer() {
     let h = Harness::start("");
     h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
     h.release("v2", &[]).ok();
 
     let names = h.cli(&["history", "shop", "-o", "name"]);
@@ -50,6 +51,14 @@ fn listings_print_wide_and_name_shapes_and_yaml_is_the_json_answer() {
         }
         assert_eq!(from_yaml, json, "{args:?}");
     }
+    // An empty listing: words for a person, nothing for a script.
+    assert_eq!(h.cli(&["incident", "list"]).ok().stdout().trim(), "no incidents");
+    assert_eq!(h.cli(&["incident", "list", "-o", "name"]).ok().stdout(), "");
+    // An incident executed (undo to the warm v1) is listed by its id.
+    h.cli(&["incident", "shop", "--execute"]).ok();
+    assert_eq!(lines(&h.cli(&["incident", "list", "-o", "name"]).ok().stdout()), ["incident/1"]);
+    let wide = h.cli(&["incident", "list", "-o", "wide"]).ok().stdout();
+    assert!(wide.lines().next().unwrap().contains("OPENED-BY"), "{wide}");
 }
 
 #[test]
