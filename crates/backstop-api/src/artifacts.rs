@@ -45,6 +45,10 @@ pub struct GcSummary {
     /// The artifacts deleted (or, on a dry run, that would be).
     #[schema(value_type = Vec<String>)]
     pub removed: Vec<Digest>,
+    /// The revisions whose instance logs were deleted (or would be), `APP/N`: their artifact is
+    /// gone and none of their instances runs.
+    #[serde(default)]
+    pub removed_logs: Vec<String>,
     /// Nothing was deleted: `removed` and `freed_bytes` say what a collection would do.
     #[serde(default)]
     pub dry_run: bool,

@@ -342,10 +342,13 @@ fn read_token_file(path: &Path) -> CliResult<String> {
 fn gc_text(v: &GcSummary) -> String {
     let verb = if v.dry_run { "would remove" } else { "removed" };
     let mut out: String = v.removed.iter().map(|d| format!("{verb} {d}\n")).collect();
+    out += &v.removed_logs.iter().map(|r| format!("{verb} the instance logs of {r}\n")).collect::<String>();
     out += &format!(
-        "{verb} {} artifact{}, {} {} bytes, kept {}",
+        "{verb} {} artifact{} and the logs of {} revision{}, {} {} bytes, kept {}",
         v.removed.len(),
         if v.removed.len() == 1 { "" } else { "s" },
+        v.removed_logs.len(),
+        if v.removed_logs.len() == 1 { "" } else { "s" },
         if v.dry_run { "would free" } else { "freed" },
         v.freed_bytes,
         v.kept

@@ -815,6 +815,7 @@ async fn gc(
         freed_bytes: r.freed_bytes,
         kept: r.kept,
         removed: r.removed,
+        removed_logs: r.removed_logs,
         dry_run: r.dry_run,
     }))
 }

@@ -196,7 +196,13 @@ fn artifacts() {
 
 #[test]
 fn gc_summary() {
-    let gc = GcSummary { freed_bytes: 81_920, kept: 3, removed: vec![digest(7), digest(8)], dry_run: false };
+    let gc = GcSummary {
+        freed_bytes: 81_920,
+        kept: 3,
+        removed: vec![digest(7), digest(8)],
+        removed_logs: vec!["shop/2".into()],
+        dry_run: false,
+    };
     assert_snapshot!(round_trip(&gc));
 }
 

@@ -140,15 +140,41 @@ fn gc_had_no_dry_run_and_did_not_say_what_it_removed() {
 
     let dry = h.cli(&["gc", "--dry-run"]).ok().stdout();
     assert!(dry.contains(&format!("would remove {digest}\n")), "{dry}");
-    assert!(dry.contains("would remove 1 artifact, would free "), "{dry}");
+    assert!(dry.contains("would remove 1 artifact and the logs of 1 revision, would free "), "{dry}");
     assert!(stored.exists(), "a dry run deletes nothing");
     assert_eq!(audited(), 0, "a dry run is not audited");
 
     let real = h.cli(&["gc"]).ok().stdout();
     assert!(real.contains(&format!("removed {digest}\n")), "{real}");
-    assert!(real.contains("removed 1 artifact, freed "), "{real}");
+    assert!(real.contains("removed 1 artifact and the logs of 1 revision, freed "), "{real}");
     assert!(!stored.exists());
     assert_eq!(audited(), 1);
+}
+
+/// Regression: the instance logs of revisions were never deleted, so they piled up release after
+/// release. gc removes those of a revision whose artifact it removes and that runs nowhere.
+#[test]
+fn the_logs_of_a_collected_revision_were_never_deleted() {
+    let h = Harness::start("soak = \"0s\"\n");
+    h.release("v1", &[]).ok();
+    h.release("v2", &["--unhealthy"]); // failed: its artifact is collectable
+    let logs = h.state().join("logs/shop");
+    let (kept, collected) = (logs.join("1.log"), logs.join("2.log"));
+    assert!(kept.exists() && collected.exists(), "both revisions ran and logged");
+    std::fs::write(logs.join("2.log.1"), "an older rotated copy\n").unwrap();
+
+    let dry = h.json(&["gc", "--dry-run"]);
+    assert_eq!(dry["removed_logs"], serde_json::json!(["shop/2"]), "{dry}");
+    assert!(collected.exists(), "a dry run deletes nothing");
+
+    let real = h.cli(&["gc"]).ok().stdout();
+    assert!(real.contains("removed the instance logs of shop/2\n"), "{real}");
+    assert!(!collected.exists() && !logs.join("2.log.1").exists(), "the log and its rotated copy are gone");
+    assert!(kept.exists(), "the live revision's log stays");
+    assert_eq!(h.public_get(), (200, "shop v1\n".into()));
+    let audit = h.json(&["audit", "list"]);
+    let entry = audit.as_array().unwrap().iter().find(|e| e["action"] == "gc").unwrap();
+    assert_eq!(entry["detail"]["removed_logs"], serde_json::json!(["shop/2"]), "{entry}");
 }
 
 #[test]
