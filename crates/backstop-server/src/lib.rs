@@ -107,7 +107,14 @@ impl ServerError {
 
     /// Bad input (config) versus a failure of the environment.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ServerError::Config(_) | ServerError::Bind { .. } | ServerError::State { .. })
+        matches!(
+            self,
+            ServerError::Config(_)
+                | ServerError::Bind { .. }
+                | ServerError::State { .. }
+                | ServerError::AccessLog { .. }
+                | ServerError::Activation(_)
+        )
     }
 }
 
@@ -446,7 +453,7 @@ async fn reload(
                 Err(source) => {
                     let e =
                         ServerError::AccessLog { key: format!("apps.{name}.access_log"), path: path.clone(), source };
-                    return refuse("refused", error::chain(&e), &e.hint());
+                    return refuse("bad_config", error::chain(&e), &e.hint());
                 }
             },
             (None, _) => Some(None),
@@ -464,7 +471,10 @@ async fn reload(
         };
         match made {
             Ok((rt, proxy)) => built.push((name.clone(), Arc::new(rt), proxy)),
-            Err(e) => return refuse("refused", error::chain(&e), &e.hint()),
+            Err(e) => {
+                let code = if e.is_bad_input() { "bad_config" } else { "refused" };
+                return refuse(code, error::chain(&e), &e.hint());
+            }
         }
     }
     listeners.absorb(bound);

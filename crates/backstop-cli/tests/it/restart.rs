@@ -352,6 +352,55 @@ fn spawn_activated(h: &Harness, sockets: &[&std::net::TcpListener], args: &[&str
     child
 }
 
+/// An access log that cannot be opened is bad config: at start (exit 2, naming the key) and on
+/// reload (exit 2, the running config stays).
+#[test]
+fn an_access_log_that_cannot_be_opened_is_bad_config() {
+    let mut h = Harness::start("");
+    let good = h.config_text();
+    let bad = good.replace("soak = \"300ms\"", "soak = \"300ms\"\naccess_log = \"/nonexistent-dir/shop.log\"");
+    std::fs::write(h.config_path(), &bad).unwrap();
+    let refused = reload(&h);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(refused.stderr().contains("`apps.shop.access_log`"), "{}", refused.stderr());
+    assert_eq!(h.public_get(), (503, "no live instance\n".into()), "still serving, as before");
+    h.stop();
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["server", "--config", h.config_path().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the access log /nonexistent-dir/shop.log (`apps.shop.access_log`)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+/// A service manager that passes something other than a TCP listener (a file, here) gets a
+/// refusal naming the fd, as bad input (exit 2), and nothing starts.
+#[test]
+fn a_passed_socket_that_is_not_a_tcp_listener_is_bad_input() {
+    let mut h = Harness::start("");
+    h.stop();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("exec 3<\"$1\"; LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" server --config \"$1\"")
+        .arg(crate::harness::BIN)
+        .arg(h.config_path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: cannot use the listening sockets passed by the service manager"), "{stderr}");
+    assert!(stderr.contains("fd 3"), "{stderr}");
+    assert!(stderr.contains("hint: pass TCP listening sockets only"), "{stderr}");
+    assert!(http_get(h.api_port, "/v1/health").is_err(), "nothing listens");
+}
+
 /// Done means for a restart as a service manager does it (SIGTERM, then start) under continuous
 /// load: with the listening sockets held by the manager (socket activation), no request fails
 /// while no control plane runs, the instances are re-adopted, the warm revision stays warm and
