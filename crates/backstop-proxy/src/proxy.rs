@@ -357,8 +357,8 @@ async fn worker_loop(
     }
 }
 
-/// How long a stopping proxy waits for the first request of a connection that has sent none yet.
-const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(2);
+/// How long a stopping proxy waits for the next request of a connection between requests.
+const NEXT_REQUEST_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one client connection until it closes, finishing gracefully once
 /// `closing` fires (or its sender is gone).
@@ -407,17 +407,19 @@ async fn serve_connection(
         match event {
             Event::Done(result) => break result,
             Event::Closing => {
-                // A connection that has started no request yet was opened to send one, which may
-                // already be on the wire: closing it now would lose that request (the client sees
-                // the connection close with no answer). Wait for it, briefly, then close after it.
-                if watched.activity().started == 0 {
-                    let grace = tokio::time::sleep(FIRST_REQUEST_GRACE);
+                // A connection between requests may have the next one already on the wire (a
+                // fresh connection surely was opened to send one): closing it now would lose that
+                // request, the client seeing the connection close with no answer. Wait for it,
+                // briefly, serve it, and close after it; a client reconnects to the successor.
+                let at_close = watched.activity();
+                if !at_close.serving {
+                    let grace = tokio::time::sleep(NEXT_REQUEST_GRACE);
                     tokio::pin!(grace);
                     let done = std::future::poll_fn(|cx| {
                         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
                             return Poll::Ready(Some(result));
                         }
-                        if watched.activity().started > 0 || grace.as_mut().poll(cx).is_ready() {
+                        if watched.activity().started > at_close.started || grace.as_mut().poll(cx).is_ready() {
                             return Poll::Ready(None);
                         }
                         Poll::Pending

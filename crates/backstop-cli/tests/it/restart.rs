@@ -90,6 +90,81 @@ impl Load {
     }
 }
 
+/// One GET on `conn` (HTTP/1.1, kept alive): the status, and whether the server said it closes
+/// the connection after it.
+fn keep_alive_get(conn: &mut std::net::TcpStream) -> std::io::Result<(u16, bool)> {
+    use std::io::{Read, Write};
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before an answer"));
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let length: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body)?;
+    Ok((status, head.contains("connection: close")))
+}
+
+/// A client on kept-alive connections, as wrk and most HTTP clients are: it reconnects only when
+/// the server says it closes. A request lost on a reused connection is a failure.
+struct KeepAliveLoad {
+    stop: Arc<AtomicBool>,
+    served: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl KeepAliveLoad {
+    fn start(port: u16) -> KeepAliveLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let (stopping, counting) = (stop.clone(), served.clone());
+        let thread = std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            let mut conn: Option<std::net::TcpStream> = None;
+            while !stopping.load(Ordering::Relaxed) {
+                let stream = match conn.take() {
+                    Some(c) => c,
+                    None => match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                        Ok(c) => {
+                            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                            c
+                        }
+                        Err(e) => {
+                            failures.push(format!("connect: {e}"));
+                            continue;
+                        }
+                    },
+                };
+                let mut stream = stream;
+                match keep_alive_get(&mut stream) {
+                    Ok((200, closing)) => {
+                        counting.fetch_add(1, Ordering::Relaxed);
+                        if !closing {
+                            conn = Some(stream);
+                        }
+                    }
+                    other => failures.push(format!("{other:?}")),
+                }
+            }
+            failures
+        });
+        KeepAliveLoad { stop, served, thread }
+    }
+
+    fn finish(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let failures = self.thread.join().unwrap();
+        (self.served.load(Ordering::Relaxed), failures)
+    }
+}
+
 /// Done means for a restart: a new control plane started on the running one's state takes its
 /// listeners over under continuous load, and no request fails; the instances are re-adopted
 /// (same pids), the warm revision stays warm and `undo` is still a pointer swap.
@@ -104,6 +179,7 @@ fn a_restart_under_load_loses_no_request() {
     assert_eq!(before.len(), 2, "live and warm: {before:?}");
 
     let load = Load::start(h.app_port);
+    let kept_alive = KeepAliveLoad::start(h.app_port);
     load.wait_served(50);
     let served_before = load.served();
     let mut old = h.server.take().unwrap();
@@ -121,6 +197,7 @@ fn a_restart_under_load_loses_no_request() {
     let served_during = load.served() - served_before;
     load.wait_served(load.served() + 50);
     let (failures, slowest) = load.finish();
+    let (kept_alive_served, kept_alive_failures) = kept_alive.finish();
     assert!(
         failures.is_empty(),
         "{} failed requests: {:?}\n{}",
@@ -128,6 +205,14 @@ fn a_restart_under_load_loses_no_request() {
         &failures[..failures.len().min(5)],
         h.server_log()
     );
+    assert!(
+        kept_alive_failures.is_empty(),
+        "{} failed requests on kept-alive connections: {:?}\n{}",
+        kept_alive_failures.len(),
+        &kept_alive_failures[..kept_alive_failures.len().min(5)],
+        h.server_log()
+    );
+    assert!(kept_alive_served > 0, "the kept-alive client was served nothing");
     assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "the successor exited: {}", h.server_log());
 
     let log = h.server_log();
@@ -160,7 +245,8 @@ fn a_restart_under_load_loses_no_request() {
         "restart under load: {served_during} requests served while the control plane changed \
          ({restarted:?} from starting the successor to its API answering), 0 failed; listeners changed \
          hands in {gap_ms} ms (neither process accepting); hand-over to the old process's exit \
-         {old_exit:?}; slowest request {slowest:?}; undo afterwards {undo_took:?} (warm swap)"
+         {old_exit:?}; slowest request {slowest:?}; undo afterwards {undo_took:?} (warm swap); \
+         {kept_alive_served} requests on kept-alive connections, 0 failed"
     );
 }
 

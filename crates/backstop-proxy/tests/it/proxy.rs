@@ -381,6 +381,41 @@ async fn a_connection_accepted_before_shutdown_gets_its_first_request_answered()
     tokio::time::timeout(PATIENCE, shutdown).await.expect("shutdown did not end").unwrap();
 }
 
+/// Regression: a keep-alive connection between requests was closed at once when the proxy stopped,
+/// so a request the client sent at that moment was lost (the usual HTTP/1.1 race, which a
+/// hand-over under keep-alive load such as wrk's would hit). The next request within the grace is
+/// served, with `connection: close`, and then the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_gets_its_next_request_answered_during_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = upstream("a").await;
+    let proxy = proxy().await;
+    proxy.switch(Some(Backend::new(a.addr, "a")));
+    let addr = proxy.local_addr();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // One request answered on it: the connection is kept alive, between requests.
+    conn.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\n\r\n").await.unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = tokio::time::timeout(PATIENCE, conn.read(&mut first)).await.expect("no answer").unwrap();
+    let first = String::from_utf8_lossy(&first[..n]).to_string();
+    assert!(first.starts_with("HTTP/1.1 200") && first.ends_with('a'), "{first:?}");
+
+    let shutdown = tokio::spawn(proxy.shutdown(PATIENCE));
+    let refused = async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, refused).await.expect("listener still open");
+    conn.write_all(b"GET / HTTP/1.1\r\nhost: app.test\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, conn.read_to_end(&mut answer)).await.expect("no answer").unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer:?}");
+    tokio::time::timeout(PATIENCE, shutdown).await.expect("shutdown did not end").unwrap();
+}
+
 #[tokio::test]
 async fn shutdown_gives_up_on_requests_after_its_timeout() {
     let a = upstream("a").await;
