@@ -5,11 +5,12 @@
 #   (b) failed requests during 100 blue-green swaps (50 release + 50 undo) under wrk load
 #   (c) time from `backstop undo` (CLI start) to the first request served by the warm previous version
 #   (d) with COST=1: instructions per proxied request under callgrind (independent of machine load)
+#   (e) failed requests while the control plane is restarted 5 times (hand-overs) under wrk load
 # Usage: bench/proxy.sh [ROUNDS] [SECONDS]     (defaults: 5 rounds of 10 s each)
 # BACKSTOP_BIN=… measures another build of backstop (e.g. main's, for a before/after);
 # BEFORE_BIN=… also measures that build's proxy in the same rounds, interleaved ("before"): a second
 # control plane of that build, whose instance runs the same demo app as the first one's;
-# BACKSTOP_PROXY_WORKERS=N sets the proxy's worker threads; SKIP_A / SKIP_BC skip parts.
+# BACKSTOP_PROXY_WORKERS=N sets the proxy's worker threads; SKIP_A / SKIP_BC / SKIP_E skip parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -51,7 +52,8 @@ soak = "50ms"
 keep_warm = "10m"
 health_interval = "20ms"
 TOML
-BACKSTOP_LOG=warn "$BIN" server --config "$WORK/backstop.toml" 2>"$WORK/server.log" &
+# --stop-apps-on-exit: the instances go with the control plane at the end of the run.
+BACKSTOP_LOG=warn "$BIN" server --config "$WORK/backstop.toml" --stop-apps-on-exit 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
 export BACKSTOP_URL="http://127.0.0.1:$API" BACKSTOP_TOKEN=$(cat "$WORK/state/admin.token")
@@ -167,6 +169,28 @@ echo "swaps: 100 in $((END - START)) s under load, failed requests: non-2xx $NON
 
 echo "== (c) undo to a warm revision: CLI start -> first request served by it"
 "$PWD/target/release/examples/undo_latency" "$BIN" "$APP" "$WORK" 20
+fi
+
+if [ -z "${SKIP_E:-}" ]; then
+echo "== (e) control-plane restarts under wrk load: a new server takes over from the running one, 5 times"
+HO_SECS=${HO_SECS:-12}
+wrk -t"$THREADS" -c32 -d"${HO_SECS}s" "http://127.0.0.1:$APP/" > "$WORK/ho-wrk.txt" &
+WRK_PID=$!
+sleep 1
+START=$(date +%s.%N)
+for _ in $(seq 5); do
+  OLD=$SERVER_PID
+  BACKSTOP_LOG=warn "$BIN" server --config "$WORK/backstop.toml" --stop-apps-on-exit 2>>"$WORK/server.log" &
+  SERVER_PID=$!
+  wait "$OLD" 2>/dev/null || true   # the old one exits once it handed over and drained
+  sleep 1
+done
+END=$(date +%s.%N)
+wait "$WRK_PID"
+grep -E "requests in|Non-2xx|Socket errors" "$WORK/ho-wrk.txt"
+NON2XX=$(awk '/Non-2xx/ {print $5}' "$WORK/ho-wrk.txt"); NON2XX=${NON2XX:-0}
+SOCK=$(awk '/Socket errors/ {gsub(",", ""); for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s}' "$WORK/ho-wrk.txt"); SOCK=${SOCK:-0}
+python3 -c "print(f'restarts: 5 in {$END - $START:.1f} s under load, failed requests: non-2xx $NON2XX, socket errors $SOCK')"
 fi
 
 if [ -n "${COST:-}" ]; then
