@@ -12,7 +12,8 @@ use crate::harness::{BIN, Harness, http_get};
 fn reboot_with(h: &mut Harness, env: &[(&str, &str)], log: &std::path::Path) {
     h.stop();
     let mut cmd = Command::new(BIN);
-    cmd.args(["server", "--config"]).arg(h.config_path()).env("NO_COLOR", "1");
+    // --stop-apps-on-exit, as the harness's own: the test leaves no instance behind.
+    cmd.args(["server", "--stop-apps-on-exit", "--config"]).arg(h.config_path()).env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }

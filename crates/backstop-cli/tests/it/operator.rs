@@ -16,7 +16,7 @@ fn a_relative_state_directory_broke_every_release() {
     std::fs::write(dir.path().join("backstop.toml"), config).unwrap();
     // Started from the config's own folder with a bare file name, as `backstop server` in a project.
     let mut server = Command::new(BIN)
-        .args(["server", "--config", "backstop.toml"])
+        .args(["server", "--config", "backstop.toml", "--stop-apps-on-exit"])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -36,7 +36,16 @@ fn a_relative_state_directory_broke_every_release() {
         .env("BACKSTOP_TOKEN", token.trim())
         .output()
         .unwrap();
-    let _ = server.kill();
+    // SIGTERM with --stop-apps-on-exit: the instance goes too, none is left behind.
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = server.wait();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(http_get(app, "/").map(|(s, _)| s).unwrap_or(0), 0, "the server is gone with its proxy");
