@@ -70,9 +70,17 @@ struct ObjectView<'a> {
     additional: Option<&'a Value>,
 }
 
-fn object_view<'a>(root: &'a Value, s: &'a Value, view: &mut ObjectView<'a>, hops: usize) {
+/// Fold `s` and the `allOf` parts it reaches into `view`. Each schema is folded once (`seen`),
+/// so parts that name their own schema, or one schema twice, end; nesting stops at the bound.
+fn object_view<'a>(
+    root: &'a Value,
+    s: &'a Value,
+    view: &mut ObjectView<'a>,
+    seen: &mut HashSet<*const Value>,
+    hops: usize,
+) {
     let s = deref(root, s);
-    if hops > MAX_DEPTH {
+    if hops > MAX_DEPTH || !seen.insert(s as *const Value) {
         return;
     }
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
@@ -90,13 +98,27 @@ fn object_view<'a>(root: &'a Value, s: &'a Value, view: &mut ObjectView<'a>, hop
     }
     if let Some(all) = s.get("allOf").and_then(Value::as_array) {
         for part in all {
-            object_view(root, part, view, hops + 1);
+            object_view(root, part, view, seen, hops + 1);
         }
     }
 }
 
 /// The JSON types a schema admits (`None`: any). OpenAPI 3.0's `nullable: true` admits null.
 fn types<'a>(root: &'a Value, s: &'a Value) -> Option<BTreeSet<&'a str>> {
+    types_in(root, s, &mut HashSet::new(), 0)
+}
+
+/// `types`, following `allOf` parts that carry no type of their own: each schema once (`seen`),
+/// so a part naming its own schema ends, and no deeper than the bound.
+fn types_in<'a>(
+    root: &'a Value,
+    s: &'a Value,
+    seen: &mut HashSet<*const Value>,
+    hops: usize,
+) -> Option<BTreeSet<&'a str>> {
+    if hops > MAX_DEPTH || !seen.insert(s as *const Value) {
+        return None;
+    }
     let mut set: BTreeSet<&str> = match s.get("type") {
         Some(Value::String(t)) => [t.as_str()].into(),
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -105,7 +127,7 @@ fn types<'a>(root: &'a Value, s: &'a Value) -> Option<BTreeSet<&'a str>> {
             let all = s.get("allOf").and_then(Value::as_array)?;
             let mut found = None;
             for part in all {
-                if let Some(t) = types(root, deref(root, part)) {
+                if let Some(t) = types_in(root, deref(root, part), seen, hops + 1) {
                     found = Some(t);
                 }
             }
@@ -230,8 +252,8 @@ impl<'a> Cmp<'a> {
     fn objects(&mut self, w: &'a Value, r: &'a Value, path: &str, level: usize) {
         let mut wv = ObjectView::default();
         let mut rv = ObjectView::default();
-        object_view(self.wroot, w, &mut wv, 0);
-        object_view(self.rroot, r, &mut rv, 0);
+        object_view(self.wroot, w, &mut wv, &mut HashSet::new(), 0);
+        object_view(self.rroot, r, &mut rv, &mut HashSet::new(), 0);
         for field in &rv.required {
             if !wv.required.contains(field) {
                 let at = format!("{path}/properties/{}", escape(field));

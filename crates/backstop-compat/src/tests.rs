@@ -809,3 +809,53 @@ fn yaml_and_json_descriptions_compare_the_same() {
     let b = Contracts::parse(Some(("b.json", json)), &[]).unwrap();
     assert_eq!(a, b);
 }
+
+/// Compare two revisions on a thread of its own, failing the test (instead of hanging it) when
+/// the comparison does not end within a generous bound.
+fn compare_within(old: Contracts, new: Contracts) -> Vec<Finding> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let found = compare(
+            RevisionContracts { revision: 1, contracts: &old },
+            RevisionContracts { revision: 2, contracts: &new },
+        );
+        let _ = tx.send(found);
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the comparison did not end within 60 s")
+}
+
+/// A message document (its own root for `$ref`s) from JSON text, as a release ships it.
+fn message_text(text: &str) -> Contracts {
+    let doc = MessageDocument { role: Role::Produces, name: "order", text };
+    let consumed = MessageDocument { role: Role::Consumes, name: "order", text };
+    Contracts::parse(None, &[doc, consumed]).expect("the document reads")
+}
+
+#[test]
+fn a_schema_whose_all_of_names_itself_overflowed_the_stack() {
+    // `a` has no type of its own: finding its types followed `allOf` back to `a` without end.
+    let text = r##"{"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}},
+                    "type": "object", "properties": {"x": {"$ref": "#/$defs/a"}}}"##;
+    let found = compare_within(message_text(text), message_text(text));
+    assert!(found.is_empty(), "{found:?}");
+    // Two schemas naming each other, and a change beside them that must still be found.
+    let old = r##"{"$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}},
+                   "type": "object", "properties": {"x": {"$ref": "#/$defs/a"}, "y": {"type": "string"}}}"##;
+    let new = old.replace(r#""y": {"type": "string"}"#, r#""y": {"type": "integer"}"#);
+    let rules: BTreeSet<String> =
+        compare_within(message_text(old), message_text(&new)).into_iter().map(|f| f.rule).collect();
+    assert!(rules.iter().any(|r| r.contains("type")), "the type change beside the cycle is found: {rules:?}");
+}
+
+#[test]
+fn a_schema_whose_all_of_doubles_at_every_level_took_exponential_time() {
+    // Folding `allOf` visited `a` twice for each visit of `a`, down to the depth bound: 2^96 visits.
+    let text = r##"{"$defs": {"a": {"type": "object", "properties": {"k": {"type": "string"}},
+                                    "allOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/a"}]}},
+                    "type": "object", "properties": {"x": {"$ref": "#/$defs/a"}}}"##;
+    let found = compare_within(message_text(text), message_text(text));
+    assert!(found.is_empty(), "{found:?}");
+    let narrowed = text.replace(r#""k": {"type": "string"}"#, r#""k": {"type": "string", "maxLength": 3}"#);
+    let found = compare_within(message_text(text), message_text(&narrowed));
+    assert!(!found.is_empty(), "a narrowed field inside the self-referring schema is still found");
+}
