@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::finding::{Direction, Raw, escape};
 use crate::parse::deref;
-use crate::schema::{Issue, compare};
+use crate::schema::{Issue, Seen, compare};
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 pub(crate) const DOCUMENT: &str = "openapi";
@@ -176,6 +176,7 @@ fn status_known(responses: &serde_json::Map<String, Value>, code: &str) -> Optio
 /// Everything a client built on `client` would meet when talking to a server built on `server`.
 pub(crate) fn compare_api(client: &Value, server: &Value, direction: Direction) -> Vec<Raw> {
     let mut out = Vec::new();
+    let mut seen = Contexts::default();
     let empty = serde_json::Map::new();
     let client_paths = client.get("paths").and_then(Value::as_object).unwrap_or(&empty);
     let server_paths: BTreeMap<String, &Value> = server
@@ -200,10 +201,18 @@ pub(crate) fn compare_api(client: &Value, server: &Value, direction: Direction) 
                 out.push(Raw::new("api.method-removed", direction, DOCUMENT, at, message));
                 continue;
             };
-            operation(client, citem, cop, server, sitem, sop, direction, &at, &mut out);
+            operation(client, citem, cop, server, sitem, sop, direction, &at, &mut seen, &mut out);
         }
     }
     out
+}
+
+/// The schema pairs compared so far, per context: requests (client writes, server reads) and
+/// responses (server writes, client reads) pair the documents the other way round.
+#[derive(Default)]
+struct Contexts {
+    request: Seen,
+    response: Seen,
 }
 
 #[expect(clippy::too_many_arguments, reason = "both sides of one operation, each with its document and path item")]
@@ -216,6 +225,7 @@ fn operation(
     sop: &Value,
     direction: Direction,
     at: &str,
+    seen: &mut Contexts,
     out: &mut Vec<Raw>,
 ) {
     let cparams = params(croot, citem, cop);
@@ -229,7 +239,7 @@ fn operation(
             }
             Some(cp) => {
                 if let (Some(cs), Some(ss)) = (cp.schema, sp.schema) {
-                    let issues = compare(croot, cs, sroot, ss, &format!("{pat}/schema"));
+                    let issues = compare(croot, cs, sroot, ss, &format!("{pat}/schema"), &mut seen.request);
                     raws(Ctx::Request, direction, DOCUMENT, issues, out);
                 }
             }
@@ -265,7 +275,7 @@ fn operation(
                 }
                 Some(sm) => {
                     if let (Some(cs), Some(ss)) = (cm.get("schema"), sm.get("schema")) {
-                        let issues = compare(croot, cs, sroot, ss, &format!("{mat}/schema"));
+                        let issues = compare(croot, cs, sroot, ss, &format!("{mat}/schema"), &mut seen.request);
                         raws(Ctx::Request, direction, DOCUMENT, issues, out);
                     }
                 }
@@ -298,7 +308,7 @@ fn operation(
                 }
                 Some(sm) => {
                     if let (Some(ss), Some(cs)) = (sm.get("schema"), cm.get("schema")) {
-                        let issues = compare(sroot, ss, croot, cs, &format!("{mat}/schema"));
+                        let issues = compare(sroot, ss, croot, cs, &format!("{mat}/schema"), &mut seen.response);
                         raws(Ctx::Response, direction, DOCUMENT, issues, out);
                     }
                 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::api::{Ctx, rule_for};
 use crate::finding::{Direction, Raw};
 use crate::parse::Contracts;
-use crate::schema::compare;
+use crate::schema::{Seen, compare};
 
 /// The message findings between an older and a newer revision, both directions.
 pub(crate) fn compare_messages(old: &Contracts, new: &Contracts) -> Vec<Raw> {
@@ -72,7 +72,7 @@ fn readers(
 }
 
 fn emit(w: &Value, r: &Value, document: &str, direction: Direction, out: &mut Vec<Raw>) {
-    for (path, issue) in compare(w, w, r, r, "") {
+    for (path, issue) in compare(w, w, r, r, "", &mut Seen::default()) {
         if let Some((id, message)) = rule_for(Ctx::Message, &issue) {
             out.push(Raw::new(id, direction, document, path, message));
         }

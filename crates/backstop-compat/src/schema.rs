@@ -47,17 +47,31 @@ pub(crate) enum Issue {
 /// One issue with the JSON pointer (relative to the compared schema) where it sits.
 pub(crate) type Located = (String, Issue);
 
+/// The pairs of schemas (writer, reader) already compared. One set serves every comparison of a
+/// document pair in one direction and context, so a schema that a thousand operations name is
+/// compared once (and its issues reported once, where it was first reached), not a thousand times.
+#[derive(Default)]
+pub(crate) struct Seen(HashSet<(*const Value, *const Value)>);
+
 /// Compare `writer` (in document `wroot`) with `reader` (in `rroot`); issues located below `path`.
-pub(crate) fn compare(wroot: &Value, writer: &Value, rroot: &Value, reader: &Value, path: &str) -> Vec<Located> {
-    let mut c = Cmp { wroot, rroot, seen: HashSet::new(), out: Vec::new() };
+/// Pairs in `seen` are not compared again.
+pub(crate) fn compare(
+    wroot: &Value,
+    writer: &Value,
+    rroot: &Value,
+    reader: &Value,
+    path: &str,
+    seen: &mut Seen,
+) -> Vec<Located> {
+    let mut c = Cmp { wroot, rroot, seen, out: Vec::new() };
     c.schema(writer, reader, path.to_owned(), 0);
     c.out
 }
 
-struct Cmp<'a> {
+struct Cmp<'a, 's> {
     wroot: &'a Value,
     rroot: &'a Value,
-    seen: HashSet<(*const Value, *const Value)>,
+    seen: &'s mut Seen,
     out: Vec<Located>,
 }
 
@@ -166,14 +180,14 @@ const UPPER: &[&str] = &["maxLength", "maximum", "exclusiveMaximum", "maxItems",
 /// Lower bounds.
 const LOWER: &[&str] = &["minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties"];
 
-impl<'a> Cmp<'a> {
+impl<'a> Cmp<'a, '_> {
     fn push(&mut self, path: &str, issue: Issue) {
         self.out.push((path.to_owned(), issue));
     }
 
     fn schema(&mut self, writer: &'a Value, reader: &'a Value, path: String, level: usize) {
         let (w, r) = (deref(self.wroot, writer), deref(self.rroot, reader));
-        if level > MAX_DEPTH || !self.seen.insert((w as *const Value, r as *const Value)) {
+        if level > MAX_DEPTH || !self.seen.0.insert((w as *const Value, r as *const Value)) {
             return;
         }
         // `true`, `{}`: the reader accepts anything.
