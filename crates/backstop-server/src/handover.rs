@@ -140,6 +140,8 @@ pub fn serve(state: &Path, listeners: Listeners, to: tokio::sync::mpsc::Sender<R
         Err(e) => return Err(e),
     }
     let socket = UnixListener::bind(&path)?;
+    // Whoever connects can take the public listeners and stop this process: the owner alone.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     std::thread::Builder::new().name("control".into()).spawn(move || {
         for conn in socket.incoming() {
             let Ok(conn) = conn else { continue };
@@ -158,6 +160,14 @@ pub fn serve(state: &Path, listeners: Listeners, to: tokio::sync::mpsc::Sender<R
 }
 
 fn answer(conn: UnixStream, listeners: &Listeners, to: &tokio::sync::mpsc::Sender<Request>) -> std::io::Result<()> {
+    // The socket's mode already keeps other users out; between `bind` and `chmod` it had the
+    // umask's, so the peer's own user is checked as well (root may, as it may everything).
+    let peer = rustix::net::sockopt::socket_peercred(&conn)?;
+    let own = rustix::process::geteuid();
+    if peer.uid != own && !peer.uid.is_root() {
+        tracing::warn!(uid = peer.uid.as_raw(), pid = peer.pid.as_raw_pid(), "control socket: refused another user");
+        return Ok(());
+    }
     conn.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();

@@ -187,7 +187,11 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let state = config.server.state.clone();
         let state_error = |source| ServerError::State { path: state.clone(), source };
-        std::fs::create_dir_all(&state).map_err(state_error)?;
+        // Created private: it holds the control socket, the database, the artifacts and the logs.
+        // A directory the operator made is left as it is.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&state)
+            .map_err(state_error)?;
         // A running control plane on this state holds the lock: take its listening sockets.
         let held = handover::try_lock(&state).map_err(state_error)?;
         let mut predecessor = match held {

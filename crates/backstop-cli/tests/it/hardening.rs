@@ -324,3 +324,51 @@ fn an_unreadable_stored_flag_was_only_logged_and_could_not_be_removed() {
     assert_eq!((list["flags"].as_array().unwrap().len(), list["unreadable"].clone()), (2, serde_json::json!([])));
     assert_eq!(evaluate("kill").0, 200);
 }
+
+/// The control socket hands the public listeners to whoever asks and stops the control plane:
+/// started under a permissive umask (a careless unit file or shell), the state directory and the
+/// socket were open to every local user, who could take the app's port.
+#[test]
+fn another_local_user_could_take_the_listeners_through_the_control_socket() {
+    let mut h = Harness::start("");
+    h.stop();
+    std::fs::remove_dir_all(h.state()).unwrap();
+    // Others may pass through the test's folder (a temp dir is 0700), as through /var/lib.
+    std::fs::set_permissions(h.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(h.dir.path().join("server.log")).unwrap();
+    let child = Command::new("sh")
+        .args(["-c", "umask 000 && exec \"$0\" server --config \"$1\" --stop-apps-on-exit", BIN])
+        .arg(h.config_path())
+        .env("NO_COLOR", "1")
+        .env("BACKSTOP_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    h.boot_child(child);
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let socket = h.state().join("server.sock");
+    assert_eq!(mode(&h.state()) & 0o077, 0, "the state directory is the owner's alone");
+    assert_eq!(mode(&socket), 0o600, "the control socket is the owner's alone");
+
+    // Another user asks for the listeners. Only root (who owns what this test made) can become
+    // another user here.
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&socket).unwrap()) == 0 {
+        // perl-base is part of every Debian system, and any user may run it.
+        let ask = r#"my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or do { print "REFUSED $!\n"; exit 0 };
+                     print $s "handover\n"; my $n = sysread($s, my $buf, 4096); print "GOT ", ($n // 0), "\n";"#;
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "perl", "-MIO::Socket::UNIX", "-e", ask])
+            .arg(&socket)
+            .output()
+            .expect("setpriv and perl run");
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(said.starts_with("REFUSED") || said == "GOT 0", "another user was answered: {said:?} {out:?}");
+    }
+
+    // The owner's control plane still serves, and its owner still reloads it.
+    assert_eq!(http_get(h.api_port, "/v1/health").unwrap().0, 200);
+    let reload = h.cli(&["server", "--config", h.config_path().to_str().unwrap(), "--reload"]);
+    assert_eq!(reload.code(), 0, "{}", reload.stderr());
+}

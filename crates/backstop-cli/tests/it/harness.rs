@@ -121,6 +121,13 @@ impl Harness {
             .unwrap()
     }
 
+    /// Take `child` (a `backstop server` on this harness's config, started by the test) as the
+    /// control plane and wait for its API.
+    pub fn boot_child(&mut self, child: Child) {
+        self.server = Some(child);
+        self.wait_api();
+    }
+
     fn wait_api(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
