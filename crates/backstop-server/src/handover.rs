@@ -56,6 +56,22 @@ pub fn try_lock(state: &Path) -> std::io::Result<Option<Lock>> {
     }
 }
 
+/// The lock, waiting up to `bound` for the control plane that holds it to end; `None` if it
+/// still runs then. A process that died mid-exchange closes its socket and its lock as it exits,
+/// in either order: the exchange's end may be seen a moment before the lock is free.
+pub fn lock_within(state: &Path, bound: Duration) -> std::io::Result<Option<Lock>> {
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        if let Some(lock) = try_lock(state)? {
+            return Ok(Some(lock));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The lock, waiting for the control plane that holds it to end.
 pub fn lock(state: &Path) -> std::io::Result<Lock> {
     let file = lock_file(state)?;

@@ -177,6 +177,14 @@ enum Exit {
     Handover(std::sync::mpsc::SyncSender<()>, std::sync::mpsc::Receiver<()>),
 }
 
+/// The state directory's lock if the control plane holding it ends within a second.
+async fn lock_soon(state: &std::path::Path) -> std::io::Result<Option<handover::Lock>> {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || handover::lock_within(&state, std::time::Duration::from_secs(1)))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
 fn bind_error(key: String, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServerError {
     move |source| ServerError::Bind { key, addr, source }
 }
@@ -193,23 +201,31 @@ impl Server {
             .create(&state)
             .map_err(state_error)?;
         // A running control plane on this state holds the lock: take its listening sockets.
-        let held = handover::try_lock(&state).map_err(state_error)?;
-        let mut predecessor = match held {
-            Some(_) => None,
-            None => {
-                let handover_error = |source| ServerError::Handover { path: state.clone(), source };
-                let asked = tokio::task::spawn_blocking({
-                    let state = state.clone();
-                    move || handover::Predecessor::ask(&state)
-                })
-                .await
-                .map_err(|e| handover_error(std::io::Error::other(e)))?;
-                match asked.map_err(handover_error)? {
-                    Some(p) => Some(p),
-                    None => return Err(handover_error(std::io::Error::other("its control socket does not answer"))),
+        let mut held = handover::try_lock(&state).map_err(state_error)?;
+        let mut predecessor = None;
+        if held.is_none() {
+            let handover_error = |source| ServerError::Handover { path: state.clone(), source };
+            let asked = tokio::task::spawn_blocking({
+                let state = state.clone();
+                move || handover::Predecessor::ask(&state)
+            })
+            .await
+            .map_err(|e| handover_error(std::io::Error::other(e)))?;
+            match asked {
+                Ok(Some(p)) => predecessor = Some(p),
+                // It may have died since the lock was tried (killed, or it crashed): its lock is
+                // free then, and this one starts as after any crash.
+                failed => {
+                    held = lock_soon(&state).await.map_err(state_error)?;
+                    if held.is_none() {
+                        let why =
+                            failed.err().unwrap_or_else(|| std::io::Error::other("its control socket does not answer"));
+                        return Err(handover_error(why));
+                    }
+                    tracing::warn!("the control plane holding this state ended before it handed over; starting anew");
                 }
             }
-        };
+        }
         let token = auth::load_or_create_token(&state).map_err(state_error)?;
         let eval_token = flags::load_or_create_eval_token(&state).map_err(state_error)?;
         let node = load_or_create_node_id(&state).map_err(state_error)?;
@@ -257,14 +273,24 @@ impl Server {
             (Some(lock), _) => Some(lock),
             (None, Some(p)) => {
                 let started = std::time::Instant::now();
-                tokio::task::spawn_blocking(move || p.stop())
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r)
-                    .map_err(|source| ServerError::Handover { path: state.clone(), source })?;
-                tracing::info!(after = ?started.elapsed(), "took over the listening sockets");
-                took_over = Some(std::time::Instant::now());
-                None
+                let stopped = tokio::task::spawn_blocking(move || p.stop()).await.map_err(std::io::Error::other);
+                match stopped.and_then(|r| r) {
+                    Ok(()) => {
+                        tracing::info!(after = ?started.elapsed(), "took over the listening sockets");
+                        took_over = Some(std::time::Instant::now());
+                        None
+                    }
+                    // It died between handing over its sockets and confirming its stop: this one
+                    // has the sockets, and the lock is free once the process is gone.
+                    Err(source) => match lock_soon(&state).await.map_err(state_error)? {
+                        Some(lock) => {
+                            tracing::warn!(error = %source, "the control plane handing over ended before it confirmed; serving on its sockets");
+                            took_over = Some(std::time::Instant::now());
+                            Some(lock)
+                        }
+                        None => return Err(ServerError::Handover { path: state.clone(), source }),
+                    },
+                }
             }
             (None, None) => None,
         };

@@ -250,6 +250,37 @@ fn a_restart_under_load_loses_no_request() {
     );
 }
 
+/// Regression: a SIGKILL of the old control plane in the middle of a hand-over (after it passed
+/// its sockets, before it confirmed its stop) made the successor refuse to start, and with both
+/// gone nothing served the public port. Each round kills the old one a little later into the
+/// successor's start, sweeping that window.
+#[test]
+fn a_sigkill_of_the_old_control_plane_during_a_hand_over_left_no_control_plane() {
+    let mut h = harness_leaving_apps_running("5s");
+    h.release("v1", &[]).ok();
+    h.wait_status(1, "known-good");
+    let before = instances(&h);
+    for round in 0..20u64 {
+        let mut old = h.server.take().unwrap();
+        let successor = h.spawn_server(&["--stop-apps-on-exit"]);
+        // Fault injection, not a wait: the moment of the kill is what varies.
+        std::thread::sleep(Duration::from_micros(round * 1500));
+        old.kill().unwrap();
+        old.wait().unwrap();
+        // Whatever the moment, the successor comes up (boot_child fails if it exits)...
+        h.boot_child(successor);
+        // ...serves the app and has its instance on the books.
+        assert_eq!(h.public_get(), (200, "shop v1\n".into()), "round {round}: {}", h.server_log());
+        assert_eq!(instances(&h), before, "round {round}: the instance was re-adopted");
+    }
+    let log = h.server_log();
+    println!(
+        "killed mid-hand-over: {} of 20 rounds fell back on the sockets already passed, {} found the old one gone before asking",
+        log.matches("ended before it confirmed").count(),
+        log.matches("ended before it handed over").count()
+    );
+}
+
 /// Regression: SIGTERM to `backstop server` stopped every app's instances. Now they keep running
 /// and the next start re-adopts them, warm ones included.
 #[test]
