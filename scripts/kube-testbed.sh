@@ -57,6 +57,9 @@ cd "$SRC"
 rm -rf vendor/github.com/modern-go/reflect2
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/modern-go/reflect2
 
+# Run from `cargo test`, the environment carries cargo's OUT_DIR (a package with a build script)
+# and make's flags; Kubernetes' Makefile reads OUT_DIR as its own output folder.
+unset OUT_DIR MAKEFLAGS MFLAGS MAKELEVEL CARGO_MAKEFLAGS
 export GOPROXY=off GOFLAGS=-mod=vendor GO111MODULE=on GOCACHE="$WORK/gocache" KUBE_GIT_VERSION="v1.20.2"
 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" >"$WORK/build.log" 2>&1 || {
   tail -40 "$WORK/build.log" >&2
