@@ -11,11 +11,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backstop_kube::testbed::Testbed;
+use backstop_kube::testbed::{Testbed, web_image};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::core::v1::Endpoints;
 use kube::Api;
-use kube::api::PostParams;
 
 const TEMPLATE: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -32,10 +31,6 @@ spec:
           ports: [{ containerPort: 8080 }]
           readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 2 }
 ";
-
-fn image(n: u32) -> String {
-    format!("registry.example/web@sha256:{n:064x}")
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -79,15 +74,8 @@ async fn main() {
     let bin = PathBuf::from(args.next().expect("usage: kube_undo_bench BACKSTOP_BIN [ROUNDS]"));
     let rounds: u32 = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
     let tb = Testbed::shared();
-    let ns = tb.cp.namespace("bench").await;
-    tb.cp.grant_backstop(&ns);
+    let ns = tb.cp.app_namespace("bench", &["web", "plain"]).await;
     let admin = tb.cp.admin().await;
-    let services: Api<Service> = Api::namespaced(admin.clone(), &ns);
-    for name in ["web", "plain"] {
-        let svc = serde_json::json!({ "metadata": { "name": name },
-            "spec": { "selector": { "app": name }, "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP" }] } });
-        services.create(&PostParams::default(), &serde_json::from_value(svc).expect("svc")).await.expect("service");
-    }
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("web.yaml"), TEMPLATE).expect("template");
     let api_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
@@ -146,12 +134,12 @@ async fn main() {
     // (a) and (b): release N, then undo to N-1 (warm).
     let (mut releases, mut undos) = (Vec::new(), Vec::new());
     let mut n = 1;
-    run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", "v1"]));
+    run(&mut cli(&["release", "web", "--artifact", &web_image(n), "--version", "v1"]));
     wait_known_good(&bin, &url, &token, n).await;
     for _ in 0..rounds {
         n += 1;
         let t = Instant::now();
-        run(&mut cli(&["release", "web", "--artifact", &image(n), "--version", &format!("v{n}")]));
+        run(&mut cli(&["release", "web", "--artifact", &web_image(n), "--version", &format!("v{n}")]));
         releases.push(ms(t.elapsed()));
         only(n, "web-r").await;
         // Undo goes to the newest known-good revision older than the live one (warm: the one
@@ -170,7 +158,7 @@ async fn main() {
     }
 
     // (c) the same on a plain Deployment with kubectl.
-    let plain = TEMPLATE.replace("web", "plain").replace("registry.example/plain:latest", &image(1000));
+    let plain = TEMPLATE.replace("web", "plain").replace("registry.example/plain:latest", &web_image(1000));
     std::fs::write(dir.path().join("plain.yaml"), &plain).expect("plain");
     let kubectl = |args: &[&str]| {
         let mut c = tb.cp.kubectl();
@@ -201,7 +189,7 @@ async fn main() {
     available().await;
     let mut kubectl_undos = Vec::new();
     for round in 0..rounds {
-        run(&mut kubectl(&["set", "image", "deployment/plain", &format!("plain={}", image(2000 + round))]));
+        run(&mut kubectl(&["set", "image", "deployment/plain", &format!("plain={}", web_image(2000 + round))]));
         available().await;
         let t = Instant::now();
         run(&mut kubectl(&["rollout", "undo", "deployment/plain"]));

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
@@ -29,6 +29,32 @@ pub const ADMIN_TOKEN: &str = "testbed-admin-token";
 pub const BACKSTOP_TOKEN: &str = "testbed-backstop-token";
 /// The node the agent registers.
 pub const NODE: &str = "testbed-node";
+
+/// The Deployment template of the app `web` that tests release: one container `web` serving on
+/// port 8080, no readiness probe (the driver adds one on the app's health path).
+pub const WEB_TEMPLATE: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers:
+        - name: web
+          image: registry.example/web:latest
+          ports: [{ containerPort: 8080 }]
+";
+
+/// The `n`th digest of the test images: `sha256:` and `n` in 64 hex digits.
+pub fn web_digest(n: u32) -> String {
+    format!("sha256:{n:064x}")
+}
+
+/// The `n`th image of `web`, pinned by [`web_digest`].
+pub fn web_image(n: u32) -> String {
+    format!("registry.example/web@{}", web_digest(n))
+}
 
 /// A running control plane; dropping it stops every process.
 pub struct ControlPlane {
@@ -258,6 +284,23 @@ impl ControlPlane {
         .await
         .expect("create namespace");
         name.to_owned()
+    }
+
+    /// A fresh namespace where the `backstop` user holds its Role, with a Service for each of
+    /// `apps`: named after the app, selecting `app: NAME`, port 80 to the pods' 8080.
+    pub async fn app_namespace(&self, name: &str, apps: &[&str]) -> String {
+        let namespace = self.namespace(name).await;
+        self.grant_backstop(&namespace);
+        let services: Api<Service> = Api::namespaced(self.admin().await, &namespace);
+        for app in apps {
+            let svc = json!({ "metadata": { "name": app },
+                "spec": { "selector": { "app": app }, "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP" }] } });
+            services
+                .create(&PostParams::default(), &serde_json::from_value(svc).expect("service"))
+                .await
+                .expect("create service");
+        }
+        namespace
     }
 
     /// Grant the `backstop` user the Role of `deploy/kubernetes/rbac.yaml` in `namespace`.

@@ -5,31 +5,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use backstop_kube::testbed::Testbed;
+use backstop_kube::testbed::{Testbed, WEB_TEMPLATE, web_image};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 
 use crate::harness::*;
-
-const TEMPLATE: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      containers:
-        - name: web
-          image: registry.example/web:latest
-          ports: [{ containerPort: 8080 }]
-";
-
-fn image(n: u8) -> String {
-    format!("registry.example/web@sha256:{}", format!("{n:02x}").repeat(32))
-}
 
 /// The cluster as the admin sees it, read synchronously for the CLI tests.
 struct Cluster {
@@ -42,16 +24,8 @@ impl Cluster {
     fn new(namespace: &str) -> Cluster {
         let tb = Testbed::shared();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let (client, namespace) = rt.block_on(async {
-            let ns = tb.cp.namespace(namespace).await;
-            tb.cp.grant_backstop(&ns);
-            let client = tb.cp.admin().await;
-            let services: Api<Service> = Api::namespaced(client.clone(), &ns);
-            let svc = serde_json::json!({ "metadata": { "name": "web" },
-                "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP" }] } });
-            services.create(&PostParams::default(), &serde_json::from_value(svc).unwrap()).await.unwrap();
-            (client, ns)
-        });
+        let (client, namespace) =
+            rt.block_on(async { (tb.cp.admin().await, tb.cp.app_namespace(namespace, &["web"]).await) });
         Cluster { rt, client, namespace }
     }
 
@@ -116,7 +90,7 @@ impl Cluster {
 
 fn apps_config(dir: &Path, namespace: &str, health_timeout: &str) -> String {
     let template = dir.join("web.yaml");
-    std::fs::write(&template, TEMPLATE).unwrap();
+    std::fs::write(&template, WEB_TEMPLATE).unwrap();
     format!(
         "[apps.web]\ndriver = \"kubernetes\"\nhealth = \"/healthz\"\nsoak = \"500ms\"\nkeep_warm = \"10m\"\n\
          health_timeout = \"{health_timeout}\"\nhealth_interval = \"200ms\"\n\
@@ -127,8 +101,8 @@ fn apps_config(dir: &Path, namespace: &str, health_timeout: &str) -> String {
     )
 }
 
-fn release(h: &Harness, n: u8, version: &str, cause: &str) -> Out {
-    h.cli(&["release", "web", "--artifact", &image(n), "--version", version, "--change-cause", cause])
+fn release(h: &Harness, n: u32, version: &str, cause: &str) -> Out {
+    h.cli(&["release", "web", "--artifact", &web_image(n), "--version", version, "--change-cause", cause])
 }
 
 fn history(h: &Harness) -> Vec<serde_json::Value> {
@@ -206,7 +180,7 @@ fn a_release_that_never_becomes_available_leaves_the_selector_and_fails() {
     cluster.wait_replicas("web-r2", 0);
 
     // Pods that report another digest than the release's are refused the same way.
-    Testbed::shared().report_image_id(&image(3), &format!("docker-pullable://{}", image(4)));
+    Testbed::shared().report_image_id(&web_image(3), &format!("docker-pullable://{}", web_image(4)));
     let out = release(&h, 3, "v3", "wrong digest");
     assert_ne!(out.code(), 0);
     assert!(out.stderr().contains("refusing pods"), "{}", out.stderr());
@@ -231,7 +205,7 @@ fn a_control_plane_sigkill_mid_release_is_recovered_from_the_cluster() {
     let (token, api) = (h.token(), h.api_port);
     let background = std::thread::spawn(move || {
         std::process::Command::new(BIN)
-            .args(["release", "web", "--artifact", &image(2), "--version", "v2"])
+            .args(["release", "web", "--artifact", &web_image(2), "--version", "v2"])
             .env("BACKSTOP_URL", format!("http://127.0.0.1:{api}"))
             .env("BACKSTOP_TOKEN", token)
             .output()
@@ -279,20 +253,20 @@ fn import_reads_a_deployments_history_and_undo_reaches_an_imported_revision() {
     let cluster = Cluster::new("e2e-import");
     // A Deployment the team ran before backstop: three revisions, each with its change-cause.
     let dir = tempfile::tempdir().unwrap();
-    let legacy = TEMPLATE
+    let legacy = WEB_TEMPLATE
         .replace("name: web }", "name: legacy, annotations: { kubernetes.io/change-cause: first } }")
-        .replace("registry.example/web:latest", &image(11));
+        .replace("registry.example/web:latest", &web_image(11));
     std::fs::write(dir.path().join("legacy.yaml"), legacy).unwrap();
     kubectl(&cluster, &["apply", "-f", &dir.path().join("legacy.yaml").to_string_lossy()]);
     let deadline = Instant::now() + Duration::from_secs(90);
-    for (n, cause) in [(12u8, "second"), (13, "third")] {
-        while replica_sets(&cluster) < usize::from(n - 11) {
+    for (n, cause) in [(12u32, "second"), (13, "third")] {
+        while replica_sets(&cluster) < (n - 11) as usize {
             assert!(Instant::now() < deadline, "the deployment controller made no ReplicaSet");
             std::thread::sleep(Duration::from_millis(50));
         }
         let patch = serde_json::json!({
             "metadata": { "annotations": { "kubernetes.io/change-cause": cause } },
-            "spec": { "template": { "spec": { "containers": [{ "name": "web", "image": image(n) }] } } }
+            "spec": { "template": { "spec": { "containers": [{ "name": "web", "image": web_image(n) }] } } }
         });
         kubectl(&cluster, &["patch", "deployment", "legacy", "-p", &patch.to_string()]);
     }
@@ -325,7 +299,7 @@ fn import_reads_a_deployments_history_and_undo_reaches_an_imported_revision() {
         let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
         backstop_kube::manifest::image_of(&api.get("web-r2").await.unwrap(), None)
     });
-    assert_eq!(images, Some(image(12)), "revision 2 runs the image its ReplicaSet ran");
+    assert_eq!(images, Some(web_image(12)), "revision 2 runs the image its ReplicaSet ran");
     // History kept every revision and its change-cause.
     let causes: Vec<String> = history(&h).iter().map(|r| r["change_cause"].as_str().unwrap().to_owned()).collect();
     assert_eq!(causes, vec!["first", "second", "third"]);

@@ -7,34 +7,11 @@ use std::time::{Duration, Instant};
 
 use backstop_core::AppName;
 use backstop_driver::{Artifact, Driver, Instance, StartSpec, Traffic};
-use backstop_kube::testbed::{Testbed, client_from};
+use backstop_kube::testbed::{Testbed, WEB_TEMPLATE, client_from, web_digest, web_image};
 use backstop_kube::{KubeDriver, KubeSettings, KubeTraffic};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::PostParams;
-
-const TEMPLATE: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      containers:
-        - name: web
-          image: registry.example/web:latest
-          ports: [{ containerPort: 8080 }]
-";
-
-fn digest(n: u8) -> String {
-    format!("sha256:{}", format!("{n:02x}").repeat(32))
-}
-
-fn image(n: u8) -> String {
-    format!("registry.example/web@{}", digest(n))
-}
 
 struct Fixture {
     namespace: String,
@@ -47,19 +24,11 @@ struct Fixture {
 /// A namespace with the Role granted, a Service, and the driver and traffic as the `backstop` user.
 async fn fixture(namespace: &str) -> Fixture {
     let tb = Testbed::shared();
-    let namespace = tb.cp.namespace(namespace).await;
-    tb.cp.grant_backstop(&namespace);
+    let namespace = tb.cp.app_namespace(namespace, &["web"]).await;
     let admin = tb.cp.admin().await;
-    let services: Api<Service> = Api::namespaced(admin.clone(), &namespace);
-    let svc = serde_json::json!({ "metadata": { "name": "web" },
-        "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP" }] } });
-    services
-        .create(&PostParams::default(), &serde_json::from_value(svc).expect("service"))
-        .await
-        .expect("create service");
     let dir = tempfile::tempdir().expect("temp dir");
     let template = dir.path().join("web.yaml");
-    std::fs::write(&template, TEMPLATE).expect("write template");
+    std::fs::write(&template, WEB_TEMPLATE).expect("write template");
     let client = client_from(&tb.cp.backstop_kubeconfig).await;
     let settings = KubeSettings {
         kubeconfig: Some(tb.cp.backstop_kubeconfig.clone()),
@@ -74,11 +43,11 @@ async fn fixture(namespace: &str) -> Fixture {
     Fixture { namespace, driver, traffic, admin, _dir: dir }
 }
 
-fn spec(revision: u64, n: u8) -> StartSpec {
+fn spec(revision: u64, n: u32) -> StartSpec {
     StartSpec {
         app: "web".parse::<AppName>().expect("name"),
         revision,
-        artifact: Artifact::Image(image(n)),
+        artifact: Artifact::Image(web_image(n)),
         args: vec![],
         env: vec![("BACKSTOP_REVISION".into(), revision.to_string())],
         work_dir: std::env::temp_dir(),
@@ -102,7 +71,7 @@ async fn endpoints_follow(f: &Fixture, revision: u64) -> Vec<String> {
     }
 }
 
-async fn started(f: &Fixture, revision: u64, n: u8) -> Arc<dyn Instance> {
+async fn started(f: &Fixture, revision: u64, n: u32) -> Arc<dyn Instance> {
     let instance = f.driver.start(&spec(revision, n)).await.expect("start");
     instance.wait_healthy("/healthz", AVAILABLE).await.expect("available");
     instance
@@ -181,10 +150,11 @@ async fn a_revision_whose_pods_never_become_ready_is_not_available() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_reporting_another_digest_are_refused() {
     let f = fixture("wrong-digest").await;
-    Testbed::shared().report_image_id(&image(7), &format!("docker-pullable://registry.example/web@{}", digest(8)));
+    Testbed::shared()
+        .report_image_id(&web_image(7), &format!("docker-pullable://registry.example/web@{}", web_digest(8)));
     let r = f.driver.start(&spec(1, 7)).await.expect("start");
     let e = r.wait_healthy("/healthz", AVAILABLE).await.expect_err("refused");
-    assert!(e.to_string().contains(&digest(8)), "names what the pod runs: {e}");
+    assert!(e.to_string().contains(&web_digest(8)), "names what the pod runs: {e}");
     assert!(e.to_string().contains("refusing pods"), "{e}");
 }
 
@@ -193,7 +163,7 @@ async fn adopt_refuses_a_deployment_that_runs_another_image() {
     let f = fixture("adopt-other").await;
     let r1 = started(&f, 1, 1).await;
     let mut handle = r1.handle();
-    handle["image"] = serde_json::json!(image(9));
+    handle["image"] = serde_json::json!(web_image(9));
     let e = f.driver.adopt(&handle).await.err().expect("refused");
     assert!(e.to_string().contains("not the recorded"), "{e}");
     assert!(f.driver.adopt(&r1.handle()).await.is_ok());
