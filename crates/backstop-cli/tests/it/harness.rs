@@ -107,18 +107,19 @@ impl Harness {
 
     /// A `backstop server` process on this harness's config, its log appended to `server.log`.
     pub fn spawn_server(&self, args: &[&str]) -> Child {
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
-        Command::new(BIN)
-            .args(["server", "--config"])
-            .arg(self.config_path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("BACKSTOP_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        self.spawn_server_env(args, &[("BACKSTOP_LOG", "info")], &self.dir.path().join("server.log"))
+    }
+
+    /// A `backstop server` process on this harness's config with `env` added, its log appended
+    /// to `log`.
+    pub fn spawn_server_env(&self, args: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["server", "--config"]).arg(self.config_path()).args(args).env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap()
     }
 
     /// Take `child` (a `backstop server` on this harness's config, started by the test) as the

@@ -1,30 +1,18 @@
 //! The server's own log: one line per change asked of it, refused ones at `warn`, and a JSON form
 //! for log shippers.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Harness, http_get};
+use crate::harness::{BIN, Harness};
 
 /// Restart the harness's server with `env` added, its stderr in `log`.
 fn reboot_with(h: &mut Harness, env: &[(&str, &str)], log: &std::path::Path) {
     h.stop();
-    let mut cmd = Command::new(BIN);
     // --stop-apps-on-exit, as the harness's own: the test leaves no instance behind.
-    cmd.args(["server", "--stop-apps-on-exit", "--config"]).arg(h.config_path()).env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let file = std::fs::File::create(log).unwrap();
-    h.server = Some(cmd.stdout(Stdio::null()).stderr(file).spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(http_get(h.api_port, "/v1/health"), Ok((200, _))) {
-        assert!(h.server.as_mut().unwrap().try_wait().unwrap().is_none(), "{}", std::fs::read_to_string(log).unwrap());
-        assert!(Instant::now() < deadline, "server did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = h.spawn_server_env(&["--stop-apps-on-exit"], env, log);
+    h.boot_child(child);
 }
 
 /// Failed releases, refused undos and flag flips were logged nowhere but the audit table.
