@@ -11,26 +11,17 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backstop_kube::testbed::{Testbed, web_image};
+use backstop_kube::testbed::{Testbed, WEB_TEMPLATE, web_image};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Endpoints;
 use kube::Api;
 
-const TEMPLATE: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      containers:
-        - name: web
-          image: registry.example/web:latest
-          ports: [{ containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 2 }
-";
+/// The tests' template with two replicas and a readiness probe of its own, so that the plain
+/// Deployment `kubectl rollout undo` runs is the same as what backstop releases.
+fn template() -> String {
+    let probe = "          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 2 }\n";
+    WEB_TEMPLATE.replace("spec:\n  selector:", "spec:\n  replicas: 2\n  selector:") + probe
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -77,7 +68,7 @@ async fn main() {
     let ns = tb.cp.app_namespace("bench", &["web", "plain"]).await;
     let admin = tb.cp.admin().await;
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("web.yaml"), TEMPLATE).expect("template");
+    std::fs::write(dir.path().join("web.yaml"), template()).expect("template");
     let api_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{api_port}\"\nstate = \"state\"\n[apps.web]\ndriver = \"kubernetes\"\n\
@@ -158,7 +149,7 @@ async fn main() {
     }
 
     // (c) the same on a plain Deployment with kubectl.
-    let plain = TEMPLATE.replace("web", "plain").replace("registry.example/plain:latest", &web_image(1000));
+    let plain = template().replace("web", "plain").replace("registry.example/plain:latest", &web_image(1000));
     std::fs::write(dir.path().join("plain.yaml"), &plain).expect("plain");
     let kubectl = |args: &[&str]| {
         let mut c = tb.cp.kubectl();
