@@ -41,12 +41,46 @@ pub fn set_actor(actor: Option<String>) {
 /// Who the calls act as: `--actor`, `$BACKSTOP_ACTOR`, else `$USER`. The server prefixes the
 /// token's role (`admin:ana`).
 fn actor() -> Option<String> {
+    actor_with_source().map(|(a, _)| a)
+}
+
+/// The actor and where it came from.
+fn actor_with_source() -> Option<(String, &'static str)> {
+    let env = |name: &str| std::env::var(name).ok().filter(|a| !a.trim().is_empty());
     ACTOR
         .get()
         .cloned()
         .flatten()
-        .or_else(|| std::env::var("BACKSTOP_ACTOR").ok().filter(|a| !a.trim().is_empty()))
-        .or_else(|| std::env::var("USER").ok().filter(|a| !a.trim().is_empty()))
+        .map(|a| (a, "--actor"))
+        .or_else(|| env("BACKSTOP_ACTOR").map(|a| (a, "$BACKSTOP_ACTOR")))
+        .or_else(|| env("USER").map(|a| (a, "$USER")))
+}
+
+/// The longest actor the server records.
+const MAX_ACTOR: usize = 64;
+
+/// Refuse, before anything is sent, a token or an actor that an HTTP header cannot carry as it
+/// is: the request could not be made, and the server would not read such an actor.
+fn check_header_values(token: Option<&str>) -> CliResult<()> {
+    if let Some(token) = token {
+        if let Some(at) = token.trim().bytes().position(|b| !b.is_ascii_graphic()) {
+            return Err(CliError::bad_input(
+                format!("the token holds a space or a character an HTTP header cannot carry (byte {})", at + 1),
+                "pass the content of the server's STATE/admin.token exactly (--token-file reads it whole)",
+            ));
+        }
+    }
+    if let Some((actor, source)) = actor_with_source() {
+        let actor = actor.trim();
+        let printable = actor.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if !printable || actor.len() > MAX_ACTOR {
+            return Err(CliError::bad_input(
+                format!("the actor {actor:?} (from {source}) is not up to {MAX_ACTOR} printable ASCII characters"),
+                "pass --actor NAME (or set BACKSTOP_ACTOR) with letters, digits and punctuation",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub struct Client {
@@ -64,6 +98,7 @@ impl Client {
                 "pass --server http://HOST:PORT or set BACKSTOP_URL",
             ));
         }
+        check_header_values(token.as_deref())?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(3600))
@@ -79,7 +114,7 @@ impl Client {
             rb = rb.bearer_auth(t.trim());
         }
         if let Some(actor) = actor() {
-            rb = rb.header("x-backstop-actor", actor);
+            rb = rb.header("x-backstop-actor", actor.trim());
         }
         rb
     }
@@ -194,6 +229,13 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CliError {
+        if e.is_builder() {
+            // Nothing was sent.
+            return CliError::bad_input(
+                format!("cannot make the request to {}: {e}", self.base),
+                "check --server, --token and --actor",
+            );
+        }
         if e.is_connect() || e.is_timeout() && !e.is_body() {
             CliError::new(
                 Exit::Unreachable,

@@ -320,11 +320,30 @@ async fn logs(c: &Client, output: Output, app: &str, revision: Option<u64>, foll
     }
 }
 
-/// The admin token from `--token-file`: the file's content, trimmed.
+/// The longest token file read: a token is 64 characters, so anything near this is not one.
+const MAX_TOKEN_FILE: u64 = 4096;
+
+/// The admin token from `--token-file`: the file's content, trimmed. At most 4 KiB is read, so a
+/// device or a pipe that does not end is refused rather than read forever.
 fn read_token_file(path: &Path) -> CliResult<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| {
         CliError::bad_input(
             format!("cannot read the token file {}: {e}", path.display()),
+            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
+        )
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE {
+        return Err(CliError::bad_input(
+            format!("the token file {} holds more than {MAX_TOKEN_FILE} bytes: it is not a token", path.display()),
+            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::bad_input(
+            format!("the token file {} is not text", path.display()),
             "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
         )
     })?;

@@ -96,3 +96,50 @@ fn usage_errors_exit_2() {
     let out = Out(Command::new(BIN).args(["release", "shop"]).output().unwrap());
     assert_eq!(out.code(), 2);
 }
+
+/// A token or an actor that an HTTP header cannot carry (a newline pasted with it, a control
+/// character in `$USER`) was reported as "lost the connection during the call", with a hint to
+/// look for an operation's outcome, although nothing was sent.
+#[test]
+fn a_token_with_a_newline_was_reported_as_a_lost_connection() {
+    let h = Harness::start("");
+    let token = h.token();
+    let pasted = format!("{token}\nextra");
+    let with_tab = format!("{token}\tx");
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 4] = [
+        ("--token", &[("BACKSTOP_TOKEN", pasted.as_str())], "the token"),
+        ("--token", &[("BACKSTOP_TOKEN", with_tab.as_str())], "the token"),
+        ("--actor", &[("BACKSTOP_ACTOR", "ana\nroot")], "the actor"),
+        ("$USER", &[("USER", "ana\u{1b}[2J"), ("BACKSTOP_ACTOR", "")], "the actor"),
+    ];
+    for (what, env, message) in cases {
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == "BACKSTOP_TOKEN") {
+            env.push(("BACKSTOP_TOKEN", token.as_str()));
+        }
+        let out = h.cli_with(&["status", "shop"], &env);
+        assert_eq!(out.code(), 2, "{what}: {}", out.stderr());
+        assert!(out.stderr().contains(message), "{what}: {}", out.stderr());
+        assert!(!out.stderr().contains("lost the connection"), "{what}: {}", out.stderr());
+        assert_two_lines(&out);
+    }
+    // A token with only surrounding whitespace (a file's last newline) is fine.
+    let trailing = format!("  {token}\n");
+    assert_eq!(h.cli_with(&["status", "shop"], &[("BACKSTOP_TOKEN", trailing.as_str())]).code(), 0);
+}
+
+/// `--token-file /dev/zero` (or any file that does not end) read forever, growing without bound.
+#[test]
+fn a_token_file_without_end_was_read_forever() {
+    let h = Harness::start("");
+    let start = std::time::Instant::now();
+    let out = h.cli_with(&["status", "shop", "--token-file", "/dev/zero"], &[]);
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(out.stderr().contains("token file"), "{}", out.stderr());
+    assert_two_lines(&out);
+    println!("refused /dev/zero as a token file in {:?}", start.elapsed());
+    let token_file = h.dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", h.token())).unwrap();
+    assert_eq!(h.cli_with(&["status", "shop", "--token-file", token_file.to_str().unwrap()], &[]).code(), 0);
+}
