@@ -179,8 +179,22 @@ async fn switch(c: &Client, output: Output, key: &str, what: &str, reason: &str)
 
 /// The flag of a `--file`, kept as JSON: the server fills in what it leaves out.
 fn read_flag(path: &Path) -> CliResult<Value> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --file path"))?;
+    let unreadable = |e: std::io::Error| {
+        CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --file path")
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    // A device or a pipe may never end; a flag is at most MAX_FLAG_BYTES of JSON.
+    if !meta.is_file() || meta.len() > 4 * backstop_flags::MAX_FLAG_BYTES as u64 {
+        return Err(CliError::bad_input(
+            format!(
+                "{} is not a flag file (a file of at most {} bytes)",
+                path.display(),
+                4 * backstop_flags::MAX_FLAG_BYTES
+            ),
+            "write the flag as a JSON object; `backstop flag show KEY -o json` prints one",
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         CliError::bad_input(
             format!("{} is not JSON: {e}", path.display()),

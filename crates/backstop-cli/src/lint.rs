@@ -56,8 +56,14 @@ fn collect(paths: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
                 ));
             }
             files.extend(set.migrations.into_iter().map(|m| path.join(m.file)));
-        } else {
+        } else if meta.is_file() {
             files.push(path.clone());
+        } else {
+            // A device or a pipe may never end.
+            return Err(CliError::bad_input(
+                format!("{} is neither a file nor a folder", path.display()),
+                "pass migration files or folders",
+            ));
         }
     }
     Ok(files)

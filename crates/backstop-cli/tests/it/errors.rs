@@ -143,3 +143,18 @@ fn a_token_file_without_end_was_read_forever() {
     std::fs::write(&token_file, format!("{}\n", h.token())).unwrap();
     assert_eq!(h.cli_with(&["status", "shop", "--token-file", token_file.to_str().unwrap()], &[]).code(), 0);
 }
+
+/// `flag create --file /dev/zero` read without end; an oversized file was read whole first.
+#[test]
+fn a_flag_file_that_is_a_device_read_without_end() {
+    let h = Harness::start("");
+    let big = h.dir.path().join("big.json");
+    std::fs::write(&big, format!("{{\"pad\": \"{}\"}}", "x".repeat(2 << 20))).unwrap();
+    for file in ["/dev/zero", big.to_str().unwrap()] {
+        let out = h.cli(&["flag", "create", "checkout", "--file", file]);
+        assert_eq!(out.code(), 2, "{file}: {}", out.stderr());
+        assert!(out.stderr().contains("is not a flag file"), "{file}: {}", out.stderr());
+        assert_two_lines(&out);
+    }
+    assert_eq!(h.cli(&["flag", "list", "-o", "name"]).ok().stdout(), "", "nothing was created");
+}

@@ -64,3 +64,30 @@ fn one_unparseable_file_no_longer_hides_the_findings_of_the_others() {
         human.stdout()
     );
 }
+
+/// `backstop lint /dev/zero` (or a pipe that never ends) read without end.
+#[test]
+fn lint_of_a_device_read_without_end() {
+    for path in ["/dev/zero", "/dev/urandom"] {
+        let mut child = Command::new(BIN)
+            .args(["lint", path])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Fail, rather than hang the suite, if it reads on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("backstop lint {path} still reads after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = Out(child.wait_with_output().unwrap());
+        assert_eq!(out.code(), 2, "{path}: {}", out.stderr());
+        assert!(out.stderr().contains("is neither a file nor a folder"), "{path}: {}", out.stderr());
+        assert!(out.stderr().lines().nth(1).is_some_and(|l| l.starts_with("hint: ")), "{}", out.stderr());
+    }
+}
