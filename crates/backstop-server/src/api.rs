@@ -285,13 +285,24 @@ pub(crate) async fn require_token(
             hint: "use the content of STATE/admin.token of the server you are talking to".into(),
         });
     }
-    let who = req
-        .headers()
-        .get("x-backstop-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty() && s.len() <= 64)
-        .map(|s| format!("admin:{s}"))
-        .unwrap_or_else(|| "admin".to_owned());
+    // A name the audit log cannot record as sent is refused, not dropped for the role alone.
+    let named = match req.headers().get("x-backstop-actor") {
+        None => None,
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(s) if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+                Some(s.to_owned())
+            }
+            _ => {
+                return Err(ApiError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "bad_request",
+                    message: "X-Backstop-Actor is not 1 to 64 printable ASCII characters".into(),
+                    hint: "send the name the audit log should record, or leave the header out".into(),
+                });
+            }
+        },
+    };
+    let who = named.map_or_else(|| "admin".to_owned(), |s| format!("admin:{s}"));
     req.extensions_mut().insert(Actor(who));
     Ok(next.run(req).await)
 }

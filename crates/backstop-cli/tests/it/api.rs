@@ -264,3 +264,27 @@ fn openapi_description_is_served_without_a_token() {
     let names: Vec<&str> = audit.iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["limit", "after", "since", "app"]);
 }
+
+/// An `X-Backstop-Actor` the audit log could not record as sent (not text, control characters,
+/// too long) was dropped silently: the change was recorded as the role alone.
+#[test]
+fn an_unreadable_actor_was_recorded_as_the_role_alone() {
+    let h = Harness::start("");
+    let token = format!("Bearer {}", h.token());
+    let body = br#"{"flag": {"enabled": true, "variants": {"on": true, "off": false}, "default_variant": "on", "off_variant": "off", "rules": []}, "reason": "try"}"#;
+    let long = "a".repeat(65);
+    for actor in ["José", long.as_str(), "\t"] {
+        let headers =
+            [("Authorization", token.as_str()), ("X-Backstop-Actor", actor), ("Content-Type", "application/json")];
+        let (status, answer) = http_request(h.api_port, "POST", "/v1/flags/checkout", &headers, body).unwrap();
+        assert_eq!(status, 400, "{actor:?}: {answer}");
+        assert!(answer.contains("X-Backstop-Actor"), "{actor:?}: {answer}");
+    }
+    assert!(h.json(&["audit", "list"]).as_array().unwrap().is_empty(), "nothing was changed");
+    let headers =
+        [("Authorization", token.as_str()), ("X-Backstop-Actor", "ana ops"), ("Content-Type", "application/json")];
+    let (status, answer) = http_request(h.api_port, "POST", "/v1/flags/checkout", &headers, body).unwrap();
+    assert!(status < 300, "{answer}");
+    let audit = h.json(&["audit", "list"]);
+    assert_eq!(audit[0]["actor"], "admin:ana ops", "{audit}");
+}
