@@ -327,26 +327,20 @@ const MAX_TOKEN_FILE: u64 = 4096;
 /// device or a pipe that does not end is refused rather than read forever.
 fn read_token_file(path: &Path) -> CliResult<String> {
     use std::io::Read;
-    let unreadable = |e: std::io::Error| {
-        CliError::bad_input(
-            format!("cannot read the token file {}: {e}", path.display()),
-            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
-        )
+    let bad = |message: String| {
+        CliError::bad_input(message, "pass --token-file the path of the server's STATE/admin.token (or a copy of it)")
     };
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| bad(format!("cannot read the token file {}: {e}", path.display())))?;
     if bytes.len() as u64 > MAX_TOKEN_FILE {
-        return Err(CliError::bad_input(
-            format!("the token file {} holds more than {MAX_TOKEN_FILE} bytes: it is not a token", path.display()),
-            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
-        ));
+        return Err(bad(format!(
+            "the token file {} holds more than {MAX_TOKEN_FILE} bytes: it is not a token",
+            path.display()
+        )));
     }
-    let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::bad_input(
-            format!("the token file {} is not text", path.display()),
-            "pass --token-file the path of the server's STATE/admin.token (or a copy of it)",
-        )
-    })?;
+    let text = String::from_utf8(bytes).map_err(|_| bad(format!("the token file {} is not text", path.display())))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(CliError::bad_input(

@@ -177,20 +177,20 @@ async fn switch(c: &Client, output: Output, key: &str, what: &str, reason: &str)
     Ok(())
 }
 
+/// The largest flag file read: room for a flag at its bound (`MAX_FLAG_BYTES` of compact JSON)
+/// written out with indentation.
+const MAX_FLAG_FILE: u64 = 4 * backstop_flags::MAX_FLAG_BYTES as u64;
+
 /// The flag of a `--file`, kept as JSON: the server fills in what it leaves out.
 fn read_flag(path: &Path) -> CliResult<Value> {
     let unreadable = |e: std::io::Error| {
         CliError::bad_input(format!("cannot read {}: {e}", path.display()), "check the --file path")
     };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
-    // A device or a pipe may never end; a flag is at most MAX_FLAG_BYTES of JSON.
-    if !meta.is_file() || meta.len() > 4 * backstop_flags::MAX_FLAG_BYTES as u64 {
+    // A device or a pipe may never end.
+    if !meta.is_file() || meta.len() > MAX_FLAG_FILE {
         return Err(CliError::bad_input(
-            format!(
-                "{} is not a flag file (a file of at most {} bytes)",
-                path.display(),
-                4 * backstop_flags::MAX_FLAG_BYTES
-            ),
+            format!("{} is not a flag file (a file of at most {MAX_FLAG_FILE} bytes)", path.display()),
             "write the flag as a JSON object; `backstop flag show KEY -o json` prints one",
         ));
     }

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{BIN, Harness, Out, http_get, http_request, pid_alive};
+use crate::harness::{BIN, Harness, Out, http_get, http_request, pid_alive, server_io};
 
 fn wait_until(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + bound;
@@ -335,17 +335,9 @@ fn another_local_user_could_take_the_listeners_through_the_control_socket() {
     std::fs::remove_dir_all(h.state()).unwrap();
     // Others may pass through the test's folder (a temp dir is 0700), as through /var/lib.
     std::fs::set_permissions(h.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(h.dir.path().join("server.log")).unwrap();
-    let child = Command::new("sh")
-        .args(["-c", "umask 000 && exec \"$0\" server --config \"$1\" --stop-apps-on-exit", BIN])
-        .arg(h.config_path())
-        .env("NO_COLOR", "1")
-        .env("BACKSTOP_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    h.boot_child(child);
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "umask 000 && exec \"$0\" server --config \"$1\" --stop-apps-on-exit", BIN]).arg(h.config_path());
+    h.boot_child(server_io(&mut sh, &h.dir.path().join("server.log")).spawn().unwrap());
 
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let socket = h.state().join("server.sock");

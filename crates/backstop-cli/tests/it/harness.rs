@@ -9,6 +9,27 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_backstop");
 
+/// What every control plane a test starts gets, however it is started: no colour, `info` logs,
+/// no output but its log, appended to `log`.
+pub fn server_io<'c>(cmd: &'c mut Command, log: &Path) -> &'c mut Command {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    cmd.env("NO_COLOR", "1").env("BACKSTOP_LOG", "info").stdout(Stdio::null()).stderr(log)
+}
+
+/// SIGTERM `child` and wait for it to exit (SIGKILL after 20 s).
+pub fn stop_gracefully(child: &mut Child) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.wait();
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -107,19 +128,18 @@ impl Harness {
 
     /// A `backstop server` process on this harness's config, its log appended to `server.log`.
     pub fn spawn_server(&self, args: &[&str]) -> Child {
-        self.spawn_server_env(args, &[("BACKSTOP_LOG", "info")], &self.dir.path().join("server.log"))
+        self.spawn_server_env(args, &[], &self.dir.path().join("server.log"))
     }
 
     /// A `backstop server` process on this harness's config with `env` added, its log appended
     /// to `log`.
     pub fn spawn_server_env(&self, args: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["server", "--config"]).arg(self.config_path()).args(args).env("NO_COLOR", "1");
+        server_io(cmd.args(["server", "--config"]).arg(self.config_path()).args(args), log);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap()
+        cmd.spawn().unwrap()
     }
 
     /// Take `child` (a `backstop server` on this harness's config, started by the test) as the
@@ -161,19 +181,7 @@ impl Harness {
     /// SIGTERM and wait: the graceful path.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.server.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while child.try_wait().unwrap().is_none() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.wait();
+            stop_gracefully(&mut child);
         }
     }
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{BIN, free_port, http_get};
+use crate::harness::{BIN, free_port, http_get, stop_gracefully};
 
 #[test]
 fn a_relative_state_directory_broke_every_release() {
@@ -37,16 +37,7 @@ fn a_relative_state_directory_broke_every_release() {
         .output()
         .unwrap();
     // SIGTERM with --stop-apps-on-exit: the instance goes too, none is left behind.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = server.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = server.wait();
+    stop_gracefully(&mut server);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(http_get(app, "/").map(|(s, _)| s).unwrap_or(0), 0, "the server is gone with its proxy");
 }

@@ -441,7 +441,6 @@ fn reload_without_a_running_server_is_unreachable() {
 /// does, so the sockets outlive every control plane.
 fn spawn_activated(h: &Harness, sockets: &[&std::net::TcpListener], args: &[&str]) -> std::process::Child {
     use std::os::fd::AsRawFd;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(h.state().join("../server.log")).unwrap();
     // Inheritable copies at 10 or above (F_DUPFD leaves close-on-exec off), moved to 3, 4, … by
     // bash, which then becomes the server (`exec` keeps its pid: `$$` is the server's pid).
     let copies: Vec<i32> =
@@ -451,18 +450,9 @@ fn spawn_activated(h: &Harness, sockets: &[&std::net::TcpListener], args: &[&str
         script += &format!(" {}<&{fd} {fd}<&-", 3 + i);
     }
     script += &format!("; LISTEN_PID=$$ LISTEN_FDS={} exec \"$0\" server --config \"$@\"", copies.len());
-    let child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .arg(crate::harness::BIN)
-        .arg(h.config_path())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("BACKSTOP_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut bash = std::process::Command::new("bash");
+    bash.arg("-c").arg(script).arg(crate::harness::BIN).arg(h.config_path()).args(args);
+    let child = crate::harness::server_io(&mut bash, &h.dir.path().join("server.log")).spawn().unwrap();
     for fd in copies {
         nix::unistd::close(fd).unwrap();
     }
